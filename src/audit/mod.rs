@@ -1,0 +1,1 @@
+//! Audit store: hash-chained events and sessions in sqlite.

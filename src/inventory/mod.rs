@@ -1,0 +1,1 @@
+//! Inventory: the devices the bastion brokers access to.

@@ -1,0 +1,1 @@
+//! Policy: casbin enforcer over `policies/`, inventory labels as resource roles.
