@@ -1,8 +1,13 @@
 //! oobgate: a privileged-access bastion and session broker for out-of-band management.
 //!
 //! The module map follows `ARCHITECTURE.md`: one concept per module, each with its own
-//! error type. `serve` is the entry point both `main.rs` and the integration tests use.
+//! error type. [`serve`] is the entry point both `main.rs` and the integration tests use.
 
 pub mod audit;
+pub mod config;
+pub mod frontdoor;
+pub mod identity;
 pub mod inventory;
 pub mod policy;
+
+pub use frontdoor::serve;

@@ -1,1 +1,193 @@
 //! Inventory: the devices the bastion brokers access to.
+//!
+//! The inventory is its own TOML file (referenced from the main config) holding one
+//! `[[device]]` table per device:
+//!
+//! ```toml
+//! [[device]]
+//! name = "sw1"
+//! kind = "ssh"                      # ssh | telnet | serial | ipmi-sol
+//! address = "192.0.2.11:22"         # host:port, or /dev/ttyUSB0 for serial
+//! labels = { site = "ams1", type = "switch" }
+//! credential = "secret/data/devices/sw1"
+//! host_key = "ssh-ed25519 AAAA..."
+//! description = "Access switch, rack 12"
+//! ```
+//!
+//! Every error names the file, the line and the device, so an operator can fix the file
+//! without guessing. Labels become policy resource roles (see [`Device::resource_roles`]).
+
+mod device;
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub use device::{Device, DeviceKind, UnknownKind};
+pub use error::{InventoryError, Result};
+
+pub(crate) use device::check_name;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The validated set of devices, keyed and iterated by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    devices: BTreeMap<String, Device>,
+}
+
+/// The file as written, before validation; spans let errors point at lines.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInventory {
+    #[serde(default)]
+    device: Vec<Spanned<RawDevice>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    name: Option<Spanned<String>>,
+    kind: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    labels: Option<Spanned<BTreeMap<String, String>>>,
+    credential: Option<String>,
+    host_key: Option<String>,
+    description: Option<String>,
+}
+
+impl Inventory {
+    /// Reads and validates the inventory file at `path`.
+    pub fn load(path: &Path) -> Result<Inventory> {
+        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Inventory::parse(&text, path)
+    }
+
+    /// Parses and validates inventory `text`; `origin` is the file name used in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Inventory> {
+        let at = |offset: Option<usize>, reason: String| InventoryError::Invalid {
+            path: origin.to_path_buf(),
+            line: offset.map(|o| line_of(text, o)),
+            reason,
+        };
+        let raw: RawInventory = toml::from_str(text).map_err(|e| {
+            at(
+                e.span().map(|s| s.start),
+                e.message().trim_end().replace('\n', "; "),
+            )
+        })?;
+
+        let mut devices: BTreeMap<String, Device> = BTreeMap::new();
+        let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
+        for (index, table) in raw.device.into_iter().enumerate() {
+            let table_start = table.span().start;
+            let raw = table.into_inner();
+            let Some(name) = raw.name else {
+                return Err(at(
+                    Some(table_start),
+                    format!("device #{}: missing name", index + 1),
+                ));
+            };
+            let name_at = name.span().start;
+            let name = name.into_inner();
+            device::check_name(&name).map_err(|r| at(Some(name_at), r))?;
+            if let Some(first) = first_line.get(&name) {
+                return Err(at(
+                    Some(name_at),
+                    format!("duplicate device name {name:?} (first defined on line {first})"),
+                ));
+            }
+            let ctx = |reason: String| format!("device {name:?}: {reason}");
+
+            let Some(kind) = raw.kind else {
+                return Err(at(Some(name_at), ctx("missing kind".into())));
+            };
+            let kind_at = kind.span().start;
+            let kind: DeviceKind = kind
+                .into_inner()
+                .parse()
+                .map_err(|e: UnknownKind| at(Some(kind_at), ctx(e.to_string())))?;
+
+            let Some(address) = raw.address else {
+                return Err(at(Some(name_at), ctx("missing address".into())));
+            };
+            let address_at = address.span().start;
+            let address = address.into_inner();
+            device::check_address(kind, &address).map_err(|r| at(Some(address_at), ctx(r)))?;
+
+            let (labels_at, labels) = match raw.labels {
+                Some(labels) => (labels.span().start, labels.into_inner()),
+                None => (name_at, BTreeMap::new()),
+            };
+            for (key, value) in &labels {
+                device::check_label(key, value).map_err(|r| at(Some(labels_at), ctx(r)))?;
+            }
+
+            for (field, value) in [("credential", &raw.credential), ("host_key", &raw.host_key)] {
+                if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                    return Err(at(Some(name_at), ctx(format!("{field} is empty"))));
+                }
+            }
+
+            first_line.insert(name.clone(), line_of(text, name_at));
+            devices.insert(
+                name.clone(),
+                Device {
+                    name,
+                    kind,
+                    address,
+                    labels,
+                    credential: raw.credential,
+                    host_key: raw.host_key,
+                    description: raw.description,
+                },
+            );
+        }
+        Ok(Inventory { devices })
+    }
+
+    /// Builds an inventory from already-validated devices (tests, tools).
+    ///
+    /// Later devices replace earlier ones with the same name.
+    pub fn from_devices(devices: impl IntoIterator<Item = Device>) -> Inventory {
+        Inventory {
+            devices: devices.into_iter().map(|d| (d.name.clone(), d)).collect(),
+        }
+    }
+
+    /// The device called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Device> {
+        self.devices.get(name)
+    }
+
+    /// All devices, sorted by name.
+    pub fn devices(&self) -> impl Iterator<Item = &Device> + '_ {
+        self.devices.values()
+    }
+
+    /// Number of devices.
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Whether the inventory has no devices.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+}
+
+/// 1-based line number of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}

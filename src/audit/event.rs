@@ -1,0 +1,199 @@
+//! Audit events: what callers record ([`Event`]), what is stored ([`EventRow`]), and
+//! queries over them.
+
+use rusqlite::{Connection, Params};
+use serde::Serialize;
+
+use super::Result;
+
+/// An event to record. Build with [`Event::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Dotted kind, e.g. `auth.reject`, `session.start`.
+    pub kind: String,
+    /// The admin concerned, if any.
+    pub user: Option<String>,
+    /// The client address, if any.
+    pub source: Option<String>,
+    /// The device concerned, if any.
+    pub device: Option<String>,
+    /// The policy action or command, if any.
+    pub action: Option<String>,
+    /// `allow`, `deny`, `ok`, `error`...
+    pub outcome: Option<String>,
+    /// Structured details (never secrets).
+    pub detail: serde_json::Value,
+}
+
+impl Event {
+    /// A new event of `kind` with no other fields.
+    pub fn new(kind: impl Into<String>) -> Event {
+        Event {
+            kind: kind.into(),
+            user: None,
+            source: None,
+            device: None,
+            action: None,
+            outcome: None,
+            detail: serde_json::Value::Object(Default::default()),
+        }
+    }
+    /// Sets the user.
+    pub fn user(mut self, v: impl Into<String>) -> Self {
+        self.user = Some(v.into());
+        self
+    }
+    /// Sets the client address.
+    pub fn source(mut self, v: impl Into<String>) -> Self {
+        self.source = Some(v.into());
+        self
+    }
+    /// Sets the device.
+    pub fn device(mut self, v: impl Into<String>) -> Self {
+        self.device = Some(v.into());
+        self
+    }
+    /// Sets the action.
+    pub fn action(mut self, v: impl Into<String>) -> Self {
+        self.action = Some(v.into());
+        self
+    }
+    /// Sets the outcome.
+    pub fn outcome(mut self, v: impl Into<String>) -> Self {
+        self.outcome = Some(v.into());
+        self
+    }
+    /// Sets the structured details.
+    pub fn detail(mut self, v: serde_json::Value) -> Self {
+        self.detail = v;
+        self
+    }
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// Position in the chain (1-based).
+    pub id: i64,
+    /// RFC 3339 UTC time.
+    pub ts: String,
+    /// Dotted kind.
+    pub kind: String,
+    /// The admin concerned.
+    pub user: Option<String>,
+    /// The client address.
+    pub source: Option<String>,
+    /// The device concerned.
+    pub device: Option<String>,
+    /// Action or command.
+    pub action: Option<String>,
+    /// Outcome.
+    pub outcome: Option<String>,
+    /// Structured details.
+    pub detail: serde_json::Value,
+    /// Hash of the previous event.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+impl EventRow {
+    /// One human-readable line: `ts kind outcome user@source device action detail`.
+    pub fn to_line(&self) -> String {
+        let mut s = format!("#{} {} {}", self.id, self.ts, self.kind);
+        if let Some(o) = &self.outcome {
+            s.push_str(&format!(" [{o}]"));
+        }
+        match (&self.user, &self.source) {
+            (Some(u), Some(src)) => s.push_str(&format!(" {u}@{src}")),
+            (Some(u), None) => s.push_str(&format!(" {u}")),
+            (None, Some(src)) => s.push_str(&format!(" @{src}")),
+            (None, None) => {}
+        }
+        if let Some(d) = &self.device {
+            s.push_str(&format!(" device={d}"));
+        }
+        if let Some(a) = &self.action {
+            s.push_str(&format!(" action={a}"));
+        }
+        if self.detail.as_object().is_some_and(|o| !o.is_empty()) {
+            s.push_str(&format!(" {}", self.detail));
+        }
+        s
+    }
+}
+
+/// Which events [`super::AuditStore::query`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Kind prefix, e.g. `auth.` (empty matches all).
+    pub kind_prefix: Option<String>,
+    /// Exact user.
+    pub user: Option<String>,
+    /// Exact device.
+    pub device: Option<String>,
+    /// Earliest time (RFC 3339, inclusive).
+    pub since: Option<String>,
+    /// Latest time (RFC 3339, exclusive).
+    pub until: Option<String>,
+    /// At most this many (the newest ones).
+    pub limit: Option<usize>,
+}
+
+pub(super) const COLUMNS: &str =
+    "id, ts, kind, user, source, device, action, outcome, detail, prev_hash, hash";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<EventRow> {
+    let detail: String = r.get(8)?;
+    Ok(EventRow {
+        id: r.get(0)?,
+        ts: r.get(1)?,
+        kind: r.get(2)?,
+        user: r.get(3)?,
+        source: r.get(4)?,
+        device: r.get(5)?,
+        action: r.get(6)?,
+        outcome: r.get(7)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+    })
+}
+
+/// `SELECT COLUMNS FROM events <tail>`.
+pub(super) fn select(conn: &Connection, tail: &str, params: impl Params) -> Result<Vec<EventRow>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM events {tail}"))?;
+    let rows = stmt.query_map(params, row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(super) fn query(conn: &Connection, f: &EventFilter) -> Result<Vec<EventRow>> {
+    let mut clauses = Vec::new();
+    let mut params: Vec<String> = Vec::new();
+    if let Some(p) = &f.kind_prefix {
+        params.push(format!("{}%", p.replace('%', "\\%").replace('_', "\\_")));
+        clauses.push(format!("kind LIKE ?{} ESCAPE '\\'", params.len()));
+    }
+    for (col, v) in [
+        ("user =", &f.user),
+        ("device =", &f.device),
+        ("ts >=", &f.since),
+        ("ts <", &f.until),
+    ] {
+        if let Some(v) = v {
+            params.push(v.clone());
+            clauses.push(format!("{col} ?{}", params.len()));
+        }
+    }
+    let mut tail = String::new();
+    if !clauses.is_empty() {
+        tail = format!("WHERE {}", clauses.join(" AND "));
+    }
+    tail.push_str(" ORDER BY id DESC");
+    if let Some(n) = f.limit {
+        tail.push_str(&format!(" LIMIT {n}"));
+    }
+    let mut rows = select(conn, &tail, rusqlite::params_from_iter(params.iter()))?;
+    rows.reverse();
+    Ok(rows)
+}

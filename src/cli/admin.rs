@@ -1,0 +1,255 @@
+//! The subcommands an operator runs on the bastion host.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use oobgate::audit::{AuditStore, Event};
+use oobgate::config::Config;
+use oobgate::identity::{load_public_key, CertRequest, KeyStore};
+use oobgate::inventory::Inventory;
+use oobgate::policy::{Action, PolicyEngine};
+use tokio_util::sync::CancellationToken;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `oobgate serve`: runs until SIGINT or SIGTERM.
+pub fn serve(config: &Path) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutting down");
+            stop.cancel();
+        });
+        oobgate::serve(listener, config, shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `oobgate check`: loads everything the bastion would load, and reports.
+pub fn check(config: &Path) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let inventory = Inventory::load(&config.inventory)?;
+    let devices = inventory.devices().count();
+    runtime()?.block_on(async {
+        PolicyEngine::load(&config.policy_dir, &inventory).await?;
+        anyhow::Ok(())
+    })?;
+    if let Some(r) = &config.auth.revoked {
+        oobgate::identity::RevocationList::open(Some(r.clone()))?;
+    }
+    println!(
+        "{}: OK (listen {}, {} devices, policy {})",
+        config.path.display(),
+        config.listen,
+        devices,
+        config.policy_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `oobgate ca sign`: issues a user certificate next to the public key, like ssh-keygen.
+pub fn ca_sign(
+    config: &Path,
+    principals: &str,
+    ttl: Duration,
+    key_id: Option<String>,
+    source_address: Option<String>,
+    force_command: Option<String>,
+    key: &Path,
+) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let keys = KeyStore::open_or_create(&config.data_dir, &config.host_names)?;
+    let public_key = load_public_key(key)?;
+    let principals: Vec<String> = principals
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect();
+    let key_id = key_id.unwrap_or_else(|| principals.first().cloned().unwrap_or_default());
+    let req = CertRequest {
+        public_key,
+        principals: principals.clone(),
+        ttl,
+        key_id: key_id.clone(),
+        source_address,
+        force_command,
+    };
+    let cert = keys.sign_user(&req, config.auth.max_cert_ttl)?;
+    let name = key
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("key path has no file name")?;
+    let stem = name.strip_suffix(".pub").unwrap_or(name);
+    let out = key.with_file_name(format!("{stem}-cert.pub"));
+    std::fs::write(&out, format!("{}\n", cert.to_openssh()?))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let audit = AuditStore::open(&config.store_path())?;
+    audit.record(
+        Event::new("ca.sign")
+            .user(principals.first().cloned().unwrap_or_default())
+            .outcome("ok")
+            .detail(serde_json::json!({
+                "key_id": key_id,
+                "serial": cert.serial(),
+                "principals": principals,
+                "valid_before": cert.valid_before(),
+            })),
+    )?;
+    println!(
+        "{}: serial {} key id {:?} valid for {}",
+        out.display(),
+        cert.serial(),
+        key_id,
+        humantime::format_duration(ttl)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `oobgate ca known-hosts`.
+pub fn known_hosts(config: &Path) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let keys = KeyStore::open_or_create(&config.data_dir, &config.host_names)?;
+    println!("{}", keys.known_hosts_line());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `oobgate policy check USER[,ROLES] DEVICE ACTION`.
+pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let action: Action = match action.parse() {
+        Ok(a) => a,
+        Err(e) => bail!("{e}"),
+    };
+    let mut parts = subject.split(',').map(str::trim).filter(|s| !s.is_empty());
+    let user = parts.next().context("no user given")?.to_string();
+    let roles: Vec<String> = parts
+        .map(|r| {
+            if r.starts_with("role:") {
+                r.to_string()
+            } else {
+                format!("role:{r}")
+            }
+        })
+        .collect();
+    let inventory = Inventory::load(&config.inventory)?;
+    let decision = runtime()?.block_on(async {
+        let engine = PolicyEngine::load(&config.policy_dir, &inventory).await?;
+        anyhow::Ok(engine.decide(&user, &roles, device, action).await)
+    })?;
+    println!(
+        "{}: {} {} {} on {}",
+        if decision.allowed { "allow" } else { "deny" },
+        user,
+        if roles.is_empty() {
+            "(no roles)".to_string()
+        } else {
+            format!("[{}]", roles.join(","))
+        },
+        action,
+        device
+    );
+    println!("  {}", decision.reason);
+    if let Some(rule) = &decision.rule {
+        println!("  rule: {rule}");
+    }
+    Ok(if decision.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn open_audit(config: &Path) -> Result<AuditStore> {
+    let config = Config::load(config)?;
+    Ok(AuditStore::open(&config.store_path())?)
+}
+
+/// `oobgate audit verify`.
+pub fn audit_verify(config: &Path) -> Result<ExitCode> {
+    let store = open_audit(config)?;
+    let report = store.verify()?;
+    match report.first_problem {
+        None => {
+            let head = store.head()?;
+            println!(
+                "audit chain OK: {} events{}",
+                report.rows_checked,
+                head.map(|(id, h)| format!(", head #{id} {h}"))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(p) => {
+            println!(
+                "audit chain BROKEN at event #{}: {} ({} events checked)",
+                p.id, p.reason, report.rows_checked
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `oobgate audit tail`.
+pub fn audit_tail(config: &Path, lines: usize, follow: bool) -> Result<ExitCode> {
+    let store = open_audit(config)?;
+    let mut last = 0;
+    for row in store.tail(lines)? {
+        println!("{}", row.to_line());
+        last = row.id;
+    }
+    if !follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        for row in store.after(last, 1000)? {
+            println!("{}", row.to_line());
+            last = row.id;
+        }
+        std::io::stdout().flush()?;
+    }
+}
+
+/// `oobgate audit export --json`.
+pub fn audit_export(config: &Path, output: Option<&Path>) -> Result<ExitCode> {
+    let store = open_audit(config)?;
+    let n = match output {
+        Some(p) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?,
+            );
+            let n = store.export_json(&mut f)?;
+            f.flush()?;
+            n
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            store.export_json(&mut lock)?
+        }
+    };
+    eprintln!("exported {n} events");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,386 @@
+//! The bastion's TOML configuration file: typed, strict (`deny_unknown_fields`), validated,
+//! with errors that name the file, the key and the reason.
+//!
+//! Relative paths in the file are resolved against the directory holding the file, so a
+//! config can be moved together with its keys and policies.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Errors while loading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read config: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is unknown, missing or of the wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// toml's message, which names the line, the column and the key.
+        message: String,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("{path}: {key}: {reason}")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted name of the offending key, e.g. `auth.trusted_user_ca[1]`.
+        key: String,
+        /// Why the value is rejected.
+        reason: String,
+    },
+}
+
+/// Result alias for this module.
+pub type Result<T> = std::result::Result<T, ConfigError>;
+
+/// The file as written by the operator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: String,
+    data_dir: PathBuf,
+    policy_dir: PathBuf,
+    inventory: PathBuf,
+    recording_dir: Option<PathBuf>,
+    #[serde(default)]
+    host_names: Vec<String>,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    trusted_user_ca: Vec<PathBuf>,
+    #[serde(default = "yes")]
+    trust_builtin_ca: bool,
+    revoked: Option<PathBuf>,
+    #[serde(default = "default_attempts")]
+    max_auth_attempts: usize,
+    #[serde(default = "default_auth_timeout", with = "humantime_serde")]
+    auth_timeout: Duration,
+    #[serde(default = "default_max_cert_ttl", with = "humantime_serde")]
+    max_cert_ttl: Duration,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        RawAuth {
+            trusted_user_ca: Vec::new(),
+            trust_builtin_ca: true,
+            revoked: None,
+            max_auth_attempts: default_attempts(),
+            auth_timeout: default_auth_timeout(),
+            max_cert_ttl: default_max_cert_ttl(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    #[serde(default = "default_max_session", with = "humantime_serde")]
+    max_session: Duration,
+    #[serde(default = "default_idle", with = "humantime_serde")]
+    idle_timeout: Duration,
+    #[serde(default = "default_reload", with = "humantime_serde")]
+    reload_interval: Duration,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_connections: default_max_connections(),
+            max_session: default_max_session(),
+            idle_timeout: default_idle(),
+            reload_interval: default_reload(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_attempts() -> usize {
+    6
+}
+fn default_auth_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_cert_ttl() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_max_session() -> Duration {
+    Duration::from_secs(12 * 3600)
+}
+fn default_idle() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_reload() -> Duration {
+    Duration::from_secs(2)
+}
+
+/// The validated configuration, with every path absolute.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from (for messages).
+    pub path: PathBuf,
+    /// Address the front door listens on.
+    pub listen: SocketAddr,
+    /// Directory for keys, CAs and the sqlite store (created on first start).
+    pub data_dir: PathBuf,
+    /// Directory holding `model.conf` and `policy.csv`.
+    pub policy_dir: PathBuf,
+    /// The inventory TOML file.
+    pub inventory: PathBuf,
+    /// Where session recordings are written.
+    pub recording_dir: PathBuf,
+    /// Names the bastion's host certificate is valid for; empty means any name.
+    pub host_names: Vec<String>,
+    /// Authentication settings.
+    pub auth: AuthConfig,
+    /// Resource and time limits.
+    pub limits: Limits,
+}
+
+/// Authentication settings (`[auth]`).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Public-key files of external user CAs whose certificates are trusted.
+    pub trusted_user_ca: Vec<PathBuf>,
+    /// Whether the built-in user CA (in the data dir) is trusted.
+    pub trust_builtin_ca: bool,
+    /// Revocation list file (serials and key ids), reloaded when it changes.
+    pub revoked: Option<PathBuf>,
+    /// Authentication attempts allowed per connection.
+    pub max_auth_attempts: usize,
+    /// Time allowed from TCP accept to successful authentication.
+    pub auth_timeout: Duration,
+    /// Longest certificate `oobgate ca sign` issues.
+    pub max_cert_ttl: Duration,
+}
+
+/// Resource and time limits (`[limits]`).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Concurrent client connections; more are refused at accept.
+    pub max_connections: usize,
+    /// Longest a session may last.
+    pub max_session: Duration,
+    /// A connection idle this long is closed.
+    pub idle_timeout: Duration,
+    /// How often policy, inventory and revocation files are checked for changes.
+    pub reload_interval: Duration,
+}
+
+impl Config {
+    /// Reads, parses and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        let base = std::path::absolute(&base).unwrap_or(base);
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            reason,
+        };
+        let listen: SocketAddr = raw.listen.parse().map_err(|e| {
+            invalid(
+                "listen",
+                format!("{:?} is not an IP:port address ({e})", raw.listen),
+            )
+        })?;
+        if raw.auth.max_auth_attempts == 0 || raw.auth.max_auth_attempts > 100 {
+            return Err(invalid(
+                "auth.max_auth_attempts",
+                "must be between 1 and 100".into(),
+            ));
+        }
+        if raw.auth.auth_timeout.is_zero() {
+            return Err(invalid("auth.auth_timeout", "must be more than 0s".into()));
+        }
+        if raw.auth.max_cert_ttl.is_zero() {
+            return Err(invalid("auth.max_cert_ttl", "must be more than 0s".into()));
+        }
+        if raw.limits.max_connections == 0 {
+            return Err(invalid(
+                "limits.max_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        if raw.limits.max_session.is_zero() {
+            return Err(invalid("limits.max_session", "must be more than 0s".into()));
+        }
+        if raw.limits.reload_interval.is_zero() {
+            return Err(invalid(
+                "limits.reload_interval",
+                "must be more than 0s".into(),
+            ));
+        }
+        if !raw.auth.trust_builtin_ca && raw.auth.trusted_user_ca.is_empty() {
+            return Err(invalid(
+                "auth.trusted_user_ca",
+                "no user CA is trusted: list at least one CA public-key file or set trust_builtin_ca = true".into(),
+            ));
+        }
+        for (i, name) in raw.host_names.iter().enumerate() {
+            if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
+                return Err(invalid(
+                    &format!("host_names[{i}]"),
+                    format!("{name:?} is not a host name"),
+                ));
+            }
+        }
+        let abs = |p: &Path| base.join(p);
+        let mut trusted = Vec::new();
+        for (i, ca) in raw.auth.trusted_user_ca.iter().enumerate() {
+            let p = abs(ca);
+            crate::identity::load_public_key(&p)
+                .map_err(|e| invalid(&format!("auth.trusted_user_ca[{i}]"), e.to_string()))?;
+            trusted.push(p);
+        }
+        let policy_dir = abs(&raw.policy_dir);
+        if !policy_dir.is_dir() {
+            return Err(invalid(
+                "policy_dir",
+                format!("{} is not a directory", policy_dir.display()),
+            ));
+        }
+        let inventory = abs(&raw.inventory);
+        if !inventory.is_file() {
+            return Err(invalid(
+                "inventory",
+                format!("{} does not exist", inventory.display()),
+            ));
+        }
+        let data_dir = abs(&raw.data_dir);
+        let recording_dir = raw
+            .recording_dir
+            .as_deref()
+            .map(abs)
+            .unwrap_or_else(|| data_dir.join("recordings"));
+        Ok(Config {
+            path: path.to_path_buf(),
+            listen,
+            data_dir,
+            policy_dir,
+            inventory,
+            recording_dir,
+            host_names: raw.host_names,
+            auth: AuthConfig {
+                trusted_user_ca: trusted,
+                trust_builtin_ca: raw.auth.trust_builtin_ca,
+                revoked: raw.auth.revoked.as_deref().map(abs),
+                max_auth_attempts: raw.auth.max_auth_attempts,
+                auth_timeout: raw.auth.auth_timeout,
+                max_cert_ttl: raw.auth.max_cert_ttl,
+            },
+            limits: Limits {
+                max_connections: raw.limits.max_connections,
+                max_session: raw.limits.max_session,
+                idle_timeout: raw.limits.idle_timeout,
+                reload_interval: raw.limits.reload_interval,
+            },
+        })
+    }
+
+    /// Path of the sqlite store inside the data dir.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("oobgate.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("policies")).unwrap();
+        std::fs::write(d.path().join("inventory.toml"), "").unwrap();
+        d
+    }
+
+    const BASE: &str = "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\npolicy_dir = \"policies\"\ninventory = \"inventory.toml\"\n";
+
+    #[test]
+    fn minimal_config_resolves_relative_paths() {
+        let d = dir();
+        let p = d.path().join("oobgate.toml");
+        let c = Config::parse(BASE, &p).unwrap();
+        assert_eq!(c.data_dir, d.path().join("data"));
+        assert_eq!(c.recording_dir, d.path().join("data/recordings"));
+        assert_eq!(c.auth.max_auth_attempts, 6);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let d = dir();
+        let p = d.path().join("oobgate.toml");
+        let text = format!("{BASE}[auth]\nmax_auth_atempts = 3\n");
+        let e = Config::parse(&text, &p).unwrap_err().to_string();
+        assert!(e.contains("max_auth_atempts"), "{e}");
+        assert!(e.contains("line 6"), "{e}");
+        assert!(e.contains("oobgate.toml"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let d = dir();
+        let p = d.path().join("oobgate.toml");
+        let e = Config::parse(&BASE.replace("127.0.0.1:0", "localhost"), &p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen") && e.contains("not an IP:port"), "{e}");
+        let e = Config::parse(&format!("{BASE}[limits]\nmax_session = \"soon\"\n"), &p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_session"), "{e}");
+        let e = Config::parse(
+            &format!("{BASE}[auth]\ntrusted_user_ca = [\"nope.pub\"]\n"),
+            &p,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("auth.trusted_user_ca[0]"), "{e}");
+    }
+}

@@ -1,0 +1,172 @@
+//! The bastion command surface (`ssh bastion <command>` and the interactive menu).
+//! Each command returns its text and exit status; every run is audited.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use super::Bastion;
+use crate::audit::Event;
+use crate::identity::Identity;
+
+/// What a command printed and its exit status.
+#[derive(Debug, Clone)]
+pub struct CommandOutput {
+    /// Text for the admin's terminal (`\n` line ends).
+    pub text: String,
+    /// Exit status returned to the SSH client.
+    pub exit: u32,
+}
+
+impl CommandOutput {
+    fn ok(text: String) -> CommandOutput {
+        CommandOutput { text, exit: 0 }
+    }
+    fn fail(text: String, exit: u32) -> CommandOutput {
+        CommandOutput { text, exit }
+    }
+}
+
+/// The commands with a one-line description, as `help` shows them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (
+        "whoami",
+        "who the bastion thinks you are: user, roles, certificate, expiry",
+    ),
+    ("ls", "the devices you may connect to"),
+    ("help", "this list"),
+];
+
+/// Runs one command line for `id`.
+pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput {
+    let args = match shell_words::split(line) {
+        Ok(a) => a,
+        Err(e) => {
+            return CommandOutput::fail(format!("oobgate: cannot parse command line: {e}\n"), 2)
+        }
+    };
+    let Some((cmd, rest)) = args.split_first() else {
+        return help();
+    };
+    let out = match cmd.as_str() {
+        "help" | "-h" | "--help" => help(),
+        "whoami" => whoami(bastion, id).await,
+        "ls" | "list" => ls(bastion, id, rest).await,
+        other => CommandOutput::fail(
+            format!("oobgate: unknown command {other:?}; `help` lists the commands\n"),
+            127,
+        ),
+    };
+    bastion.audit(
+        Event::new("command")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .action(cmd.as_str())
+            .outcome(if out.exit == 0 { "ok" } else { "error" })
+            .detail(json!({ "line": line, "exit": out.exit })),
+    );
+    out
+}
+
+fn help() -> CommandOutput {
+    let mut s = String::from("oobgate bastion commands (ssh bastion COMMAND):\n");
+    for (name, what) in COMMANDS {
+        let _ = writeln!(s, "  {name:<10} {what}");
+    }
+    s.push_str("\nReach a device with: ssh -J bastion DEVICE\n");
+    CommandOutput::ok(s)
+}
+
+fn remaining(until: SystemTime) -> String {
+    match until.duration_since(SystemTime::now()) {
+        Ok(d) => {
+            humantime::format_duration(std::time::Duration::from_secs(d.as_secs())).to_string()
+        }
+        Err(_) => "expired".into(),
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn whoami(bastion: &Bastion, id: &Identity) -> CommandOutput {
+    let inventory = bastion.policy.inventory();
+    let visible = bastion
+        .policy
+        .visible_devices(&id.user, &id.roles, &inventory)
+        .await;
+    let mut s = String::new();
+    let _ = writeln!(s, "user:        {}", id.user);
+    let _ = writeln!(s, "roles:       {}", id.roles_display());
+    let _ = writeln!(s, "key id:      {}", id.key_id);
+    let _ = writeln!(s, "serial:      {}", id.serial);
+    let _ = writeln!(s, "signed by:   {}", id.ca_fingerprint);
+    match id.valid_before {
+        Some(t) => {
+            let _ = writeln!(s, "expires:     {} (in {})", rfc3339(t), remaining(t));
+        }
+        None => {
+            let _ = writeln!(s, "expires:     never");
+        }
+    }
+    let _ = writeln!(s, "from:        {}", id.source);
+    if let Some(fc) = &id.force_command {
+        let _ = writeln!(s, "restricted:  force-command {fc:?}");
+    }
+    let _ = writeln!(
+        s,
+        "devices:     {} reachable (`ls` lists them)",
+        visible.len()
+    );
+    CommandOutput::ok(s)
+}
+
+async fn ls(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOutput {
+    if let Some(a) = args.first() {
+        return CommandOutput::fail(format!("ls: unexpected argument {a:?}\n"), 2);
+    }
+    let inventory = bastion.policy.inventory();
+    let visible = bastion
+        .policy
+        .visible_devices(&id.user, &id.roles, &inventory)
+        .await;
+    bastion.audit(
+        Event::new("policy.list")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .action("connect")
+            .outcome("allow")
+            .detail(json!({ "roles": id.roles, "visible": visible })),
+    );
+    if visible.is_empty() {
+        return CommandOutput::ok("No devices: your roles allow no connections.\n".into());
+    }
+    let mut s = format!(
+        "{:<20} {:<9} {:<30} {}\n",
+        "DEVICE", "KIND", "LABELS", "DESCRIPTION"
+    );
+    for name in &visible {
+        let Some(d) = inventory.get(name) else {
+            continue;
+        };
+        let labels = d
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let _ = writeln!(
+            s,
+            "{:<20} {:<9} {:<30} {}",
+            d.name,
+            d.kind.to_string(),
+            labels,
+            d.description.as_deref().unwrap_or("")
+        );
+    }
+    CommandOutput::ok(s)
+}

@@ -1,0 +1,249 @@
+//! One client connection: certificate-only authentication and channel dispatch.
+//!
+//! Callbacks stay short: anything that takes time (commands, the interactive menu,
+//! forwarding) runs in a task spawned per channel, so one slow channel never stalls the
+//! connection's protocol loop.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use russh::keys::ssh_key::{Certificate, HashAlg};
+use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, ChannelOpenFailure};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::{authlog, shell, Bastion};
+use crate::audit::Event;
+use crate::identity::Identity;
+
+/// State of one client connection.
+pub struct Conn {
+    bastion: Arc<Bastion>,
+    peer: SocketAddr,
+    authed: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+    identity: Option<Identity>,
+    registration: Option<authlog::Registration>,
+}
+
+impl Conn {
+    /// A connection from `peer`; `authed` is set once a certificate is accepted.
+    pub fn new(
+        bastion: Arc<Bastion>,
+        peer: SocketAddr,
+        authed: Arc<AtomicBool>,
+        shutdown: CancellationToken,
+    ) -> Conn {
+        Conn {
+            bastion,
+            peer,
+            authed,
+            shutdown,
+            identity: None,
+            registration: None,
+        }
+    }
+
+    fn reject(&self, user: &str, code: &str, reason: &str, extra: serde_json::Value) -> Auth {
+        tracing::info!(peer = %self.peer, user, code, reason, "authentication rejected");
+        let mut detail = json!({ "code": code, "reason": reason });
+        if let (Some(d), serde_json::Value::Object(x)) = (detail.as_object_mut(), extra) {
+            d.extend(x);
+        }
+        self.bastion.audit(
+            Event::new("auth.reject")
+                .user(user)
+                .source(self.peer.to_string())
+                .outcome("deny")
+                .detail(detail),
+        );
+        Auth::reject()
+    }
+}
+
+impl russh::server::Handler for Conn {
+    type Error = russh::Error;
+
+    async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
+        if self.registration.is_none() {
+            let bastion = self.bastion.clone();
+            let peer = self.peer;
+            self.registration = authlog::register(Arc::new(move |reason: &str| {
+                bastion.audit(
+                    Event::new("auth.reject")
+                        .source(peer.to_string())
+                        .outcome("deny")
+                        .detail(json!({ "code": "cert-window-or-signature", "reason": reason })),
+                );
+            }));
+        }
+        Ok(None)
+    }
+
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        Ok(Auth::reject())
+    }
+
+    async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        Ok(self.reject(
+            user,
+            "password",
+            "password authentication is not accepted; log in with an OpenSSH certificate",
+            json!({}),
+        ))
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        _response: Option<russh::server::Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.reject(
+            user,
+            "keyboard-interactive",
+            "keyboard-interactive authentication is not accepted; log in with an OpenSSH certificate",
+            json!({}),
+        ))
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let fp = key.public_key.fingerprint(HashAlg::Sha256).to_string();
+        Ok(self.reject(
+            user,
+            "plain-key",
+            "plain public key without a certificate",
+            json!({ "key": fp }),
+        ))
+    }
+
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        cert: &Certificate,
+    ) -> Result<Auth, Self::Error> {
+        match self.bastion.validator.validate(cert, user, self.peer) {
+            Ok(id) => {
+                tracing::info!(peer = %self.peer, user, key_id = %id.key_id, "certificate accepted");
+                self.bastion.audit(
+                    Event::new("auth.accept")
+                        .user(user)
+                        .source(self.peer.to_string())
+                        .outcome("allow")
+                        .detail(json!({
+                            "key_id": id.key_id,
+                            "serial": id.serial,
+                            "roles": id.roles,
+                            "ca": id.ca_fingerprint,
+                            "key": id.key_fingerprint,
+                            "valid_before": cert.valid_before(),
+                        })),
+                );
+                self.identity = Some(id);
+                self.authed.store(true, Ordering::SeqCst);
+                Ok(Auth::Accept)
+            }
+            Err(rej) => Ok(self.reject(
+                user,
+                rej.code(),
+                &rej.to_string(),
+                json!({ "key_id": cert.key_id(), "serial": cert.serial() }),
+            )),
+        }
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(id) = self.identity.clone() else {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        reply.accept().await;
+        tokio::spawn(shell::run_channel(
+            self.bastion.clone(),
+            id,
+            channel,
+            self.shutdown.clone(),
+        ));
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pw: u32,
+        _ph: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.identity.as_ref().is_some_and(|i| i.permit_pty) {
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
+        }
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        _channel: Channel<Msg>,
+        host: &str,
+        port: u32,
+        _orig: &str,
+        _orig_port: u32,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let user = self.identity.as_ref().map(|i| i.user.clone());
+        let inventory = self.bastion.policy.inventory();
+        let reason = if inventory.get(host).is_none() {
+            format!("{host} is not in the inventory")
+        } else {
+            format!("forwarding to {host}:{port} is not enabled")
+        };
+        self.bastion.audit(
+            Event::new("forward.refused")
+                .user(user.unwrap_or_default())
+                .source(self.peer.to_string())
+                .device(host)
+                .action("forward")
+                .outcome("deny")
+                .detail(json!({ "port": port, "reason": reason })),
+        );
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,255 @@
+//! The front door: the russh server admins reach with plain OpenSSH.
+//!
+//! `serve` accepts TCP connections, enforces the connection limit and the authentication
+//! timeout, and runs one [`handler::Conn`] per connection. Authentication is by OpenSSH user
+//! certificate only; bastion commands arrive as exec requests or through the interactive
+//! menu of a shell request.
+
+mod authlog;
+mod commands;
+mod handler;
+mod killable;
+mod shell;
+
+pub use commands::{CommandOutput, COMMANDS};
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::server::Config as SshConfig;
+use russh::{MethodKind, MethodSet};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::audit::{AuditStore, Event};
+use crate::config::Config;
+use crate::identity::{KeyStore, RevocationList, Validator};
+use crate::policy::PolicyEngine;
+
+/// Errors that stop the front door from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontdoorError {
+    /// Keys, CAs or the revocation list could not be loaded.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+    /// The audit store could not be opened.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    /// The inventory could not be loaded.
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
+    /// The policy could not be loaded.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// Accepting connections failed.
+    #[error("accept failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result alias for this module.
+pub type Result<T> = std::result::Result<T, FrontdoorError>;
+
+/// Everything a connection needs, shared by all connections.
+pub struct Bastion {
+    /// The validated configuration.
+    pub config: Config,
+    /// The bastion's keys and CAs.
+    pub keys: KeyStore,
+    /// Certificate validation.
+    pub validator: Validator,
+    /// The audit store.
+    pub audit: AuditStore,
+    /// Policy decisions (and the current inventory).
+    pub policy: PolicyEngine,
+}
+
+impl Bastion {
+    /// Opens keys, store, inventory and policy as `config` says (creating the data dir).
+    pub async fn open(config: Config) -> Result<Bastion> {
+        let keys = KeyStore::open_or_create(&config.data_dir, &config.host_names)?;
+        let mut trusted = Vec::new();
+        if config.auth.trust_builtin_ca {
+            trusted.push(keys.user_ca.public_key().clone());
+        }
+        for p in &config.auth.trusted_user_ca {
+            trusted.push(crate::identity::load_public_key(p)?);
+        }
+        let revocation = RevocationList::open(config.auth.revoked.clone())?;
+        let validator = Validator::new(trusted, revocation);
+        let audit = AuditStore::open(&config.store_path())?;
+        let inventory = crate::inventory::Inventory::load(&config.inventory)?;
+        let policy = PolicyEngine::load(&config.policy_dir, &inventory).await?;
+        Ok(Bastion {
+            config,
+            keys,
+            validator,
+            audit,
+            policy,
+        })
+    }
+
+    /// Records an audit event; a failing store is logged, never fatal to the caller.
+    pub fn audit(&self, ev: Event) {
+        if let Err(e) = self.audit.record(ev) {
+            tracing::error!(error = %e, "audit store write failed");
+        }
+    }
+
+    fn ssh_config(&self) -> SshConfig {
+        let limits = &self.config.limits;
+        SshConfig {
+            server_id: russh::SshId::Standard(
+                concat!("SSH-2.0-oobgate_", env!("CARGO_PKG_VERSION")).into(),
+            ),
+            methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+            auth_rejection_time: Duration::from_millis(300),
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            keys: vec![self.keys.host_key.clone()],
+            certificates: vec![self.keys.host_cert.clone()],
+            max_auth_attempts: self.config.auth.max_auth_attempts,
+            inactivity_timeout: Some(limits.idle_timeout),
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_max: 3,
+            nodelay: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// Serves the front door on `listener` until `shutdown` is cancelled, then closes every
+/// connection and waits for them to finish.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    authlog::install();
+    let bastion = Arc::new(Bastion::open(config).await?);
+    let reloader = bastion.policy.clone().spawn_reloader(
+        bastion.config.policy_dir.clone(),
+        bastion.config.inventory.clone(),
+        bastion.config.limits.reload_interval,
+        shutdown.clone(),
+    );
+    let ssh_config = Arc::new(bastion.ssh_config());
+    let slots = Arc::new(Semaphore::new(bastion.config.limits.max_connections));
+    let tracker = TaskTracker::new();
+    tracing::info!(listen = %listener.local_addr()?, "oobgate front door listening");
+    loop {
+        let (socket, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            bastion.audit(
+                Event::new("connection.refused")
+                    .source(peer.to_string())
+                    .outcome("deny")
+                    .detail(serde_json::json!({"reason": "connection limit reached"})),
+            );
+            drop(socket);
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        let bastion = bastion.clone();
+        let ssh_config = ssh_config.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            run_connection(bastion, ssh_config, socket, peer, shutdown).await;
+            drop(permit);
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+    reloader.abort();
+    Ok(())
+}
+
+async fn run_connection(
+    bastion: Arc<Bastion>,
+    ssh_config: Arc<SshConfig>,
+    socket: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    let authed = Arc::new(AtomicBool::new(false));
+    let conn = handler::Conn::new(bastion.clone(), peer, authed.clone(), shutdown.clone());
+    let auth_timeout = bastion.config.auth.auth_timeout;
+    let cut = CancellationToken::new();
+    let _cut_on_exit = cut.clone().drop_guard();
+    let socket = killable::Killable::new(socket, cut.clone());
+    let session = match tokio::time::timeout(
+        auth_timeout,
+        russh::server::run_stream(ssh_config, socket, conn),
+    )
+    .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "ssh handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "ssh version exchange timed out");
+            return;
+        }
+    };
+    let handle = session.handle();
+    tokio::pin!(session);
+    let deadline = tokio::time::sleep(auth_timeout);
+    tokio::pin!(deadline);
+    let mut deadline_armed = true;
+    loop {
+        tokio::select! {
+            r = &mut session => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with error");
+                }
+                return;
+            }
+            _ = &mut deadline, if deadline_armed => {
+                deadline_armed = false;
+                if !authed.load(Ordering::SeqCst) {
+                    bastion.audit(
+                        Event::new("auth.reject")
+                            .source(peer.to_string())
+                            .outcome("deny")
+                            .detail(serde_json::json!({
+                                "code": "auth-timeout",
+                                "reason": format!("not authenticated within {}", humantime::format_duration(auth_timeout)),
+                            })),
+                    );
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        handle.disconnect(russh::Disconnect::ByApplication, "authentication timeout".into(), "en".into()),
+                    )
+                    .await;
+                    cut.cancel();
+                }
+            }
+            _ = shutdown.cancelled() => {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    handle.disconnect(russh::Disconnect::ByApplication, "bastion shutting down".into(), "en".into()),
+                )
+                .await;
+                if tokio::time::timeout(Duration::from_secs(5), &mut session).await.is_err() {
+                    cut.cancel();
+                }
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! One managed device: how to reach it and which labels describe it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// How the bastion reaches a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeviceKind {
+    /// An SSH server (switch CLI, router, Linux box); address is `host:port`.
+    Ssh,
+    /// A telnet server (legacy gear, terminal servers); address is `host:port`.
+    Telnet,
+    /// A local serial port; address is a device path such as `/dev/ttyUSB0`.
+    Serial,
+    /// IPMI v2 Serial-over-LAN on a BMC; address is `host:port` (usually port 623).
+    IpmiSol,
+}
+
+impl DeviceKind {
+    /// Every kind, in the order they are listed in error messages.
+    pub const ALL: [DeviceKind; 4] = [
+        DeviceKind::Ssh,
+        DeviceKind::Telnet,
+        DeviceKind::Serial,
+        DeviceKind::IpmiSol,
+    ];
+
+    /// The spelling used in the inventory file and in resource roles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Ssh => "ssh",
+            DeviceKind::Telnet => "telnet",
+            DeviceKind::Serial => "serial",
+            DeviceKind::IpmiSol => "ipmi-sol",
+        }
+    }
+
+    /// Whether the address is a network `host:port` (as opposed to a device path).
+    pub fn is_network(self) -> bool {
+        !matches!(self, DeviceKind::Serial)
+    }
+}
+
+impl fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error returned when a string names no [`DeviceKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown kind {0:?} (expected one of ssh, telnet, serial, ipmi-sol)")]
+pub struct UnknownKind(pub String);
+
+impl FromStr for DeviceKind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeviceKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_string()))
+    }
+}
+
+/// A device the bastion brokers access to, as declared in the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Unique name, also the SSH host name admins use (`ssh -J bastion sw1`).
+    pub name: String,
+    /// How the device is reached.
+    pub kind: DeviceKind,
+    /// `host:port` for network kinds, a device path for serial.
+    pub address: String,
+    /// Free-form labels; they become policy resource roles `KEY:VALUE`.
+    pub labels: BTreeMap<String, String>,
+    /// Opaque reference to the device credential in the secrets store.
+    pub credential: Option<String>,
+    /// Pinned device host key, in OpenSSH public key format.
+    pub host_key: Option<String>,
+    /// Human description shown by `ssh bastion ls`.
+    pub description: Option<String>,
+}
+
+impl Device {
+    /// The resource roles policy rules can match this device by.
+    ///
+    /// `kind:<kind>` is always present, followed by one `KEY:VALUE` per label in key order
+    /// (the label key `kind` is reserved, so the two never clash).
+    pub fn resource_roles(&self) -> Vec<String> {
+        let mut roles = Vec::with_capacity(self.labels.len() + 1);
+        roles.push(format!("kind:{}", self.kind));
+        roles.extend(self.labels.iter().map(|(k, v)| format!("{k}:{v}")));
+        roles
+    }
+}
+
+/// Checks a device name: `[a-z0-9][a-z0-9._-]*`, at most 253 bytes, not `bastion`.
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !first_ok || !rest_ok || name.len() > 253 {
+        return Err(format!(
+            "invalid device name {name:?} (expected [a-z0-9][a-z0-9._-]*, at most 253 characters)"
+        ));
+    }
+    if name == "bastion" {
+        return Err("device name \"bastion\" is reserved for the bastion itself".to_string());
+    }
+    Ok(())
+}
+
+/// Checks a label key (`[a-z0-9][a-z0-9_.-]*`, not `kind`) and value (non-empty, no
+/// whitespace, `,` or `&`, which the policy syntax uses as separators).
+pub(crate) fn check_label(key: &str, value: &str) -> Result<(), String> {
+    let key_ok = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !key_ok {
+        return Err(format!(
+            "invalid label key {key:?} (expected [a-z0-9][a-z0-9._-]*)"
+        ));
+    }
+    if key == "kind" {
+        return Err(
+            "label key \"kind\" is reserved: the resource role kind:<kind> comes from the device kind"
+                .to_string(),
+        );
+    }
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c == ',' || c == '&')
+    {
+        return Err(format!(
+            "label {key:?}: invalid value {value:?} (must be non-empty without whitespace, ',' or '&')"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an address against the device kind: `host:port` or an absolute device path.
+pub(crate) fn check_address(kind: DeviceKind, address: &str) -> Result<(), String> {
+    if !kind.is_network() {
+        if !address.starts_with('/') || address.len() < 2 {
+            return Err(format!(
+                "invalid address {address:?} for kind {kind} (expected a device path like /dev/ttyUSB0)"
+            ));
+        }
+        return Ok(());
+    }
+    let bad = || {
+        format!(
+            "invalid address {address:?} for kind {kind} (expected host:port, e.g. 192.0.2.10:22 or [2001:db8::1]:22)"
+        )
+    };
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        !host.is_empty() && !host.contains(':') && !host.chars().any(char::is_whitespace)
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 && host_ok => Ok(()),
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,160 @@
+//! Unit tests for inventory parsing and validation.
+
+use super::*;
+use std::path::Path;
+
+const GOOD: &str = r#"
+[[device]]
+name = "sw1"
+kind = "ssh"
+address = "127.0.0.1:2201"
+labels = { site = "ams1", type = "switch" }
+credential = "secret/data/devices/sw1"
+host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample"
+description = "Access switch, rack 12"
+
+[[device]]
+name = "con-srv12"
+kind = "serial"
+address = "/dev/ttyUSB0"
+
+[[device]]
+name = "bmc-srv12"
+kind = "ipmi-sol"
+address = "[2001:db8::12]:623"
+labels = { site = "fra1" }
+"#;
+
+fn parse(text: &str) -> Result<Inventory> {
+    Inventory::parse(text, Path::new("inventory.toml"))
+}
+
+fn err(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn parses_devices_sorted_by_name() {
+    let inv = parse(GOOD).unwrap();
+    assert_eq!(inv.len(), 3);
+    let names: Vec<_> = inv.devices().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["bmc-srv12", "con-srv12", "sw1"]);
+    let sw1 = inv.get("sw1").unwrap();
+    assert_eq!(sw1.kind, DeviceKind::Ssh);
+    assert_eq!(sw1.address, "127.0.0.1:2201");
+    assert_eq!(sw1.credential.as_deref(), Some("secret/data/devices/sw1"));
+    assert_eq!(sw1.description.as_deref(), Some("Access switch, rack 12"));
+    assert_eq!(
+        sw1.resource_roles(),
+        ["kind:ssh", "site:ams1", "type:switch"]
+    );
+    let con = inv.get("con-srv12").unwrap();
+    assert_eq!(con.kind, DeviceKind::Serial);
+    assert!(con.labels.is_empty() && con.credential.is_none());
+    assert_eq!(
+        inv.get("bmc-srv12").unwrap().resource_roles(),
+        ["kind:ipmi-sol", "site:fra1"]
+    );
+    assert!(inv.get("nope").is_none());
+}
+
+#[test]
+fn empty_file_is_an_empty_inventory() {
+    assert!(parse("").unwrap().is_empty());
+}
+
+#[test]
+fn unknown_kind_names_file_line_device_and_choices() {
+    let text = "\n[[device]]\nname = \"sw1\"\nkind = \"sssh\"\naddress = \"h:22\"\n";
+    assert_eq!(
+        err(text),
+        "inventory.toml line 4: device \"sw1\": unknown kind \"sssh\" \
+         (expected one of ssh, telnet, serial, ipmi-sol)"
+    );
+}
+
+#[test]
+fn duplicate_names_are_rejected() {
+    let text = "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"h:22\"\n\
+                [[device]]\nname = \"sw1\"\nkind = \"telnet\"\naddress = \"h:23\"\n";
+    assert_eq!(
+        err(text),
+        "inventory.toml line 6: duplicate device name \"sw1\" (first defined on line 2)"
+    );
+}
+
+#[test]
+fn invalid_names_are_rejected() {
+    for bad in ["SW1", "-sw1", "sw 1", "sw1:22", "", "bastion"] {
+        let text = format!("[[device]]\nname = {bad:?}\nkind = \"ssh\"\naddress = \"h:22\"\n");
+        let e = err(&text);
+        assert!(e.starts_with("inventory.toml line 2: "), "{bad:?}: {e}");
+        assert!(e.contains("device name"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn missing_address_and_name_are_reported() {
+    let e = err("[[device]]\nname = \"sw1\"\nkind = \"ssh\"\n");
+    assert_eq!(e, "inventory.toml line 2: device \"sw1\": missing address");
+    let e = err("[[device]]\nkind = \"ssh\"\n");
+    assert!(e.contains("device #1: missing name"), "{e}");
+}
+
+#[test]
+fn unknown_fields_are_rejected_with_their_line() {
+    let e = err("[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"h:22\"\nport = 22\n");
+    assert!(
+        e.starts_with("inventory.toml line 5: unknown field `port`"),
+        "{e}"
+    );
+    let e = err("[[devices]]\nname = \"sw1\"\n");
+    assert!(
+        e.starts_with("inventory.toml line 1: unknown field `devices`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn addresses_are_checked_against_the_kind() {
+    let bad = [
+        ("ssh", "/dev/ttyS0"),
+        ("telnet", "host"),
+        ("ssh", "h:0"),
+        ("serial", "ttyS0"),
+        ("ipmi-sol", "::1:623"),
+    ];
+    for (kind, addr) in bad {
+        let text = format!("[[device]]\nname = \"d\"\nkind = {kind:?}\naddress = {addr:?}\n");
+        let e = err(&text);
+        assert!(
+            e.starts_with("inventory.toml line 4: device \"d\": invalid address"),
+            "{kind} {addr}: {e}"
+        );
+    }
+}
+
+#[test]
+fn labels_are_checked() {
+    let e = err("[[device]]\nname = \"d\"\nkind = \"ssh\"\naddress = \"h:22\"\nlabels = { kind = \"switch\" }\n");
+    assert!(e.contains("line 5") && e.contains("reserved"), "{e}");
+    let e = err("[[device]]\nname = \"d\"\nkind = \"ssh\"\naddress = \"h:22\"\nlabels = { site = \"a,b\" }\n");
+    assert!(e.contains("invalid value"), "{e}");
+}
+
+#[test]
+fn syntax_errors_carry_a_line() {
+    let e = err("[[device]]\nname = \"sw1\"\nkind = ssh\n");
+    assert!(e.starts_with("inventory.toml line 3: "), "{e}");
+}
+
+#[test]
+fn load_reads_files_and_names_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inventory.toml");
+    std::fs::write(&path, GOOD).unwrap();
+    assert_eq!(Inventory::load(&path).unwrap().len(), 3);
+    let missing = dir.path().join("missing.toml");
+    let e = Inventory::load(&missing).unwrap_err().to_string();
+    assert!(e.contains("missing.toml"), "{e}");
+}

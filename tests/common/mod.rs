@@ -1,0 +1,313 @@
+//! Test lab: a bastion served in-process on 127.0.0.1:0, CAs and certificates made with the
+//! real `ssh-keygen`, and the real `ssh` client driving it through a generated ssh_config.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use oobgate::audit::{AuditStore, EventFilter, EventRow};
+use oobgate::config::Config;
+use tokio_util::sync::CancellationToken;
+
+/// The inventory every test lab starts with.
+pub const INVENTORY: &str = r#"
+[[device]]
+name = "sw1"
+kind = "ssh"
+address = "127.0.0.1:1"
+labels = { site = "ams1", type = "switch" }
+description = "Access switch, rack 12"
+
+[[device]]
+name = "sw2"
+kind = "ssh"
+address = "127.0.0.1:1"
+labels = { site = "fra1", type = "switch" }
+
+[[device]]
+name = "srv12-console"
+kind = "serial"
+address = "/dev/null"
+labels = { site = "ams1", type = "server" }
+"#;
+
+/// The policy every test lab starts with (the shipped model is used unchanged).
+pub const POLICY: &str = "\
+p, role:admin, *, *, allow
+p, role:netops, site:ams1 & type:switch, connect, allow
+p, role:auditor, *, replay, allow
+p, role:auditor, bastion, audit, allow
+";
+
+/// Runs `cmd`, panicking with its output if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs `cmd` and asserts success.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// stdout and stderr of an output, for assertions and messages.
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running bastion with its files.
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub config_path: PathBuf,
+    pub config: Config,
+    shutdown: CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Extra settings for a lab.
+#[derive(Default, Clone)]
+pub struct LabOptions {
+    /// Extra lines appended to `[auth]`.
+    pub auth: String,
+    /// Extra lines appended to `[limits]`.
+    pub limits: String,
+}
+
+impl Lab {
+    /// Starts a lab with the default inventory and policy.
+    pub fn start() -> Lab {
+        Lab::start_with(LabOptions::default())
+    }
+
+    /// Starts a lab with extra config.
+    pub fn start_with(opts: LabOptions) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let policies = root.join("policies");
+        std::fs::create_dir(&policies).unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf");
+        std::fs::copy(shipped, policies.join("model.conf")).unwrap();
+        std::fs::write(policies.join("policy.csv"), POLICY).unwrap();
+        std::fs::write(root.join("inventory.toml"), INVENTORY).unwrap();
+        std::fs::write(root.join("revoked"), "# revoked certificates\n").unwrap();
+        ssh_keygen_key(&root.join("user_ca"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config_text = format!(
+            "listen = \"{addr}\"\ndata_dir = \"data\"\npolicy_dir = \"policies\"\n\
+             inventory = \"inventory.toml\"\n\
+             [auth]\ntrusted_user_ca = [\"user_ca.pub\"]\nrevoked = \"revoked\"\n{}\n\
+             [limits]\nreload_interval = \"200ms\"\n{}\n",
+            opts.auth, opts.limits
+        );
+        let config_path = root.join("oobgate.toml");
+        std::fs::write(&config_path, config_text).unwrap();
+        let config = Config::load(&config_path).unwrap();
+        // Keys exist before the bastion starts, so known_hosts can be written right away.
+        let keys = oobgate::identity::KeyStore::open_or_create(&config.data_dir, &[]).unwrap();
+        std::fs::write(root.join("known_hosts"), keys.known_hosts_line() + "\n").unwrap();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let cfg = config.clone();
+        listener.set_nonblocking(true).unwrap();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                if let Err(e) = oobgate::serve(listener, cfg, stop).await {
+                    panic!("serve failed: {e}");
+                }
+            });
+        });
+        wait_for_banner(addr);
+        Lab {
+            dir,
+            addr,
+            config_path,
+            config,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// The lab's directory.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Makes a key pair `NAME` (and returns its private key path).
+    pub fn key(&self, name: &str) -> PathBuf {
+        let p = self.root().join(name);
+        if !p.exists() {
+            ssh_keygen_key(&p);
+        }
+        p
+    }
+
+    /// Signs `key` with the lab's external user CA using `ssh-keygen -s` and extra args.
+    pub fn sign(&self, key: &Path, args: &[&str]) -> PathBuf {
+        self.sign_with(&self.root().join("user_ca"), key, args)
+    }
+
+    /// Signs `key` with `ca` using `ssh-keygen -s` and extra args.
+    pub fn sign_with(&self, ca: &Path, key: &Path, args: &[&str]) -> PathBuf {
+        let pubkey = pub_of(key);
+        run_ok(
+            Command::new("ssh-keygen")
+                .arg("-q")
+                .arg("-s")
+                .arg(ca)
+                .args(args)
+                .arg(&pubkey),
+        );
+        cert_of(key)
+    }
+
+    /// Issues alice (role netops) a valid certificate and returns her ssh_config.
+    pub fn user(&self, login: &str, principals: &str) -> PathBuf {
+        let key = self.key(&format!("id_{login}"));
+        self.sign(
+            &key,
+            &[
+                "-I",
+                &format!("{login}-key"),
+                "-n",
+                principals,
+                "-V",
+                "-5m:+1h",
+            ],
+        );
+        self.ssh_config(login, &key, true)
+    }
+
+    /// Writes an ssh_config for `login` with `key` (and its certificate if `with_cert`).
+    pub fn ssh_config(&self, login: &str, key: &Path, with_cert: bool) -> PathBuf {
+        let name = key.file_name().unwrap().to_str().unwrap();
+        let path = self.root().join(format!("ssh_config.{name}.{login}"));
+        let cert = if with_cert {
+            format!("  CertificateFile {}\n", cert_of(key).display())
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "Host bastion\n  HostName 127.0.0.1\n  Port {port}\n  User {login}\n\
+             {cert}  IdentityFile {key}\n  IdentitiesOnly yes\n  IdentityAgent none\n\
+             UserKnownHostsFile {kh}\n  GlobalKnownHostsFile /dev/null\n\
+             StrictHostKeyChecking yes\n  BatchMode yes\n  ConnectTimeout 10\n\
+             LogLevel ERROR\n  PubkeyAuthentication yes\n  PasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\n",
+            port = self.addr.port(),
+            key = key.display(),
+            kh = self.root().join("known_hosts").display(),
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `ssh -F config bastion ARGS...`.
+    pub fn ssh(&self, config: &Path, args: &[&str]) -> Output {
+        run(Command::new("ssh")
+            .arg("-F")
+            .arg(config)
+            .arg("bastion")
+            .args(args)
+            .stdin(std::process::Stdio::null()))
+    }
+
+    /// Opens the lab's audit store (a second handle; sqlite WAL allows it).
+    pub fn audit(&self) -> AuditStore {
+        AuditStore::open(&self.config.store_path()).unwrap()
+    }
+
+    /// Audit events whose kind starts with `prefix`.
+    pub fn events(&self, prefix: &str) -> Vec<EventRow> {
+        self.audit()
+            .query(&EventFilter {
+                kind_prefix: Some(prefix.to_string()),
+                ..Default::default()
+            })
+            .unwrap()
+    }
+
+    /// Waits up to 5 s for an audit event matching `pred`, returning it.
+    pub fn wait_event(&self, prefix: &str, pred: impl Fn(&EventRow) -> bool) -> Option<EventRow> {
+        for _ in 0..50 {
+            if let Some(e) = self.events(prefix).into_iter().find(|e| pred(e)) {
+                return Some(e);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// Runs the `oobgate` binary with `--config` of this lab appended.
+    pub fn oobgate(&self, args: &[&str]) -> Output {
+        run(Command::new(env!("CARGO_BIN_EXE_oobgate"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits until the bastion at `addr` answers with its SSH banner (it is fully loaded).
+pub fn wait_for_banner(addr: SocketAddr) {
+    use std::io::Read;
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            s.set_read_timeout(Some(Duration::from_millis(500))).ok();
+            let mut buf = [0u8; 64];
+            if let Ok(n) = s.read(&mut buf) {
+                if buf[..n].starts_with(b"SSH-2.0-oobgate") {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("bastion at {addr} never answered");
+}
+
+/// `ssh-keygen -t ed25519` into `path` (no passphrase).
+pub fn ssh_keygen_key(path: &Path) {
+    run_ok(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+            .arg(path),
+    );
+}
+
+/// `KEY.pub`.
+pub fn pub_of(key: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.pub", key.display()))
+}
+
+/// `KEY-cert.pub`.
+pub fn cert_of(key: &Path) -> PathBuf {
+    PathBuf::from(format!("{}-cert.pub", key.display()))
+}
