@@ -59,6 +59,10 @@ struct RawConfig {
     auth: RawAuth,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    recording: RecordingConfig,
+    #[serde(default)]
+    secrets: crate::secrets::SecretsConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +143,21 @@ fn default_reload() -> Duration {
     Duration::from_secs(2)
 }
 
+/// Recording settings (`[recording]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// Record what admins type (`i` events). On by default.
+    #[serde(default = "yes")]
+    pub input: bool,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig { input: true }
+    }
+}
+
 /// The validated configuration, with every path absolute.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -160,6 +179,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Resource and time limits.
     pub limits: Limits,
+    /// Recording settings.
+    pub recording: RecordingConfig,
+    /// Where device credentials come from.
+    pub secrets: crate::secrets::SecretsConfig,
 }
 
 /// Authentication settings (`[auth]`).
@@ -320,6 +343,11 @@ impl Config {
                 idle_timeout: raw.limits.idle_timeout,
                 reload_interval: raw.limits.reload_interval,
             },
+            recording: raw.recording,
+            secrets: raw
+                .secrets
+                .resolve(&base)
+                .map_err(|(key, reason)| invalid(&key, reason))?,
         })
     }
 

@@ -5,9 +5,13 @@
 
 pub mod audit;
 pub mod config;
+pub mod connect;
 pub mod frontdoor;
 pub mod identity;
 pub mod inventory;
 pub mod policy;
+pub mod recording;
+pub mod secrets;
+pub mod session;
 
 pub use frontdoor::serve;

@@ -22,6 +22,8 @@ PEER_PACKAGES=(
   "/usr/sbin/sshd:openssh-server"
   "asciinema:asciinema"
   "socat:socat"
+  "/usr/sbin/telnetd:inetutils-telnetd"
+  "script:bsdutils"
 )
 
 _missing_packages() {
@@ -59,3 +61,5 @@ ensure_peers() {
     return 1
   fi
 }
+
+source "$OOBGATE_ROOT/scripts/lib/openbao.sh"

@@ -67,6 +67,13 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// A time as RFC 3339 UTC (seconds precision).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 impl AuditStore {
     /// Opens (creating if needed) the store at `path`, in WAL mode, applying migrations.
     pub fn open(path: &Path) -> Result<AuditStore> {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use super::Bastion;
-use crate::audit::Event;
+use crate::audit::{rfc3339, Event};
 use crate::identity::Identity;
 
 /// What a command printed and its exit status.
@@ -20,10 +20,10 @@ pub struct CommandOutput {
 }
 
 impl CommandOutput {
-    fn ok(text: String) -> CommandOutput {
+    pub(super) fn ok(text: String) -> CommandOutput {
         CommandOutput { text, exit: 0 }
     }
-    fn fail(text: String, exit: u32) -> CommandOutput {
+    pub(super) fn fail(text: String, exit: u32) -> CommandOutput {
         CommandOutput { text, exit }
     }
 }
@@ -35,6 +35,18 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "who the bastion thinks you are: user, roles, certificate, expiry",
     ),
     ("ls", "the devices you may connect to"),
+    (
+        "connect DEVICE [CMD]",
+        "open a recorded session on DEVICE (use ssh -t for a terminal)",
+    ),
+    (
+        "sessions [--user U] [--device D] [--since T]",
+        "recorded sessions you may replay",
+    ),
+    (
+        "replay ID [--speed X] [--at T] [--cat]",
+        "play a recorded session back",
+    ),
     ("help", "this list"),
 ];
 
@@ -53,6 +65,10 @@ pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput 
         "help" | "-h" | "--help" => help(),
         "whoami" => whoami(bastion, id).await,
         "ls" | "list" => ls(bastion, id, rest).await,
+        "sessions" => super::replay::sessions(bastion, id, rest).await,
+        "connect" | "replay" => {
+            CommandOutput::fail(format!("{cmd}: run it as `ssh -t bastion {cmd} ...`\n"), 2)
+        }
         other => CommandOutput::fail(
             format!("oobgate: unknown command {other:?}; `help` lists the commands\n"),
             127,
@@ -85,12 +101,6 @@ fn remaining(until: SystemTime) -> String {
         }
         Err(_) => "expired".into(),
     }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 async fn whoami(bastion: &Bastion, id: &Identity) -> CommandOutput {

@@ -14,9 +14,10 @@ use russh::{Channel, ChannelId, ChannelOpenFailure};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{authlog, shell, Bastion};
+use super::{authlog, forward, intercept, shell, Bastion};
 use crate::audit::Event;
 use crate::identity::Identity;
+use crate::policy::Action;
 
 /// State of one client connection.
 pub struct Conn {
@@ -217,7 +218,7 @@ impl russh::server::Handler for Conn {
 
     async fn channel_open_direct_tcpip(
         &mut self,
-        _channel: Channel<Msg>,
+        channel: Channel<Msg>,
         host: &str,
         port: u32,
         _orig: &str,
@@ -225,25 +226,75 @@ impl russh::server::Handler for Conn {
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let user = self.identity.as_ref().map(|i| i.user.clone());
+        let Some(id) = self.identity.clone() else {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
         let inventory = self.bastion.policy.inventory();
-        let reason = if inventory.get(host).is_none() {
-            format!("{host} is not in the inventory")
+        let device = inventory.get(host).cloned();
+        let action = if port == 22 {
+            Action::Connect
         } else {
-            format!("forwarding to {host}:{port} is not enabled")
+            Action::Forward
+        };
+        let decision = match &device {
+            None => None,
+            Some(d) => Some(
+                self.bastion
+                    .policy
+                    .decide(&id.user, &id.roles, &d.name, action)
+                    .await,
+            ),
+        };
+        let (allowed, reason, rule) = match (&device, &decision) {
+            (None, _) => (false, format!("{host} is not in the inventory"), None),
+            (Some(_), Some(d)) if !d.allowed => (false, d.reason.clone(), d.rule.clone()),
+            (Some(_), _) if action == Action::Forward && !id.permit_port_forwarding => (
+                false,
+                "the certificate does not permit port forwarding".to_string(),
+                None,
+            ),
+            (Some(_), Some(d)) => (true, d.reason.clone(), d.rule.clone()),
+            (Some(_), None) => (false, "no decision".to_string(), None),
         };
         self.bastion.audit(
-            Event::new("forward.refused")
-                .user(user.unwrap_or_default())
+            Event::new("policy.decision")
+                .user(&id.user)
                 .source(self.peer.to_string())
                 .device(host)
-                .action("forward")
-                .outcome("deny")
-                .detail(json!({ "port": port, "reason": reason })),
+                .action(action.as_str())
+                .outcome(if allowed { "allow" } else { "deny" })
+                .detail(
+                    json!({ "port": port, "reason": reason, "rule": rule, "via": "direct-tcpip" }),
+                ),
         );
-        reply
-            .reject(ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
+        let Some(device) = device.filter(|_| allowed) else {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        reply.accept().await;
+        if action == Action::Connect {
+            tokio::spawn(intercept::serve_inner(
+                self.bastion.clone(),
+                id,
+                device,
+                channel,
+                self.shutdown.clone(),
+            ));
+        } else {
+            tokio::spawn(forward::run(
+                self.bastion.clone(),
+                id,
+                device,
+                port,
+                channel,
+                self.shutdown.clone(),
+            ));
+        }
         Ok(())
     }
 }

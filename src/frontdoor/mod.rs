@@ -7,11 +7,15 @@
 
 mod authlog;
 mod commands;
+mod forward;
 mod handler;
+mod intercept;
 mod killable;
+mod replay;
 mod shell;
 
 pub use commands::{CommandOutput, COMMANDS};
+pub use replay::{parse_offset, parse_replay, ReplayArgs};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +49,9 @@ pub enum FrontdoorError {
     /// The policy could not be loaded.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// The secrets store could not be set up.
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
     /// Accepting connections failed.
     #[error("accept failed: {0}")]
     Io(#[from] std::io::Error),
@@ -65,6 +72,14 @@ pub struct Bastion {
     pub audit: AuditStore,
     /// Policy decisions (and the current inventory).
     pub policy: PolicyEngine,
+    /// Device credentials.
+    pub secrets: Arc<dyn crate::secrets::SecretStore>,
+    /// SSH connector to devices (host keys learnt on first use go to the store).
+    pub ssh: crate::connect::SshConnector,
+    /// Telnet connector to legacy devices.
+    pub telnet: crate::connect::TelnetConnector,
+    /// Inner-server SSH configs per device (host certificate minted for the device name).
+    inner_configs: std::sync::Mutex<std::collections::HashMap<String, Arc<SshConfig>>>,
 }
 
 impl Bastion {
@@ -83,13 +98,35 @@ impl Bastion {
         let audit = AuditStore::open(&config.store_path())?;
         let inventory = crate::inventory::Inventory::load(&config.inventory)?;
         let policy = PolicyEngine::load(&config.policy_dir, &inventory).await?;
+        let secrets = crate::secrets::open_store(&config.secrets, &config.data_dir).await?;
+        let hostkeys = Arc::new(crate::session::StoreHostKeys(audit.clone()));
         Ok(Bastion {
             config,
             keys,
             validator,
             audit,
             policy,
+            secrets,
+            ssh: crate::connect::SshConnector::new(hostkeys),
+            telnet: crate::connect::TelnetConnector::new(),
+            inner_configs: Default::default(),
         })
+    }
+
+    /// The inner SSH server config for `device`: the bastion's host key with a host
+    /// certificate for the device name (minted once, then cached).
+    pub fn inner_ssh_config(&self, device: &str) -> crate::identity::Result<Arc<SshConfig>> {
+        let mut cache = self.inner_configs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(device) {
+            return Ok(c.clone());
+        }
+        let cert = self.keys.mint_host_cert(&[device.to_string()])?;
+        let mut config = self.ssh_config();
+        config.certificates = vec![cert];
+        config.keepalive_interval = None;
+        let config = Arc::new(config);
+        cache.insert(device.to_string(), config.clone());
+        Ok(config)
     }
 
     /// Records an audit event; a failing store is logged, never fatal to the caller.

@@ -9,7 +9,11 @@ use russh::{Channel, ChannelMsg};
 use tokio_util::sync::CancellationToken;
 
 use super::{commands, Bastion};
+use crate::audit::Event;
 use crate::identity::Identity;
+use crate::inventory::Device;
+use crate::policy::Action;
+use crate::session::{PtyInfo, Start};
 
 /// The longest line the menu accepts before it discards the input.
 const MAX_LINE: usize = 4096;
@@ -22,18 +26,71 @@ pub async fn run_channel(
     shutdown: CancellationToken,
 ) {
     let mut pty = false;
+    let mut pty_info: Option<PtyInfo> = None;
     loop {
         let msg = tokio::select! {
             m = channel.wait() => m,
             _ = shutdown.cancelled() => None,
         };
         match msg {
-            Some(ChannelMsg::RequestPty { .. }) => pty = id.permit_pty,
+            Some(ChannelMsg::RequestPty {
+                term,
+                col_width,
+                row_height,
+                ..
+            }) => {
+                pty = id.permit_pty;
+                if pty {
+                    pty_info = Some(PtyInfo {
+                        term,
+                        cols: col_width,
+                        rows: row_height,
+                    });
+                }
+            }
+            Some(ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                ..
+            }) => {
+                if let Some(p) = pty_info.as_mut() {
+                    p.cols = col_width;
+                    p.rows = row_height;
+                }
+            }
             Some(ChannelMsg::Exec { command, .. }) => {
                 let line = match &id.force_command {
                     Some(forced) => forced.clone(),
                     None => String::from_utf8_lossy(&command).into_owned(),
                 };
+                if let Some(args) = replay_args(&line) {
+                    super::replay::replay(&bastion, &id, &args, channel).await;
+                    return;
+                }
+                if let Some(target) = connect_target(&line) {
+                    match resolve_device(&bastion, &id, &target.0).await {
+                        Ok(device) => {
+                            let start = Start {
+                                pty: pty_info.clone(),
+                                command: target.1,
+                            };
+                            crate::session::run(
+                                bastion,
+                                id,
+                                device,
+                                channel,
+                                Some(start),
+                                shutdown,
+                            )
+                            .await;
+                        }
+                        Err(msg) => {
+                            let _ = channel.data_bytes(render(&msg, pty)).await;
+                            finish(&channel, 1).await;
+                        }
+                    }
+                    return;
+                }
                 let out = commands::run(&bastion, &id, &line).await;
                 let _ = channel.data_bytes(render(&out.text, pty)).await;
                 finish(&channel, out.exit).await;
@@ -57,7 +114,57 @@ pub async fn run_channel(
     }
 }
 
-async fn finish(channel: &Channel<Msg>, exit: u32) {
+/// `replay ARGS...` → the arguments.
+fn replay_args(line: &str) -> Option<Vec<String>> {
+    let args = shell_words::split(line).ok()?;
+    match args.split_first() {
+        Some((cmd, rest)) if cmd == "replay" => Some(rest.to_vec()),
+        _ => None,
+    }
+}
+
+/// `connect DEVICE [COMMAND...]` → the device and the optional command.
+fn connect_target(line: &str) -> Option<(String, Option<String>)> {
+    let args = shell_words::split(line).ok()?;
+    match args.as_slice() {
+        [cmd, device, rest @ ..] if cmd == "connect" => Some((
+            device.clone(),
+            (!rest.is_empty()).then(|| shell_words::join(rest)),
+        )),
+        _ => None,
+    }
+}
+
+/// The device for `connect`, if it exists and policy allows `connect` (else a message).
+async fn resolve_device(bastion: &Bastion, id: &Identity, name: &str) -> Result<Device, String> {
+    let inventory = bastion.policy.inventory();
+    let Some(device) = inventory.get(name).cloned() else {
+        return Err(format!(
+            "connect: no device named {name:?}; `ls` lists yours\n"
+        ));
+    };
+    let d = bastion
+        .policy
+        .decide(&id.user, &id.roles, name, Action::Connect)
+        .await;
+    bastion.audit(
+        Event::new("policy.decision")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .device(name)
+            .action("connect")
+            .outcome(if d.allowed { "allow" } else { "deny" })
+            .detail(serde_json::json!({ "reason": d.reason, "rule": d.rule, "via": "connect" })),
+    );
+    if d.allowed {
+        Ok(device)
+    } else {
+        Err(format!("connect: access to {name} denied: {}\n", d.reason))
+    }
+}
+
+/// Sends the exit status, EOF and close.
+pub(super) async fn finish(channel: &Channel<Msg>, exit: u32) {
     let _ = channel.exit_status(exit).await;
     let _ = channel.eof().await;
     let _ = channel.close().await;

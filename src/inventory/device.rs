@@ -81,6 +81,8 @@ pub struct Device {
     pub host_key: Option<String>,
     /// Human description shown by `ssh bastion ls`.
     pub description: Option<String>,
+    /// Also offer SHA-1 key exchange, `ssh-rsa` and CBC ciphers (old network gear).
+    pub legacy_algorithms: bool,
 }
 
 impl Device {

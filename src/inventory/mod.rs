@@ -57,6 +57,8 @@ struct RawDevice {
     credential: Option<String>,
     host_key: Option<String>,
     description: Option<String>,
+    #[serde(default)]
+    legacy_algorithms: bool,
 }
 
 impl Inventory {
@@ -146,6 +148,7 @@ impl Inventory {
                     credential: raw.credential,
                     host_key: raw.host_key,
                     description: raw.description,
+                    legacy_algorithms: raw.legacy_algorithms,
                 },
             );
         }

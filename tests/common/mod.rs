@@ -84,6 +84,10 @@ pub struct LabOptions {
     pub auth: String,
     /// Extra lines appended to `[limits]`.
     pub limits: String,
+    /// Replaces the default inventory.
+    pub inventory: Option<String>,
+    /// Extra top-level tables appended to the config (e.g. `[secrets]`).
+    pub extra: String,
 }
 
 impl Lab {
@@ -101,7 +105,11 @@ impl Lab {
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf");
         std::fs::copy(shipped, policies.join("model.conf")).unwrap();
         std::fs::write(policies.join("policy.csv"), POLICY).unwrap();
-        std::fs::write(root.join("inventory.toml"), INVENTORY).unwrap();
+        std::fs::write(
+            root.join("inventory.toml"),
+            opts.inventory.as_deref().unwrap_or(INVENTORY),
+        )
+        .unwrap();
         std::fs::write(root.join("revoked"), "# revoked certificates\n").unwrap();
         ssh_keygen_key(&root.join("user_ca"));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -110,8 +118,8 @@ impl Lab {
             "listen = \"{addr}\"\ndata_dir = \"data\"\npolicy_dir = \"policies\"\n\
              inventory = \"inventory.toml\"\n\
              [auth]\ntrusted_user_ca = [\"user_ca.pub\"]\nrevoked = \"revoked\"\n{}\n\
-             [limits]\nreload_interval = \"200ms\"\n{}\n",
-            opts.auth, opts.limits
+             [limits]\nreload_interval = \"200ms\"\n{}\n{}\n",
+            opts.auth, opts.limits, opts.extra
         );
         let config_path = root.join("oobgate.toml");
         std::fs::write(&config_path, config_text).unwrap();
@@ -219,6 +227,36 @@ impl Lab {
         );
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// Adds `Host DEVICE` entries reached with `ProxyJump bastion` to an ssh_config.
+    pub fn with_devices(&self, config: &Path, devices: &[&str]) -> PathBuf {
+        let mut text = std::fs::read_to_string(config).unwrap();
+        let base = text.clone();
+        let body: String = base
+            .lines()
+            .skip_while(|l| l.starts_with("Host bastion"))
+            .filter(|l| {
+                !l.trim_start().starts_with("HostName") && !l.trim_start().starts_with("Port")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for d in devices {
+            text.push_str(&format!("Host {d}\n  ProxyJump bastion\n{body}"));
+        }
+        let path = PathBuf::from(format!("{}.devices", config.display()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `ssh -F config HOST ARGS...` (a device through `ProxyJump bastion`).
+    pub fn ssh_to(&self, config: &Path, host: &str, args: &[&str]) -> Output {
+        run(Command::new("ssh")
+            .arg("-F")
+            .arg(config)
+            .arg(host)
+            .args(args)
+            .stdin(std::process::Stdio::null()))
     }
 
     /// Runs `ssh -F config bastion ARGS...`.

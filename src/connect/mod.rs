@@ -1,0 +1,213 @@
+//! Device connectors: how the bastion logs into a device and gets a byte stream.
+//!
+//! One small trait, [`Connector`], with one backend per file: [`ssh`] (russh client)
+//! and [`telnet`] (RFC 854 for legacy CLIs). A connector logs in with a
+//! [`DeviceCredential`] the admin never sees and returns a [`Link`]: two bounded
+//! channels, so a slow admin makes the device wait instead of growing memory, and a
+//! slow device makes the admin's writes wait. Optional capabilities (serial break,
+//! power) stay out of the trait.
+//!
+//! Secrets never appear in errors or `Debug` output.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+pub mod hostkey;
+mod link;
+pub mod ssh;
+mod ssh_auth;
+pub mod telnet;
+mod telnet_codec;
+#[doc(hidden)]
+pub mod testing;
+
+#[cfg(test)]
+mod ssh_session_tests;
+#[cfg(test)]
+mod ssh_tests;
+#[cfg(test)]
+mod telnet_tests;
+
+pub use hostkey::{fingerprint, HostKeyStore, MemoryHostKeyStore};
+pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
+pub use ssh::SshConnector;
+pub use telnet::TelnetConnector;
+
+/// A device as the connectors see it (the inventory owns the full record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Inventory name of the device, used in logs, errors and the host key store.
+    pub name: String,
+    /// `host:port` to connect to.
+    pub address: String,
+    /// Pinned OpenSSH public key line (`ssh-ed25519 AAAA...`); wins over the store.
+    pub host_key: Option<String>,
+    /// Also offer SHA-1 key exchange, `ssh-rsa` signatures and CBC ciphers (old gear).
+    pub legacy_algorithms: bool,
+}
+
+/// What the admin asked for on the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRequest {
+    /// Terminal type (`TERM`); `xterm` when absent and a pty is requested.
+    pub term: Option<String>,
+    /// Terminal width in columns.
+    pub cols: u32,
+    /// Terminal height in rows.
+    pub rows: u32,
+    /// Command to run; `None` opens an interactive shell.
+    pub command: Option<String>,
+    /// Whether to request a pseudo-terminal.
+    pub pty: bool,
+}
+
+impl LinkRequest {
+    /// An interactive shell on a pty of the given size.
+    pub fn shell(cols: u32, rows: u32) -> Self {
+        LinkRequest {
+            term: Some("xterm".into()),
+            cols,
+            rows,
+            command: None,
+            pty: true,
+        }
+    }
+
+    /// A command run without a pty.
+    pub fn exec(command: impl Into<String>) -> Self {
+        LinkRequest {
+            term: None,
+            cols: 80,
+            rows: 24,
+            command: Some(command.into()),
+            pty: false,
+        }
+    }
+}
+
+/// The bastion-held login for a device. `Debug` masks every secret.
+#[derive(Clone, Default)]
+pub struct DeviceCredential {
+    /// Login name on the device.
+    pub username: String,
+    /// Password (SSH password / keyboard-interactive, telnet `Password:` prompt).
+    pub password: Option<String>,
+    /// OpenSSH private key (PEM text) for public key login.
+    pub private_key: Option<String>,
+    /// Passphrase of `private_key`, if it is encrypted.
+    pub passphrase: Option<String>,
+}
+
+impl fmt::Debug for DeviceCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn mask(v: &Option<String>) -> &'static str {
+            if v.is_some() {
+                "***"
+            } else {
+                "None"
+            }
+        }
+        f.debug_struct("DeviceCredential")
+            .field("username", &self.username)
+            .field("password", &mask(&self.password))
+            .field("private_key", &mask(&self.private_key))
+            .field("passphrase", &mask(&self.passphrase))
+            .finish()
+    }
+}
+
+/// Everything that can go wrong while reaching a device. No variant carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// TCP connection to the device failed.
+    #[error("cannot reach device {device} at {address}: {message}")]
+    Unreachable {
+        /// Device name.
+        device: String,
+        /// Address tried.
+        address: String,
+        /// Operating system error text.
+        message: String,
+    },
+    /// A stage (connect, handshake, login, session setup) took too long.
+    #[error("device {device}: {stage} timed out after {seconds:.1} s")]
+    Timeout {
+        /// Device name.
+        device: String,
+        /// Which stage timed out.
+        stage: &'static str,
+        /// The limit that was exceeded.
+        seconds: f64,
+    },
+    /// The device presented a host key different from the pinned or stored one.
+    #[error(
+        "HOST KEY FOR {device} CHANGED: expected {expected_fingerprint}, device presented \
+         {got_fingerprint}; possible man-in-the-middle, refusing to connect"
+    )]
+    HostKeyChanged {
+        /// Device name.
+        device: String,
+        /// Fingerprint of the pinned or stored key.
+        expected_fingerprint: String,
+        /// Fingerprint the device presented.
+        got_fingerprint: String,
+    },
+    /// The device rejected every login method the credential allows.
+    #[error("login to device {device} failed (tried: {})", methods_tried.join(", "))]
+    AuthFailed {
+        /// Device name.
+        device: String,
+        /// Methods attempted, e.g. `publickey`, `password`.
+        methods_tried: Vec<String>,
+    },
+    /// The credential itself is unusable (unparsable key, wrong passphrase, empty).
+    #[error("credential for device {device} is unusable: {reason}")]
+    BadCredential {
+        /// Device name.
+        device: String,
+        /// What is wrong, without the secret.
+        reason: String,
+    },
+    /// Configuration of the target is invalid (e.g. an unparsable pinned key).
+    #[error("device {device} is misconfigured: {reason}")]
+    Config {
+        /// Device name.
+        device: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The device refused the session, pty, shell or command request.
+    #[error("device {device} refused the session: {reason}")]
+    SessionRefused {
+        /// Device name.
+        device: String,
+        /// What was refused.
+        reason: String,
+    },
+    /// Protocol-level failure (SSH negotiation, disconnect, I/O).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+impl From<russh::Error> for ConnectError {
+    fn from(e: russh::Error) -> Self {
+        ConnectError::Protocol(e.to_string())
+    }
+}
+
+/// Result alias for this module.
+pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
+
+/// A way to log into a kind of device and obtain a [`Link`] to it.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Connects, authenticates with `cred`, starts what `req` asks for and returns
+    /// the running link. Every stage runs under the connector's timeouts.
+    async fn open(
+        &self,
+        target: &Target,
+        cred: &DeviceCredential,
+        req: &LinkRequest,
+    ) -> Result<Link>;
+}

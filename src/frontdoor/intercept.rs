@@ -1,0 +1,194 @@
+//! `ssh -J bastion sw1`: the client's `direct-tcpip` channel to an inventory device is not
+//! forwarded anywhere. The bastion serves a second, inner SSH server over that channel,
+//! presenting a host certificate minted for the device name by its host CA, so one
+//! `@cert-authority` known_hosts line covers every device. The client re-authenticates with
+//! the same certificate as on the outer connection; its session requests then go to the
+//! session layer, which logs into the real device.
+
+use std::sync::Arc;
+
+use russh::keys::ssh_key::Certificate;
+use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, ChannelOpenFailure};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::Bastion;
+use crate::audit::Event;
+use crate::identity::Identity;
+use crate::inventory::Device;
+
+/// Serves the inner SSH server for `device` over `channel` until it ends.
+pub async fn serve_inner(
+    bastion: Arc<Bastion>,
+    outer: Identity,
+    device: Device,
+    channel: Channel<Msg>,
+    shutdown: CancellationToken,
+) {
+    let config = match bastion.inner_ssh_config(&device.name) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(device = %device.name, error = %e, "cannot mint device host certificate");
+            return;
+        }
+    };
+    let handler = InnerConn {
+        bastion: bastion.clone(),
+        outer,
+        device,
+        identity: None,
+        shutdown: shutdown.clone(),
+    };
+    let session = match russh::server::run_stream(config, channel.into_stream(), handler).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %e, "inner ssh handshake failed");
+            return;
+        }
+    };
+    let handle = session.handle();
+    tokio::select! {
+        r = session => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "inner connection ended with error");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            let _ = handle
+                .disconnect(russh::Disconnect::ByApplication, "bastion shutting down".into(), "en".into())
+                .await;
+        }
+    }
+}
+
+/// The inner connection's handler: same certificate, then sessions to the device.
+struct InnerConn {
+    bastion: Arc<Bastion>,
+    outer: Identity,
+    device: Device,
+    identity: Option<Identity>,
+    shutdown: CancellationToken,
+}
+
+impl InnerConn {
+    fn reject(&self, user: &str, code: &str, reason: &str) -> Auth {
+        self.bastion.audit(
+            Event::new("auth.reject")
+                .user(user)
+                .source(self.outer.source.to_string())
+                .device(&self.device.name)
+                .outcome("deny")
+                .detail(json!({ "code": code, "reason": reason, "inner": true })),
+        );
+        Auth::reject()
+    }
+}
+
+impl russh::server::Handler for InnerConn {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, user: &str, _p: &str) -> Result<Auth, Self::Error> {
+        Ok(self.reject(user, "password", "password authentication is not accepted"))
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        _key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.reject(user, "plain-key", "plain public key without a certificate"))
+    }
+
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        cert: &Certificate,
+    ) -> Result<Auth, Self::Error> {
+        let id = match self
+            .bastion
+            .validator
+            .validate(cert, user, self.outer.source)
+        {
+            Ok(id) => id,
+            Err(rej) => return Ok(self.reject(user, rej.code(), &rej.to_string())),
+        };
+        let same = id.user == self.outer.user
+            && id.serial == self.outer.serial
+            && id.key_fingerprint == self.outer.key_fingerprint
+            && id.ca_fingerprint == self.outer.ca_fingerprint;
+        if !same {
+            return Ok(self.reject(
+                user,
+                "inner-mismatch",
+                &format!(
+                    "the device login used certificate {} ({}), not the one of the bastion login ({})",
+                    id.key_fingerprint,
+                    id.user,
+                    self.outer.key_fingerprint
+                ),
+            ));
+        }
+        self.identity = Some(id);
+        Ok(Auth::Accept)
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(id) = self.identity.clone() else {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        reply.accept().await;
+        tokio::spawn(crate::session::run(
+            self.bastion.clone(),
+            id,
+            self.device.clone(),
+            channel,
+            None,
+            self.shutdown.clone(),
+        ));
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pw: u32,
+        _ph: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.identity.as_ref().is_some_and(|i| i.permit_pty) {
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
+        }
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+}

@@ -1,0 +1,128 @@
+//! Reading a recording back: the header and every event, with the original bytes.
+//!
+//! A last line cut short (a crash while writing) is tolerated and reported; a malformed
+//! line anywhere else is an error naming its line number.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::text::to_bytes;
+use super::{RecordingError, Result};
+
+/// One event as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    /// Seconds since the start.
+    pub time: f64,
+    /// `o`, `i`, `r` or `m`.
+    pub code: char,
+    /// The original bytes (for `r`/`m`, the UTF-8 text).
+    pub data: Vec<u8>,
+}
+
+/// A parsed recording.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The file.
+    pub path: PathBuf,
+    /// The header.
+    pub header: asciicast::Header,
+    /// Every event in order.
+    pub events: Vec<RecordedEvent>,
+    /// Whether the last line was cut short (the session did not end cleanly).
+    pub truncated: bool,
+}
+
+impl Recording {
+    /// Reads and parses `path`.
+    pub fn open(path: &Path) -> Result<Recording> {
+        let text = std::fs::read(path).map_err(|source| RecordingError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Recording::parse(&text, path)
+    }
+
+    /// Parses recording bytes; `path` names it in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording> {
+        let bad = |line: usize, reason: String| RecordingError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let text = String::from_utf8_lossy(bytes);
+        let ends_clean = text.ends_with('\n');
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(first) = lines.first() else {
+            return Err(bad(1, "empty file, no asciicast header".into()));
+        };
+        let header: asciicast::Header = serde_json::from_str(first)
+            .map_err(|e| bad(1, format!("not an asciicast v2 header: {e}")))?;
+        if header.version != 2 {
+            return Err(bad(
+                1,
+                format!("asciicast version {} (only 2 is supported)", header.version),
+            ));
+        }
+        let mut events = Vec::new();
+        let mut truncated = false;
+        for (i, line) in lines.iter().enumerate().skip(1) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let last = i + 1 == lines.len();
+            match parse_event(line) {
+                Ok(ev) => events.push(ev),
+                Err(_) if last && !ends_clean => truncated = true,
+                Err(reason) => return Err(bad(i + 1, reason)),
+            }
+        }
+        Ok(Recording {
+            path: path.to_path_buf(),
+            header,
+            events,
+            truncated,
+        })
+    }
+
+    /// Writes the output (`o` events) only, byte-exact.
+    pub fn cat(&self, w: &mut dyn Write) -> Result<()> {
+        for ev in self.events.iter().filter(|e| e.code == 'o') {
+            w.write_all(&ev.data).map_err(|source| RecordingError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Time of the last event.
+    pub fn duration(&self) -> f64 {
+        self.events.last().map(|e| e.time).unwrap_or(0.0)
+    }
+}
+
+fn parse_event(line: &str) -> std::result::Result<RecordedEvent, String> {
+    let v: (f64, String, String) =
+        serde_json::from_str(line).map_err(|e| format!("not an event [time, code, data]: {e}"))?;
+    let code = match v.1.as_str() {
+        "o" => 'o',
+        "i" => 'i',
+        "r" => 'r',
+        "m" => 'm',
+        other => return Err(format!("unknown event code {other:?}")),
+    };
+    if !(v.0.is_finite() && v.0 >= 0.0) {
+        return Err(format!("bad event time {}", v.0));
+    }
+    let data = if code == 'o' || code == 'i' {
+        to_bytes(&v.2)
+    } else {
+        v.2.into_bytes()
+    };
+    Ok(RecordedEvent {
+        time: v.0,
+        code,
+        data,
+    })
+}

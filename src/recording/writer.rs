@@ -1,0 +1,219 @@
+//! Writing one session's recording as it happens.
+//!
+//! Every event is written and flushed to the file at once (one `write` per event; bulk
+//! output arrives in chunks of up to an SSH packet, so this costs little), so a bastion
+//! that crashes leaves a valid, playable prefix. The file's SHA-256 is computed as it is
+//! written and returned by [`Recorder::finish`] for the audit log.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use super::text::Decoder;
+use super::{RecordingError, Result};
+
+/// What the header line says about the session.
+#[derive(Debug, Clone)]
+pub struct RecordingHeader {
+    /// Terminal width.
+    pub width: u16,
+    /// Terminal height.
+    pub height: u16,
+    /// Title, e.g. `alice@sw1`.
+    pub title: String,
+    /// The admin's `TERM`, if a terminal was requested.
+    pub term: Option<String>,
+    /// When the session started.
+    pub timestamp: SystemTime,
+}
+
+/// A finished recording, for the audit log.
+#[derive(Debug, Clone)]
+pub struct RecordingSummary {
+    /// The file.
+    pub path: PathBuf,
+    /// SHA-256 of the whole file, hex.
+    pub sha256: String,
+    /// Device bytes recorded as output.
+    pub bytes_out: u64,
+    /// Admin bytes recorded as input.
+    pub bytes_in: u64,
+    /// Number of events.
+    pub events: u64,
+    /// Time from start to finish.
+    pub duration: Duration,
+}
+
+/// Writes one recording.
+pub struct Recorder {
+    path: PathBuf,
+    file: Option<File>,
+    hash: Sha256,
+    started: Instant,
+    out: Decoder,
+    inp: Decoder,
+    line: Vec<u8>,
+    bytes_out: u64,
+    bytes_in: u64,
+    events: u64,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> RecordingError + '_ {
+    move |source| RecordingError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Recorder {
+    /// Creates `dir/<id>.cast` (an id like `2026-11-23/7f3a9c` gives a date folder) and
+    /// writes the header.
+    pub fn create(dir: &Path, id: &str, header: RecordingHeader) -> Result<Recorder> {
+        let path = dir.join(format!("{id}.cast"));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o640)
+                .open(&path)
+                .map_err(io(&path))?
+        };
+        let mut env = HashMap::new();
+        if let Some(t) = &header.term {
+            env.insert("TERM".to_string(), t.clone());
+        }
+        let head = asciicast::Header {
+            version: 2,
+            width: header.width as u32,
+            height: header.height as u32,
+            timestamp: Some(
+                header
+                    .timestamp
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs() as f64)
+                    .unwrap_or(0.0),
+            ),
+            duration: None,
+            idle_time_limit: None,
+            command: None,
+            title: Some(header.title),
+            env: Some(env),
+        };
+        let mut r = Recorder {
+            path,
+            file: Some(file),
+            hash: Sha256::new(),
+            started: Instant::now(),
+            out: Decoder::default(),
+            inp: Decoder::default(),
+            line: Vec::with_capacity(64 * 1024),
+            bytes_out: 0,
+            bytes_in: 0,
+            events: 0,
+        };
+        let mut line = serde_json::to_vec(&head).map_err(|e| RecordingError::Io {
+            path: r.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        r.write_line(&line)?;
+        Ok(r)
+    }
+
+    /// The recording file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        let file = self.file.as_mut().ok_or(RecordingError::Closed)?;
+        file.write_all(line).map_err(io(&self.path))?;
+        self.hash.update(line);
+        Ok(())
+    }
+
+    fn event(&mut self, code: &str, data: &str) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let t = self.started.elapsed().as_secs_f64();
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let entry = match code {
+            "o" => Some(asciicast::EventType::Output),
+            "i" => Some(asciicast::EventType::Input),
+            _ => None,
+        };
+        let written = match entry {
+            Some(event_type) => serde_json::to_writer(
+                &mut line,
+                &asciicast::Entry {
+                    time: (t * 1e6).round() / 1e6,
+                    event_type,
+                    event_data: data.to_string(),
+                },
+            ),
+            // The crate has no `r`/`m` events: same shape, written directly.
+            None => serde_json::to_writer(&mut line, &((t * 1e6).round() / 1e6, code, data)),
+        };
+        written.map_err(|e| RecordingError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        let r = self.write_line(&line);
+        self.line = line;
+        self.events += 1;
+        r
+    }
+
+    /// Records device output.
+    pub fn output(&mut self, bytes: &[u8]) -> Result<()> {
+        self.bytes_out += bytes.len() as u64;
+        let text = self.out.feed(bytes);
+        self.event("o", &text)
+    }
+
+    /// Records admin input.
+    pub fn input(&mut self, bytes: &[u8]) -> Result<()> {
+        self.bytes_in += bytes.len() as u64;
+        let text = self.inp.feed(bytes);
+        self.event("i", &text)
+    }
+
+    /// Records a terminal resize.
+    pub fn resize(&mut self, cols: u16, rows: u16) -> Result<()> {
+        self.event("r", &format!("{cols}x{rows}"))
+    }
+
+    /// Records a marker (session start/end, policy decisions, power actions...).
+    pub fn marker(&mut self, label: &str) -> Result<()> {
+        self.event("m", label)
+    }
+
+    /// Writes what is held back, syncs the file and returns its summary.
+    pub fn finish(mut self) -> Result<RecordingSummary> {
+        let rest_out = self.out.finish();
+        self.event("o", &rest_out)?;
+        let rest_in = self.inp.finish();
+        self.event("i", &rest_in)?;
+        let file = self.file.take().ok_or(RecordingError::Closed)?;
+        file.sync_all().map_err(io(&self.path))?;
+        Ok(RecordingSummary {
+            path: self.path.clone(),
+            sha256: hex::encode(self.hash.clone().finalize()),
+            bytes_out: self.bytes_out,
+            bytes_in: self.bytes_in,
+            events: self.events,
+            duration: self.started.elapsed(),
+        })
+    }
+}

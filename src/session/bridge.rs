@@ -1,0 +1,313 @@
+//! The bridge: bytes both ways between the admin's channel and the device link, teed to
+//! the recording, until one side ends, the deadline passes or the bastion shuts down.
+//!
+//! Admin input is pumped by its own task, so a device that stops reading never stops the
+//! bastion from reading the admin's channel (and so from seeing its close); device output
+//! is written by the session task, whose writes wait for the admin's SSH window. Both link
+//! directions are bounded, so a slow side makes the other wait instead of growing memory.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use russh::server::Msg;
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use tokio_util::sync::CancellationToken;
+
+use super::{Result, SessionError, Start, SETUP_TIMEOUT};
+use crate::connect::{
+    Connector, DeviceCredential, EndReason, Link, LinkControl, LinkEvent, LinkRequest, Target,
+};
+use crate::frontdoor::Bastion;
+use crate::identity::Identity;
+use crate::inventory::{Device, DeviceKind};
+use crate::recording::{Recorder, RecordingError, RecordingHeader, RecordingSummary};
+
+/// A connected device and an open recording, ready to bridge.
+pub struct Opened {
+    /// The device link.
+    pub link: Link,
+    /// The session's recording.
+    pub recorder: Recorder,
+}
+
+/// How a bridge ended.
+pub struct Outcome {
+    /// The device command's exit status, if it sent one.
+    pub exit_status: Option<u32>,
+    /// Whether it ended normally (device or admin closed).
+    pub clean: bool,
+    /// Why it ended.
+    pub reason: String,
+    /// A line to show the admin before closing, if any.
+    pub notice: Option<String>,
+    /// Bytes typed by the admin.
+    pub bytes_in: u64,
+    /// Bytes shown to the admin.
+    pub bytes_out: u64,
+    /// The sealed recording, or why it could not be finished.
+    pub recording: std::result::Result<RecordingSummary, RecordingError>,
+}
+
+/// Opens the recording (first: no recording, no session), fetches the credential and
+/// connects to the device.
+pub async fn open(
+    bastion: &Bastion,
+    id: &Identity,
+    device: &Device,
+    start: &Start,
+    session_id: &str,
+) -> Result<Opened> {
+    let (cols, rows) = start
+        .pty
+        .as_ref()
+        .map(|p| (p.cols, p.rows))
+        .unwrap_or((80, 24));
+    let header = RecordingHeader {
+        width: cols.clamp(1, u16::MAX as u32) as u16,
+        height: rows.clamp(1, u16::MAX as u32) as u16,
+        title: format!("{}@{}", id.user, device.name),
+        term: start.pty.as_ref().map(|p| p.term.clone()),
+        timestamp: SystemTime::now(),
+    };
+    let mut recorder = Recorder::create(&bastion.config.recording_dir, session_id, header)?;
+    recorder.marker(&format!(
+        "session start: {} ({}) on {}: {}",
+        id.user,
+        id.roles_display(),
+        device.name,
+        start.command.as_deref().unwrap_or("interactive shell")
+    ))?;
+    let cred = credential(bastion, device).await?;
+    let connector: &dyn Connector = match device.kind {
+        DeviceKind::Ssh => &bastion.ssh,
+        DeviceKind::Telnet => &bastion.telnet,
+        other => {
+            return Err(SessionError::Unsupported(format!(
+                "{} is a {other} device, which cannot be reached as a CLI session",
+                device.name
+            )))
+        }
+    };
+    let target = Target {
+        name: device.name.clone(),
+        address: device.address.clone(),
+        host_key: device.host_key.clone(),
+        legacy_algorithms: device.legacy_algorithms,
+    };
+    let req = LinkRequest {
+        term: start.pty.as_ref().map(|p| p.term.clone()),
+        cols,
+        rows,
+        command: start.command.clone(),
+        pty: start.pty.is_some(),
+    };
+    let link = connector.open(&target, &cred, &req).await?;
+    Ok(Opened { link, recorder })
+}
+
+async fn credential(bastion: &Bastion, device: &Device) -> Result<DeviceCredential> {
+    let Some(reference) = &device.credential else {
+        return Err(SessionError::Credential(format!(
+            "device {} has no credential reference in the inventory",
+            device.name
+        )));
+    };
+    let fetched = tokio::time::timeout(SETUP_TIMEOUT, bastion.secrets.credential(reference))
+        .await
+        .map_err(|_| {
+            SessionError::Credential(format!(
+                "secrets store did not answer within {}s for {reference}",
+                SETUP_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| {
+            SessionError::Credential(format!(
+                "cannot get the credential for {}: {e}",
+                device.name
+            ))
+        })?;
+    Ok(DeviceCredential {
+        username: fetched.username.clone().unwrap_or_else(|| "admin".into()),
+        password: fetched.password.as_ref().map(|s| s.expose().to_string()),
+        private_key: fetched.private_key.as_ref().map(|s| s.expose().to_string()),
+        passphrase: fetched.passphrase.as_ref().map(|s| s.expose().to_string()),
+    })
+}
+
+type SharedRecorder = Arc<Mutex<Option<Recorder>>>;
+
+fn record(
+    rec: &SharedRecorder,
+    f: impl FnOnce(&mut Recorder) -> std::result::Result<(), RecordingError>,
+) -> std::result::Result<(), RecordingError> {
+    let mut guard = rec.lock().unwrap_or_else(|e| e.into_inner());
+    match guard.as_mut() {
+        Some(r) => f(r),
+        None => Ok(()),
+    }
+}
+
+/// Why the admin-input pump stopped.
+enum PumpEnd {
+    ClientClosed,
+    DeviceGone,
+    Recording(RecordingError),
+}
+
+async fn pump_input(
+    mut read: ChannelReadHalf,
+    control: tokio::sync::mpsc::Sender<LinkControl>,
+    rec: SharedRecorder,
+    record_input: bool,
+    bytes_in: Arc<std::sync::atomic::AtomicU64>,
+) -> PumpEnd {
+    use std::sync::atomic::Ordering;
+    loop {
+        let msg = match read.wait().await {
+            Some(m) => m,
+            None => return PumpEnd::ClientClosed,
+        };
+        let ctl = match msg {
+            ChannelMsg::Data { data } => {
+                bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
+                if record_input {
+                    if let Err(e) = record(&rec, |r| r.input(&data)) {
+                        return PumpEnd::Recording(e);
+                    }
+                }
+                LinkControl::Data(data)
+            }
+            ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                ..
+            } => {
+                let (c, r) = (
+                    col_width.clamp(1, 65535) as u16,
+                    row_height.clamp(1, 65535) as u16,
+                );
+                if let Err(e) = record(&rec, |x| x.resize(c, r)) {
+                    return PumpEnd::Recording(e);
+                }
+                LinkControl::Resize {
+                    cols: col_width,
+                    rows: row_height,
+                }
+            }
+            ChannelMsg::Signal { signal } => {
+                LinkControl::Signal(format!("{signal:?}").to_uppercase())
+            }
+            ChannelMsg::Eof => LinkControl::Eof,
+            ChannelMsg::Close => return PumpEnd::ClientClosed,
+            _ => continue,
+        };
+        if control.send(ctl).await.is_err() {
+            return PumpEnd::DeviceGone;
+        }
+    }
+}
+
+/// Bridges until the end; returns the outcome and the admin channel's write half.
+pub async fn run(
+    opened: Opened,
+    channel: Channel<Msg>,
+    record_input: bool,
+    deadline: SystemTime,
+    shutdown: &CancellationToken,
+) -> (Outcome, ChannelWriteHalf<Msg>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let Opened { link, recorder } = opened;
+    let Link {
+        mut events,
+        control,
+    } = link;
+    let (read, write) = channel.split();
+    let rec: SharedRecorder = Arc::new(Mutex::new(Some(recorder)));
+    let bytes_in = Arc::new(AtomicU64::new(0));
+    let mut pump = tokio::spawn(pump_input(
+        read,
+        control.clone(),
+        rec.clone(),
+        record_input,
+        bytes_in.clone(),
+    ));
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let sleep = tokio::time::sleep(left);
+    tokio::pin!(sleep);
+    let mut bytes_out = 0u64;
+    let mut exit_status = None;
+    let mut notice = None;
+    let mut rec_failed: Option<RecordingError> = None;
+    let (clean, reason) = loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(LinkEvent::Data(b)) | Some(LinkEvent::Stderr(b)) => {
+                    bytes_out += b.len() as u64;
+                    if let Err(e) = record(&rec, |r| r.output(&b)) {
+                        notice = Some(format!("recording failed, session closed: {e}"));
+                        rec_failed = Some(e);
+                        break (false, "recording failed".to_string());
+                    }
+                    if write.data_bytes(b).await.is_err() {
+                        break (true, "client disconnected".to_string());
+                    }
+                }
+                Some(LinkEvent::Eof) => {
+                    let _ = write.eof().await;
+                }
+                Some(LinkEvent::ExitStatus(n)) => exit_status = Some(n),
+                Some(LinkEvent::ExitSignal(s)) => {
+                    notice = Some(format!("device command killed by signal {s}"));
+                }
+                Some(LinkEvent::Closed(r)) => break (r == EndReason::DeviceClosed, r.to_string()),
+                None => break (false, "device link ended".to_string()),
+            },
+            end = &mut pump => {
+                match end {
+                    Ok(PumpEnd::ClientClosed) => break (true, "client disconnected".to_string()),
+                    Ok(PumpEnd::DeviceGone) => break (false, "device link ended".to_string()),
+                    Ok(PumpEnd::Recording(e)) => {
+                        notice = Some(format!("recording failed, session closed: {e}"));
+                        rec_failed = Some(e);
+                        break (false, "recording failed".to_string());
+                    }
+                    Err(_) => break (false, "input task failed".to_string()),
+                }
+            }
+            _ = &mut sleep => {
+                notice = Some("session deadline reached (certificate expiry or maximum session length); closing".into());
+                break (false, "deadline reached".to_string());
+            }
+            _ = shutdown.cancelled() => {
+                notice = Some("the bastion is shutting down; closing".into());
+                break (false, "bastion shutdown".to_string());
+            }
+        }
+    };
+    pump.abort();
+    let _ = control.try_send(LinkControl::Close);
+    drop(control);
+    let recorder = rec.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let recording = match (rec_failed, recorder) {
+        (Some(e), _) => Err(e),
+        (None, Some(mut r)) => {
+            let _ = r.marker(&format!("session end: {reason}"));
+            r.finish()
+        }
+        (None, None) => Err(RecordingError::Closed),
+    };
+    (
+        Outcome {
+            exit_status,
+            clean,
+            reason,
+            notice,
+            bytes_in: bytes_in.load(Ordering::Relaxed),
+            bytes_out,
+            recording,
+        },
+        write,
+    )
+}

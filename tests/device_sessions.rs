@@ -1,0 +1,352 @@
+//! Recorded sessions to device CLIs through `ssh -J bastion DEVICE`: the real ssh client,
+//! a real OpenSSH sshd as the device, the device password in a real OpenBao dev server,
+//! and recordings checked with the real asciinema player.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{text, Lab, LabOptions};
+use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
+use oobgate::secrets::testing::DevBao;
+
+/// A lab whose sw1 is `sshd` and whose secrets live in `bao` under devices/sw1.
+struct DeviceLab {
+    lab: Lab,
+    sshd: TestSshd,
+    bao: DevBao,
+    cfg: std::path::PathBuf,
+}
+
+fn inventory(sshd: &TestSshd, extra: &str) -> String {
+    format!(
+        "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{}\"\n\
+         labels = {{ site = \"ams1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n\n\
+         [[device]]\nname = \"sw-dead\"\nkind = \"ssh\"\naddress = \"127.0.0.1:9\"\n\
+         labels = {{ site = \"ams1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n\n\
+         [[device]]\nname = \"sw-nosecret\"\nkind = \"ssh\"\naddress = \"{}\"\n\
+         labels = {{ site = \"ams1\", type = \"switch\" }}\ncredential = \"devices/missing\"\n{extra}",
+        sshd.address(),
+        sshd.address()
+    )
+}
+
+fn device_lab(password: &str) -> DeviceLab {
+    let sshd = TestSshd::start(SshdOptions {
+        password: true,
+        ..Default::default()
+    })
+    .expect("sshd");
+    let bao = DevBao::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(bao.put_secret(
+        "devices/sw1",
+        &[("username", TEST_USER), ("password", password)],
+    ));
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), &bao.token).unwrap();
+    let (_f, token_path) = token.keep().unwrap();
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory(&sshd, "")),
+        extra: format!(
+            "[secrets.vault]\naddress = \"{}\"\ntoken_file = \"{}\"\ncache_ttl = \"1s\"\n",
+            bao.addr,
+            token_path.display()
+        ),
+        ..Default::default()
+    });
+    let cfg = lab.user("alice", "alice,role:netops");
+    let cfg = lab.with_devices(&cfg, &["sw1", "sw-dead", "sw-nosecret", "nowhere"]);
+    DeviceLab {
+        lab,
+        sshd,
+        bao,
+        cfg,
+    }
+}
+
+fn recordings(lab: &Lab) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let dir = lab.config.recording_dir.clone();
+    for day in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(day.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            out.push(f.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn exec_through_the_bastion_returns_output_and_exit_status_and_is_recorded() {
+    let d = device_lab(TEST_PASSWORD);
+    let out = d
+        .lab
+        .ssh_to(&d.cfg, "sw1", &["echo hello-from-sw1; exit 3"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}{stderr}\n{}",
+        d.sshd.log()
+    );
+    assert_eq!(stdout.trim(), "hello-from-sw1");
+    let row = d
+        .lab
+        .wait_event("session.end", |_| true)
+        .expect("session end audited");
+    assert_eq!(row.detail["exit_status"], 3);
+    let sha = row.detail["recording_sha256"].as_str().unwrap().to_string();
+    let recs = recordings(&d.lab);
+    assert_eq!(recs.len(), 1);
+    let bytes = std::fs::read(&recs[0]).unwrap();
+    assert_eq!(
+        sha,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+    );
+    let played = oobgate::recording::testing::asciinema_cat(&recs[0]).unwrap();
+    assert!(played.contains("hello-from-sw1"), "{played}");
+    // alice may not replay (policy); an auditor lists and replays the session.
+    let (list, _) = text(&d.lab.ssh(&d.cfg, &["sessions"]));
+    assert!(list.contains("No sessions"), "{list}");
+    let auditor = d.lab.user("audrey", "audrey,role:auditor");
+    let (list, _) = text(&d.lab.ssh(&auditor, &["sessions", "--device", "sw1"]));
+    assert!(list.contains("sw1") && list.contains("alice"), "{list}");
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let out = d.lab.ssh(&auditor, &["replay", &id, "--cat"]);
+    assert!(text(&out).0.contains("hello-from-sw1"), "{:?}", text(&out));
+    // Timed playback over the connection, fast.
+    let out = d.lab.ssh(&auditor, &["replay", &id, "--speed", "50"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).0.contains("hello-from-sw1"));
+    let out = d.lab.ssh(&d.cfg, &["replay", &id, "--cat"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).0.contains("access denied"), "{:?}", text(&out));
+    // The password is nowhere: not in the recording, the audit log or the bastion's files.
+    assert_no_secret(&d.lab, TEST_PASSWORD);
+}
+
+fn assert_no_secret(lab: &Lab, secret: &str) {
+    let events = serde_json::to_string(&lab.events("")).unwrap();
+    assert!(!events.contains(secret), "password in the audit log");
+    for f in recordings(lab) {
+        let t = std::fs::read_to_string(&f).unwrap();
+        assert!(!t.contains(secret), "password in {}", f.display());
+    }
+    let out = Command::new("grep")
+        .args(["-r", "-l", "-a", secret])
+        .arg(&lab.config.data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout.is_empty(),
+        "password in {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn interactive_pty_session_records_what_was_typed_and_seen() {
+    let d = device_lab(TEST_PASSWORD);
+    let mut child = Command::new("ssh")
+        .arg("-F")
+        .arg(&d.cfg)
+        .args(["-tt", "sw1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        stdin.write_all(b"echo typed-$((6*7))\n").unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        stdin.write_all(b"exit\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("typed-42"), "{stdout}");
+    d.lab.wait_event("session.end", |_| true).unwrap();
+    let rec = oobgate::recording::Recording::open(&recordings(&d.lab)[0]).unwrap();
+    let input: Vec<u8> = rec
+        .events
+        .iter()
+        .filter(|e| e.code == 'i')
+        .flat_map(|e| e.data.clone())
+        .collect();
+    assert!(String::from_utf8_lossy(&input).contains("echo typed-$((6*7))"));
+    let mut shown = Vec::new();
+    rec.cat(&mut shown).unwrap();
+    assert!(String::from_utf8_lossy(&shown).contains("typed-42"));
+    let env = rec.header.env.clone().unwrap_or_default();
+    assert!(env.contains_key("TERM"), "{env:?}");
+}
+
+#[test]
+fn device_faults_give_clear_errors_and_audit_rows() {
+    let d = device_lab(TEST_PASSWORD);
+    // Unreachable device.
+    let out = d.lab.ssh_to(&d.cfg, "sw-dead", &["true"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr.contains("cannot reach device sw-dead"), "{stderr}");
+    // Missing secret path.
+    let out = d.lab.ssh_to(&d.cfg, "sw-nosecret", &["true"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr.contains("devices/missing"), "{stderr}");
+    // Not in the inventory: refused at the jump host.
+    let out = d.lab.ssh_to(&d.cfg, "nowhere", &["true"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(d
+        .lab
+        .wait_event("policy.decision", |e| e.device.as_deref()
+            == Some("nowhere")
+            && e.outcome.as_deref() == Some("deny"))
+        .is_some());
+    let fails = d.lab.events("session.fail");
+    assert_eq!(fails.len(), 2, "{fails:#?}");
+}
+
+#[test]
+fn wrong_device_password_and_vault_down() {
+    let mut d = device_lab("not-the-password");
+    let out = d.lab.ssh_to(&d.cfg, "sw1", &["true"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr.contains("login to device sw1 failed"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"));
+    assert_no_secret(&d.lab, "not-the-password");
+    d.bao.stop();
+    std::thread::sleep(Duration::from_millis(1200)); // past the cache TTL
+    let started = Instant::now();
+    let out = d.lab.ssh_to(&d.cfg, "sw1", &["true"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn changed_device_host_key_fails_loudly() {
+    let mut d = device_lab(TEST_PASSWORD);
+    assert_eq!(
+        d.lab.ssh_to(&d.cfg, "sw1", &["true"]).status.code(),
+        Some(0)
+    );
+    d.sshd.restart_with_new_host_key().unwrap();
+    let out = d.lab.ssh_to(&d.cfg, "sw1", &["true"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr.contains("HOST KEY FOR sw1 CHANGED"), "{stderr}");
+}
+
+#[test]
+fn device_or_client_closing_mid_session_finishes_the_recording() {
+    let d = device_lab(TEST_PASSWORD);
+    // The device side ends the session (the shell kills its own sshd session process).
+    let out = d.lab.ssh_to(&d.cfg, "sw1", &["echo bye; kill -9 $PPID"]);
+    assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
+    let end = d.lab.wait_event("session.end", |_| true).unwrap();
+    assert!(end.detail["recording_sha256"].is_string());
+    // The client goes away in the middle of a long command.
+    let mut child = Command::new("ssh")
+        .arg("-F")
+        .arg(&d.cfg)
+        .args(["sw1", "sleep 60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    d.lab
+        .wait_event("session.start", |e| e.detail["command"] == "sleep 60")
+        .expect("session started");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let end = d
+        .lab
+        .wait_event("session.end", |e| {
+            e.detail["reason"] == "client disconnected"
+        })
+        .expect("session closed when the client went away");
+    assert!(end.detail["recording_sha256"].is_string());
+}
+
+#[test]
+fn twenty_bulk_exec_runs_all_close_promptly() {
+    let d = device_lab(TEST_PASSWORD);
+    for i in 0..20 {
+        let started = Instant::now();
+        let out = d.lab.ssh_to(
+            &d.cfg,
+            "sw1",
+            &["head -c 2000000 /dev/zero | base64 -w 120"],
+        );
+        assert_eq!(out.status.code(), Some(0), "run {i}: {:?}", text(&out).1);
+        assert!(
+            out.stdout.len() > 2_600_000,
+            "run {i}: {} bytes",
+            out.stdout.len()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "run {i} took {:?}",
+            started.elapsed()
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(d.lab.events("session.end").len(), 20);
+}
+
+#[test]
+fn flood_to_a_slow_reader_stays_bounded_and_others_are_unaffected() {
+    let d = device_lab(TEST_PASSWORD);
+    // A reader that never reads: the device must be held back, not buffered.
+    let mut slow = Command::new("ssh")
+        .arg("-F")
+        .arg(&d.cfg)
+        .args(["sw1", "cat /dev/zero | base64"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    d.lab
+        .wait_event("session.start", |_| true)
+        .expect("flood started");
+    std::thread::sleep(Duration::from_secs(2));
+    // Another admin's session works normally meanwhile.
+    let out = d.lab.ssh_to(&d.cfg, "sw1", &["echo still-fine"]);
+    assert_eq!(text(&out).0.trim(), "still-fine");
+    // The recording of the flood grows by at most what the client accepted (its window).
+    let before: u64 = recordings(&d.lab)
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    std::thread::sleep(Duration::from_secs(1));
+    let after: u64 = recordings(&d.lab)
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(
+        after - before < 4_000_000,
+        "flood kept flowing to a reader that does not read: {}",
+        after - before
+    );
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+}
