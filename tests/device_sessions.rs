@@ -33,6 +33,10 @@ fn inventory(sshd: &TestSshd, extra: &str) -> String {
 }
 
 fn device_lab(password: &str) -> DeviceLab {
+    device_lab_with(password, "")
+}
+
+fn device_lab_with(password: &str, top: &str) -> DeviceLab {
     let sshd = TestSshd::start(SshdOptions {
         password: true,
         ..Default::default()
@@ -54,6 +58,7 @@ fn device_lab(password: &str) -> DeviceLab {
             bao.addr,
             token_path.display()
         ),
+        top: top.to_string(),
         ..Default::default()
     });
     let cfg = lab.user("alice", "alice,role:netops");
@@ -349,4 +354,65 @@ fn flood_to_a_slow_reader_stays_bounded_and_others_are_unaffected() {
     );
     slow.kill().unwrap();
     slow.wait().unwrap();
+}
+
+#[test]
+fn unwritable_recording_refuses_the_session() {
+    let d = device_lab_with(TEST_PASSWORD, "recording_dir = \"/dev/null/recordings\"");
+    let out = d.lab.ssh_to(&d.cfg, "sw1", &["echo must-not-run"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(!stdout.contains("must-not-run"));
+    assert!(stderr.contains("recording failed"), "{stderr}");
+    let fail = d.lab.wait_event("session.fail", |_| true).expect("audited");
+    assert!(fail.detail["error"]
+        .as_str()
+        .unwrap()
+        .contains("/dev/null/recordings"));
+    // The device was never logged into.
+    assert!(
+        !d.sshd.log().contains("Accepted password"),
+        "{}",
+        d.sshd.log()
+    );
+}
+
+#[test]
+fn policy_and_inner_certificate_are_enforced_at_the_jump() {
+    let d = device_lab(TEST_PASSWORD);
+    // An auditor may not connect to switches: the jump is refused.
+    let auditor = d.lab.user("audrey", "audrey,role:auditor");
+    let auditor = d.lab.with_devices(&auditor, &["sw1"]);
+    let out = d.lab.ssh_to(&auditor, "sw1", &["true"]);
+    assert_eq!(out.status.code(), Some(255));
+    let row = d
+        .lab
+        .wait_event("policy.decision", |e| e.user.as_deref() == Some("audrey"))
+        .unwrap();
+    assert_eq!(row.outcome.as_deref(), Some("deny"));
+    // The device login must use the same certificate as the bastion login.
+    let other = d.lab.key("id_alice_other");
+    d.lab.sign(
+        &other,
+        &["-I", "other", "-n", "alice,role:netops", "-V", "-5m:+1h"],
+    );
+    let outer =
+        std::fs::read_to_string(d.lab.ssh_config("alice", &d.lab.key("id_alice"), true)).unwrap();
+    let inner: String = std::fs::read_to_string(d.lab.ssh_config("alice", &other, true))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.contains("HostName") && !l.trim_start().starts_with("Port"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cfg = format!("{outer}Host sw1\n  ProxyJump bastion\n{inner}");
+    let path = d.lab.root().join("ssh_config.mismatch");
+    std::fs::write(&path, cfg).unwrap();
+    let out = d.lab.ssh_to(&path, "sw1", &["true"]);
+    assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
+    assert!(d
+        .lab
+        .wait_event("auth.reject", |e| e.detail["code"] == "inner-mismatch")
+        .is_some());
+    assert!(d.lab.events("session.start").is_empty());
 }

@@ -99,7 +99,22 @@ pub struct EventRow {
 
 impl EventRow {
     /// One human-readable line: `ts kind outcome user@source device action detail`.
+    /// Control characters are escaped, so a hostile login name cannot drive the terminal
+    /// of whoever reads the log.
     pub fn to_line(&self) -> String {
+        let line = self.raw_line();
+        let mut out = String::with_capacity(line.len());
+        for c in line.chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn raw_line(&self) -> String {
         let mut s = format!("#{} {} {}", self.id, self.ts, self.kind);
         if let Some(o) = &self.outcome {
             s.push_str(&format!(" [{o}]"));
@@ -196,4 +211,29 @@ pub(super) fn query(conn: &Connection, f: &EventFilter) -> Result<Vec<EventRow>>
     let mut rows = select(conn, &tail, rusqlite::params_from_iter(params.iter()))?;
     rows.reverse();
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_line_escapes_control_characters() {
+        let row = EventRow {
+            id: 7,
+            ts: "2026-11-23T10:00:00.000Z".into(),
+            kind: "auth.reject".into(),
+            user: Some("evil\u{1b}[2J\u{9b}x".into()),
+            source: Some("127.0.0.1:1".into()),
+            device: None,
+            action: None,
+            outcome: Some("deny".into()),
+            detail: serde_json::json!({}),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let line = row.to_line();
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+        assert!(line.contains("evil\\u{1b}[2J"), "{line}");
+    }
 }

@@ -15,7 +15,7 @@ mod replay;
 mod shell;
 
 pub use commands::{CommandOutput, COMMANDS};
-pub use replay::{parse_offset, parse_replay, ReplayArgs};
+pub use replay::{parse_offset, parse_replay, sessions_table, ReplayArgs};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

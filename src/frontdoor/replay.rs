@@ -170,28 +170,7 @@ pub async fn sessions(bastion: &Bastion, id: &Identity, args: &[String]) -> Comm
     if visible.is_empty() {
         return CommandOutput::ok("No sessions you may replay match.\n".into());
     }
-    let mut s = format!(
-        "{:<26} {:<12} {:<14} {:<20} {:>10} {:>5}  {}\n",
-        "SESSION", "USER", "DEVICE", "STARTED", "BYTES", "EXIT", "END"
-    );
-    for r in &visible {
-        let _ = writeln!(
-            s,
-            "{:<26} {:<12} {:<14} {:<20} {:>10} {:>5}  {}",
-            r.id,
-            r.user,
-            r.device,
-            r.started.get(..19).unwrap_or(&r.started),
-            r.bytes_out,
-            r.exit_status
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "-".into()),
-            r.end_reason
-                .as_deref()
-                .unwrap_or(if r.ended.is_none() { "(live)" } else { "" })
-        );
-    }
-    CommandOutput::ok(s)
+    CommandOutput::ok(sessions_table(&visible))
 }
 
 async fn fail(channel: Channel<Msg>, msg: String) {
@@ -273,4 +252,30 @@ pub async fn replay(bastion: &Bastion, id: &Identity, args: &[String], channel: 
     let _ = write.exit_status(code).await;
     let _ = write.eof().await;
     let _ = write.close().await;
+}
+
+/// The session list as a table (bastion command and local CLI).
+pub fn sessions_table(rows: &[SessionRow]) -> String {
+    let mut s = format!(
+        "{:<26} {:<12} {:<14} {:<20} {:>10} {:>5}  {}\n",
+        "SESSION", "USER", "DEVICE", "STARTED", "BYTES", "EXIT", "END"
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<26} {:<12} {:<14} {:<20} {:>10} {:>5}  {}",
+            r.id,
+            r.user,
+            r.device,
+            r.started.get(..19).unwrap_or(&r.started),
+            r.bytes_out,
+            r.exit_status
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.end_reason
+                .as_deref()
+                .unwrap_or(if r.ended.is_none() { "(live)" } else { "" })
+        );
+    }
+    s
 }

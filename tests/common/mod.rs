@@ -88,6 +88,8 @@ pub struct LabOptions {
     pub inventory: Option<String>,
     /// Extra top-level tables appended to the config (e.g. `[secrets]`).
     pub extra: String,
+    /// Extra top-level keys (before any table), e.g. `recording_dir = "..."`.
+    pub top: String,
 }
 
 impl Lab {
@@ -116,10 +118,10 @@ impl Lab {
         let addr = listener.local_addr().unwrap();
         let config_text = format!(
             "listen = \"{addr}\"\ndata_dir = \"data\"\npolicy_dir = \"policies\"\n\
-             inventory = \"inventory.toml\"\n\
+             inventory = \"inventory.toml\"\n{}\n\
              [auth]\ntrusted_user_ca = [\"user_ca.pub\"]\nrevoked = \"revoked\"\n{}\n\
              [limits]\nreload_interval = \"200ms\"\n{}\n{}\n",
-            opts.auth, opts.limits, opts.extra
+            opts.top, opts.auth, opts.limits, opts.extra
         );
         let config_path = root.join("oobgate.toml");
         std::fs::write(&config_path, config_text).unwrap();
