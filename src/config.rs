@@ -105,6 +105,8 @@ struct RawLimits {
     idle_timeout: Duration,
     #[serde(default = "default_reload", with = "humantime_serde")]
     reload_interval: Duration,
+    #[serde(default = "default_warning", with = "humantime_serde")]
+    deadline_warning: Duration,
 }
 
 impl Default for RawLimits {
@@ -114,6 +116,7 @@ impl Default for RawLimits {
             max_session: default_max_session(),
             idle_timeout: default_idle(),
             reload_interval: default_reload(),
+            deadline_warning: default_warning(),
         }
     }
 }
@@ -138,6 +141,9 @@ fn default_max_session() -> Duration {
 }
 fn default_idle() -> Duration {
     Duration::from_secs(3600)
+}
+fn default_warning() -> Duration {
+    Duration::from_secs(300)
 }
 fn default_reload() -> Duration {
     Duration::from_secs(2)
@@ -213,6 +219,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// How often policy, inventory and revocation files are checked for changes.
     pub reload_interval: Duration,
+    /// How long before a session's deadline the admin is warned.
+    pub deadline_warning: Duration,
 }
 
 impl Config {
@@ -342,6 +350,7 @@ impl Config {
                 max_session: raw.limits.max_session,
                 idle_timeout: raw.limits.idle_timeout,
                 reload_interval: raw.limits.reload_interval,
+                deadline_warning: raw.limits.deadline_warning,
             },
             recording: raw.recording,
             secrets: raw

@@ -33,10 +33,10 @@ fn inventory(sshd: &TestSshd, extra: &str) -> String {
 }
 
 fn device_lab(password: &str) -> DeviceLab {
-    device_lab_with(password, "")
+    device_lab_with(password, "", "")
 }
 
-fn device_lab_with(password: &str, top: &str) -> DeviceLab {
+fn device_lab_with(password: &str, top: &str, limits: &str) -> DeviceLab {
     let sshd = TestSshd::start(SshdOptions {
         password: true,
         ..Default::default()
@@ -48,9 +48,7 @@ fn device_lab_with(password: &str, top: &str) -> DeviceLab {
         "devices/sw1",
         &[("username", TEST_USER), ("password", password)],
     ));
-    let token = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(token.path(), &bao.token).unwrap();
-    let (_f, token_path) = token.keep().unwrap();
+    let token_path = d_token(&bao);
     let lab = Lab::start_with(LabOptions {
         inventory: Some(inventory(&sshd, "")),
         extra: format!(
@@ -59,6 +57,7 @@ fn device_lab_with(password: &str, top: &str) -> DeviceLab {
             token_path.display()
         ),
         top: top.to_string(),
+        limits: limits.to_string(),
         ..Default::default()
     });
     let cfg = lab.user("alice", "alice,role:netops");
@@ -358,7 +357,11 @@ fn flood_to_a_slow_reader_stays_bounded_and_others_are_unaffected() {
 
 #[test]
 fn unwritable_recording_refuses_the_session() {
-    let d = device_lab_with(TEST_PASSWORD, "recording_dir = \"/dev/null/recordings\"");
+    let d = device_lab_with(
+        TEST_PASSWORD,
+        "recording_dir = \"/dev/null/recordings\"",
+        "",
+    );
     let out = d.lab.ssh_to(&d.cfg, "sw1", &["echo must-not-run"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(255));
@@ -415,4 +418,38 @@ fn policy_and_inner_certificate_are_enforced_at_the_jump() {
         .wait_event("auth.reject", |e| e.detail["code"] == "inner-mismatch")
         .is_some());
     assert!(d.lab.events("session.start").is_empty());
+}
+
+#[test]
+fn session_warns_then_closes_at_its_deadline() {
+    let d = device_lab_with(
+        TEST_PASSWORD,
+        "",
+        "max_session = \"3s\"\ndeadline_warning = \"2s\"",
+    );
+    let started = Instant::now();
+    let out = d.lab.ssh_to(&d.cfg, "sw1", &["sleep 30"]);
+    let (stdout, _) = text(&out);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        stdout.contains("this session ends in about 1 min"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("session deadline reached"), "{stdout}");
+    let end = d
+        .lab
+        .wait_event("session.end", |e| e.detail["reason"] == "deadline reached")
+        .expect("closed at the deadline");
+    assert!(end.detail["recording_sha256"].is_string());
+}
+
+fn d_token(bao: &DevBao) -> std::path::PathBuf {
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), &bao.token).unwrap();
+    token.keep().unwrap().1
 }

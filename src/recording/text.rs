@@ -20,6 +20,11 @@ fn push_escaped(out: &mut String, b: u8) {
 }
 
 fn push_valid(out: &mut String, s: &str) {
+    // Characters of the escape range start with byte 0xF3; most text has none.
+    if !s.as_bytes().contains(&0xF3) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         if is_escape(c) {
             let mut buf = [0u8; 4];
@@ -41,10 +46,16 @@ pub struct Decoder {
 impl Decoder {
     /// Decodes `input`, keeping an incomplete trailing UTF-8 sequence for the next call.
     pub fn feed(&mut self, input: &[u8]) -> String {
-        let mut buf = std::mem::take(&mut self.pending);
-        buf.extend_from_slice(input);
-        let mut out = String::with_capacity(buf.len());
-        let mut rest: &[u8] = &buf;
+        let joined;
+        let mut rest: &[u8] = if self.pending.is_empty() {
+            input
+        } else {
+            let mut buf = std::mem::take(&mut self.pending);
+            buf.extend_from_slice(input);
+            joined = buf;
+            &joined
+        };
+        let mut out = String::with_capacity(rest.len());
         loop {
             match std::str::from_utf8(rest) {
                 Ok(s) => {

@@ -213,6 +213,7 @@ pub async fn run(
     channel: Channel<Msg>,
     record_input: bool,
     deadline: SystemTime,
+    warn_before: std::time::Duration,
     shutdown: &CancellationToken,
 ) -> (Outcome, ChannelWriteHalf<Msg>) {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -236,6 +237,10 @@ pub async fn run(
         .unwrap_or_default();
     let sleep = tokio::time::sleep(left);
     tokio::pin!(sleep);
+    // Warn the admin ahead of the deadline (at once if it is already that close).
+    let warn = tokio::time::sleep(left.saturating_sub(warn_before));
+    tokio::pin!(warn);
+    let mut warned = warn_before.is_zero();
     let mut bytes_out = 0u64;
     let mut exit_status = None;
     let mut notice = None;
@@ -274,6 +279,18 @@ pub async fn run(
                         break (false, "recording failed".to_string());
                     }
                     Err(_) => break (false, "input task failed".to_string()),
+                }
+            }
+            _ = &mut warn, if !warned => {
+                warned = true;
+                let mins = left.min(warn_before).as_secs().div_ceil(60);
+                let note = format!(
+                    "\r\n[oobgate: this session ends in about {mins} min, at {} (certificate expiry or maximum session length)]\r\n",
+                    crate::audit::rfc3339(deadline)
+                );
+                let _ = record(&rec, |r| r.marker(note.trim()));
+                if write.data_bytes(note.into_bytes()).await.is_err() {
+                    break (true, "client disconnected".to_string());
                 }
             }
             _ = &mut sleep => {

@@ -119,8 +119,15 @@ pub async fn run(
                 tracing::error!(error = %e, "cannot store session start");
             }
             let record_input = bastion.config.recording.input;
-            let (outcome, write) =
-                bridge::run(opened, channel, record_input, deadline, &shutdown).await;
+            let (outcome, write) = bridge::run(
+                opened,
+                channel,
+                record_input,
+                deadline,
+                bastion.config.limits.deadline_warning,
+                &shutdown,
+            )
+            .await;
             close(&bastion, &id, &device, &session_id, &write, outcome).await;
         }
         Err(e) => {
