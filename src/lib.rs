@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod config;
 pub mod connect;
+pub mod console;
 pub mod frontdoor;
 pub mod identity;
 pub mod inventory;

@@ -24,6 +24,7 @@ PEER_PACKAGES=(
   "socat:socat"
   "/usr/sbin/telnetd:inetutils-telnetd"
   "script:bsdutils"
+  "ser2net:ser2net"
 )
 
 _missing_packages() {

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 
 pub mod hostkey;
 mod link;
+pub mod rawtcp;
 pub mod ssh;
 mod ssh_auth;
 pub mod telnet;
@@ -31,6 +32,7 @@ mod telnet_tests;
 
 pub use hostkey::{fingerprint, HostKeyStore, MemoryHostKeyStore};
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
+pub use rawtcp::RawTcpConnector;
 pub use ssh::SshConnector;
 pub use telnet::TelnetConnector;
 

@@ -66,6 +66,7 @@ pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput 
         "whoami" => whoami(bastion, id).await,
         "ls" | "list" => ls(bastion, id, rest).await,
         "sessions" => super::replay::sessions(bastion, id, rest).await,
+        "consoles" => consoles(bastion, id).await,
         "connect" | "replay" => {
             CommandOutput::fail(format!("{cmd}: run it as `ssh -t bastion {cmd} ...`\n"), 2)
         }
@@ -178,5 +179,65 @@ async fn ls(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOutput 
             d.description.as_deref().unwrap_or("")
         );
     }
+    CommandOutput::ok(s)
+}
+
+async fn consoles(bastion: &Bastion, id: &Identity) -> CommandOutput {
+    let inventory = bastion.policy.inventory();
+    let mut s = format!(
+        "{:<20} {:<10} {:<12} {}\n",
+        "CONSOLE", "ALWAYS-ON", "LINK", "ATTACHED"
+    );
+    let mut any = false;
+    for d in inventory.devices().filter(|d| d.kind.is_console()) {
+        let allowed = bastion
+            .policy
+            .decide(
+                &id.user,
+                &id.roles,
+                &d.name,
+                crate::policy::Action::ConsoleRead,
+            )
+            .await
+            .allowed;
+        if !allowed {
+            continue;
+        }
+        any = true;
+        let (link, attached) = match bastion.consoles.status(&d.name) {
+            Some(st) => (
+                match st.link {
+                    crate::console::LinkState::Up => "up".to_string(),
+                    crate::console::LinkState::Idle => "idle".to_string(),
+                    crate::console::LinkState::Connecting => "connecting".to_string(),
+                    crate::console::LinkState::Down(why) => format!("down ({why})"),
+                },
+                st.attached
+                    .iter()
+                    .map(|u| {
+                        if u.writer {
+                            format!("{}*", u.user)
+                        } else {
+                            u.user.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            None => ("idle".to_string(), String::new()),
+        };
+        let _ = writeln!(
+            s,
+            "{:<20} {:<10} {:<12} {}",
+            d.name,
+            if d.always_on { "yes" } else { "no" },
+            link,
+            attached
+        );
+    }
+    if !any {
+        return CommandOutput::ok("No consoles you may watch.\n".into());
+    }
+    s.push_str("(* holds the write lock; attach with: ssh -J bastion CONSOLE)\n");
     CommandOutput::ok(s)
 }

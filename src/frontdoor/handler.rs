@@ -234,10 +234,10 @@ impl russh::server::Handler for Conn {
         };
         let inventory = self.bastion.policy.inventory();
         let device = inventory.get(host).cloned();
-        let action = if port == 22 {
-            Action::Connect
-        } else {
-            Action::Forward
+        let action = match &device {
+            _ if port != 22 => Action::Forward,
+            Some(d) if d.kind.is_console() => Action::ConsoleRead,
+            _ => Action::Connect,
         };
         let decision = match &device {
             None => None,
@@ -277,7 +277,7 @@ impl russh::server::Handler for Conn {
             return Ok(());
         };
         reply.accept().await;
-        if action == Action::Connect {
+        if action != Action::Forward {
             tokio::spawn(intercept::serve_inner(
                 self.bastion.clone(),
                 id,

@@ -78,6 +78,10 @@ pub struct Bastion {
     pub ssh: crate::connect::SshConnector,
     /// Telnet connector to legacy devices.
     pub telnet: crate::connect::TelnetConnector,
+    /// Raw TCP console-server ports.
+    pub rawtcp: crate::connect::RawTcpConnector,
+    /// Shared consoles: one link per console, continuous logs, one writer.
+    pub consoles: crate::console::ConsoleBroker,
     /// Inner-server SSH configs per device (host certificate minted for the device name).
     inner_configs: std::sync::Mutex<std::collections::HashMap<String, Arc<SshConfig>>>,
 }
@@ -100,6 +104,10 @@ impl Bastion {
         let policy = PolicyEngine::load(&config.policy_dir, &inventory).await?;
         let secrets = crate::secrets::open_store(&config.secrets, &config.data_dir).await?;
         let hostkeys = Arc::new(crate::session::StoreHostKeys(audit.clone()));
+        let consoles = crate::console::ConsoleBroker::new(
+            config.data_dir.join("consoles"),
+            Default::default(),
+        );
         Ok(Bastion {
             config,
             keys,
@@ -109,6 +117,8 @@ impl Bastion {
             secrets,
             ssh: crate::connect::SshConnector::new(hostkeys),
             telnet: crate::connect::TelnetConnector::new(),
+            rawtcp: crate::connect::RawTcpConnector::default(),
+            consoles,
             inner_configs: Default::default(),
         })
     }
@@ -172,6 +182,13 @@ pub async fn serve(
         bastion.config.limits.reload_interval,
         shutdown.clone(),
     );
+    for device in bastion.policy.inventory().devices() {
+        if device.kind.is_console() && device.always_on {
+            if let Err(e) = crate::session::register_console(&bastion, device) {
+                tracing::error!(device = %device.name, error = %e, "cannot start always-on console");
+            }
+        }
+    }
     let ssh_config = Arc::new(bastion.ssh_config());
     let slots = Arc::new(Semaphore::new(bastion.config.limits.max_connections));
     let tracker = TaskTracker::new();
@@ -210,6 +227,7 @@ pub async fn serve(
     }
     tracker.close();
     tracker.wait().await;
+    bastion.consoles.shutdown().await;
     reloader.abort();
     Ok(())
 }

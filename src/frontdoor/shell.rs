@@ -143,16 +143,21 @@ async fn resolve_device(bastion: &Bastion, id: &Identity, name: &str) -> Result<
             "connect: no device named {name:?}; `ls` lists yours\n"
         ));
     };
+    let action = if device.kind.is_console() {
+        Action::ConsoleRead
+    } else {
+        Action::Connect
+    };
     let d = bastion
         .policy
-        .decide(&id.user, &id.roles, name, Action::Connect)
+        .decide(&id.user, &id.roles, name, action)
         .await;
     bastion.audit(
         Event::new("policy.decision")
             .user(&id.user)
             .source(id.source.to_string())
             .device(name)
-            .action("connect")
+            .action(action.as_str())
             .outcome(if d.allowed { "allow" } else { "deny" })
             .detail(serde_json::json!({ "reason": d.reason, "rule": d.rule, "via": "connect" })),
     );

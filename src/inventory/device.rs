@@ -36,7 +36,12 @@ impl DeviceKind {
         }
     }
 
-    /// Whether the address is a network `host:port` (as opposed to a device path).
+    /// Whether the device is a shared console (serial, SOL) rather than a CLI session.
+    pub fn is_console(self) -> bool {
+        matches!(self, DeviceKind::Serial | DeviceKind::IpmiSol)
+    }
+
+    /// Whether the address is `host:port` (as opposed to a device path).
     pub fn is_network(self) -> bool {
         !matches!(self, DeviceKind::Serial)
     }
@@ -83,6 +88,10 @@ pub struct Device {
     pub description: Option<String>,
     /// Also offer SHA-1 key exchange, `ssh-rsa` and CBC ciphers (old network gear).
     pub legacy_algorithms: bool,
+    /// Serial line settings such as `115200n81` (serial consoles).
+    pub serial: Option<String>,
+    /// Keep the console link open and logged even when nobody is attached.
+    pub always_on: bool,
 }
 
 impl Device {
@@ -152,9 +161,19 @@ pub(crate) fn check_label(key: &str, value: &str) -> Result<(), String> {
 /// Checks an address against the device kind: `host:port` or an absolute device path.
 pub(crate) fn check_address(kind: DeviceKind, address: &str) -> Result<(), String> {
     if !kind.is_network() {
+        // A console server port: raw TCP or telnet with RFC 2217.
+        for scheme in ["raw://", "rfc2217://"] {
+            if let Some(hostport) = address.strip_prefix(scheme) {
+                return check_address(DeviceKind::Ssh, hostport).map_err(|_| {
+                    format!(
+                        "invalid address {address:?} for kind {kind} (expected {scheme}host:port)"
+                    )
+                });
+            }
+        }
         if !address.starts_with('/') || address.len() < 2 {
             return Err(format!(
-                "invalid address {address:?} for kind {kind} (expected a device path like /dev/ttyUSB0)"
+                "invalid address {address:?} for kind {kind} (expected a device path like /dev/ttyUSB0, or raw://host:port or rfc2217://host:port for a console server port)"
             ));
         }
         return Ok(());

@@ -59,6 +59,9 @@ struct RawDevice {
     description: Option<String>,
     #[serde(default)]
     legacy_algorithms: bool,
+    serial: Option<String>,
+    #[serde(default)]
+    always_on: bool,
 }
 
 impl Inventory {
@@ -149,6 +152,8 @@ impl Inventory {
                     host_key: raw.host_key,
                     description: raw.description,
                     legacy_algorithms: raw.legacy_algorithms,
+                    serial: raw.serial,
+                    always_on: raw.always_on,
                 },
             );
         }

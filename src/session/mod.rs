@@ -7,9 +7,11 @@
 //! and the audit row are always finished.
 
 mod bridge;
+mod console;
 mod hostkeys;
 mod setup;
 
+pub use console::register as register_console;
 pub use hostkeys::StoreHostKeys;
 pub use setup::{PtyInfo, Start};
 
@@ -72,6 +74,10 @@ pub async fn run(
             None => return,
         },
     };
+    if device.kind.is_console() {
+        console::run(bastion, id, device, channel, start, shutdown).await;
+        return;
+    }
     let decision = bastion
         .policy
         .decide(&id.user, &id.roles, &device.name, Action::Connect)
@@ -159,6 +165,13 @@ fn new_session_id() -> String {
     let day = time::OffsetDateTime::now_utc().date();
     let r: u64 = rand::random();
     format!("{day}/{:012x}", r & 0xffff_ffff_ffff)
+}
+
+/// Sends the exit status, EOF and close on a channel.
+async fn finish_channel(channel: &Channel<Msg>, exit: u32) {
+    let _ = channel.exit_status(exit).await;
+    let _ = channel.eof().await;
+    let _ = channel.close().await;
 }
 
 /// Tells the admin why the session could not start, and closes the channel.

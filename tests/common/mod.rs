@@ -39,6 +39,7 @@ p, role:admin, *, *, allow
 p, role:netops, site:ams1 & type:switch, connect, allow
 p, role:auditor, *, replay, allow
 p, role:auditor, bastion, audit, allow
+p, role:auditor, *, console.read, allow
 ";
 
 /// Runs `cmd`, panicking with its output if it cannot start.

@@ -1,0 +1,348 @@
+//! A console attach: the admin joins a shared console held by the broker. The attach is its
+//! own recorded session (what this admin saw and typed), the console keeps its continuous
+//! log, and `Ctrl-]` escapes control sharing (who, take/force/release write, break, replay
+//! the last lines, detach) without clashing with OpenSSH's `~` escapes.
+
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use russh::server::Msg;
+use russh::{Channel, ChannelMsg};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::{finish_channel, Start};
+use crate::audit::{Event, SessionEnd, SessionStart};
+use crate::connect::{Connector, DeviceCredential, LinkRequest, Target};
+use crate::console::{
+    Attacher, ConsoleError, ConsoleSpec, EscapeCmd, EscapeItem, EscapeParser, WriteRequest,
+    ESCAPE_HELP,
+};
+use crate::frontdoor::Bastion;
+use crate::identity::Identity;
+use crate::inventory::Device;
+use crate::policy::Action;
+use crate::recording::{Recorder, RecordingHeader};
+
+/// The connector for a console device's address (`/dev/...`, `raw://`, `rfc2217://`).
+fn console_target(device: &Device) -> std::result::Result<(Target, ConsoleKind), String> {
+    let (kind, address) = if let Some(a) = device.address.strip_prefix("raw://") {
+        (ConsoleKind::RawTcp, a.to_string())
+    } else if let Some(a) = device.address.strip_prefix("rfc2217://") {
+        (ConsoleKind::Rfc2217, a.to_string())
+    } else {
+        (ConsoleKind::Local, device.address.clone())
+    };
+    Ok((
+        Target {
+            name: device.name.clone(),
+            address,
+            host_key: None,
+            legacy_algorithms: false,
+        },
+        kind,
+    ))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ConsoleKind {
+    Local,
+    RawTcp,
+    Rfc2217,
+}
+
+/// Registers `device` with the broker (once); the link opener holds only a weak reference
+/// to the bastion.
+pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Result<()> {
+    let weak: Weak<Bastion> = Arc::downgrade(bastion);
+    let dev = device.clone();
+    let open: crate::console::OpenFn = Arc::new(move || {
+        let weak = weak.clone();
+        let dev = dev.clone();
+        Box::pin(async move {
+            let Some(bastion) = weak.upgrade() else {
+                return Err(crate::connect::ConnectError::Protocol(
+                    "bastion stopped".into(),
+                ));
+            };
+            let (target, kind) =
+                console_target(&dev).map_err(|reason| crate::connect::ConnectError::Config {
+                    device: dev.name.clone(),
+                    reason,
+                })?;
+            let connector: &dyn Connector = match kind {
+                ConsoleKind::RawTcp => &bastion.rawtcp,
+                other => {
+                    return Err(crate::connect::ConnectError::Config {
+                        device: dev.name.clone(),
+                        reason: format!("{other:?} console ports are not supported by this build"),
+                    })
+                }
+            };
+            connector
+                .open(
+                    &target,
+                    &DeviceCredential::default(),
+                    &LinkRequest::shell(80, 24),
+                )
+                .await
+        })
+    });
+    match bastion.consoles.register(ConsoleSpec {
+        name: device.name.clone(),
+        always_on: device.always_on,
+        open,
+        send_break: None,
+    }) {
+        Ok(()) | Err(ConsoleError::Duplicate(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn decide(bastion: &Bastion, id: &Identity, device: &str, action: Action) -> bool {
+    let d = bastion
+        .policy
+        .decide(&id.user, &id.roles, device, action)
+        .await;
+    bastion.audit(
+        Event::new("policy.decision")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .device(device)
+            .action(action.as_str())
+            .outcome(if d.allowed { "allow" } else { "deny" })
+            .detail(json!({ "reason": d.reason, "rule": d.rule, "via": "console" })),
+    );
+    d.allowed
+}
+
+/// Attaches the admin's channel to the console until they detach or leave.
+pub async fn run(
+    bastion: Arc<Bastion>,
+    id: Identity,
+    device: Device,
+    channel: Channel<Msg>,
+    start: Start,
+    shutdown: CancellationToken,
+) {
+    let deadline = super::deadline(&bastion, &id);
+    let session_id = super::new_session_id();
+    let say = |text: String| Bytes::from(text.replace('\n', "\r\n").into_bytes());
+    if !decide(&bastion, &id, &device.name, Action::ConsoleRead).await {
+        let _ = channel
+            .data_bytes(say(format!(
+                "oobgate: console {} is not yours to read\n",
+                device.name
+            )))
+            .await;
+        return finish_channel(&channel, 255).await;
+    }
+    let can_write = decide(&bastion, &id, &device.name, Action::ConsoleWrite).await;
+    let can_force = can_write && decide(&bastion, &id, &device.name, Action::ConsoleForce).await;
+    if let Err(e) = register(&bastion, &device) {
+        let _ = channel.data_bytes(say(format!("oobgate: {e}\n"))).await;
+        return finish_channel(&channel, 255).await;
+    }
+    let (cols, rows) = start
+        .pty
+        .as_ref()
+        .map(|p| (p.cols, p.rows))
+        .unwrap_or((80, 24));
+    let mut recorder = match Recorder::create(
+        &bastion.config.recording_dir,
+        &session_id,
+        RecordingHeader {
+            width: cols.clamp(1, 65535) as u16,
+            height: rows.clamp(1, 65535) as u16,
+            title: format!("{}@{}", id.user, device.name),
+            term: start.pty.as_ref().map(|p| p.term.clone()),
+            timestamp: SystemTime::now(),
+        },
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = channel
+                .data_bytes(say(format!(
+                    "oobgate: recording failed, not attaching: {e}\n"
+                )))
+                .await;
+            return finish_channel(&channel, 255).await;
+        }
+    };
+    let mut attachment = match bastion
+        .consoles
+        .attach(
+            &device.name,
+            Attacher {
+                user: id.user.clone(),
+                can_write,
+                can_force,
+            },
+        )
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = channel
+                .data_bytes(say(format!(
+                    "oobgate: cannot attach to {}: {e}\n",
+                    device.name
+                )))
+                .await;
+            return finish_channel(&channel, 255).await;
+        }
+    };
+    let _ = recorder.marker(&format!(
+        "console attach: {} ({})",
+        id.user,
+        id.roles_display()
+    ));
+    let _ = bastion.audit.session_start(&SessionStart {
+        id: session_id.clone(),
+        user: id.user.clone(),
+        roles: id.roles.clone(),
+        device: device.name.clone(),
+        kind: device.kind.as_str().to_string(),
+        source: id.source.to_string(),
+        recording: Some(recorder.path().display().to_string()),
+    });
+    bastion.audit(
+        Event::new("session.start")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .device(&device.name)
+            .action("console.read")
+            .outcome("ok")
+            .detail(json!({ "session": session_id, "kind": "console", "can_write": can_write })),
+    );
+    let banner = format!(
+        "[oobgate: attached to console {} ({}); Ctrl-] ? for help]\n",
+        device.name,
+        if can_write {
+            "write access when free"
+        } else {
+            "read-only"
+        }
+    );
+    let _ = channel.data_bytes(say(banner)).await;
+    let mut output = attachment.take_output();
+    let (mut read, write) = channel.split();
+    let mut escapes = EscapeParser::new();
+    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let sleep = tokio::time::sleep(left);
+    tokio::pin!(sleep);
+    let mut rec_error = None;
+    let reason: String = 'session: loop {
+        tokio::select! {
+            out = output.recv() => match out {
+                Some(b) => {
+                    bytes_out += b.len() as u64;
+                    if let Err(e) = recorder.output(&b) {
+                        rec_error = Some(e.to_string());
+                        break 'session "recording failed".into();
+                    }
+                    if write.data_bytes(b).await.is_err() {
+                        break 'session "client disconnected".into();
+                    }
+                }
+                None => break 'session "console closed".into(),
+            },
+            msg = read.wait() => match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    for item in escapes.feed(&data) {
+                        match item {
+                            EscapeItem::Data(d) => {
+                                bytes_in += d.len() as u64;
+                                if bastion.config.recording.input {
+                                    let _ = recorder.input(&d);
+                                }
+                                let _ = attachment.input(d).await;
+                            }
+                            EscapeItem::Command(cmd) => {
+                                let _ = recorder.marker(&format!("escape {cmd:?}"));
+                                let note = match cmd {
+                                    EscapeCmd::Help | EscapeCmd::Unknown(_) => ESCAPE_HELP.to_string(),
+                                    EscapeCmd::Who => match attachment.who().await {
+                                        Ok(users) => format!(
+                                            "\r\n[console {}: {}]\r\n",
+                                            device.name,
+                                            users.iter().map(|u| if u.writer { format!("{} (writing)", u.user) } else { u.user.clone() }).collect::<Vec<_>>().join(", ")
+                                        ),
+                                        Err(e) => format!("\r\n[console: {e}]\r\n"),
+                                    },
+                                    EscapeCmd::RequestWrite => match attachment.request_write().await {
+                                        Ok(WriteRequest::Granted) | Ok(WriteRequest::AlreadyHeld) => "\r\n[console: you have write access]\r\n".into(),
+                                        Ok(WriteRequest::Asked { holder }) => format!("\r\n[console: {holder} is writing; asked them for you]\r\n"),
+                                        Err(e) => format!("\r\n[console: {e}]\r\n"),
+                                    },
+                                    EscapeCmd::ForceWrite => match attachment.force_write().await {
+                                        Ok(()) => "\r\n[console: you took write access]\r\n".into(),
+                                        Err(e) => format!("\r\n[console: {e}]\r\n"),
+                                    },
+                                    EscapeCmd::ReleaseWrite => match attachment.release_write().await {
+                                        Ok(()) => "\r\n[console: write access released]\r\n".into(),
+                                        Err(e) => format!("\r\n[console: {e}]\r\n"),
+                                    },
+                                    EscapeCmd::Break => match attachment.send_break().await {
+                                        Ok(()) => "\r\n[console: break sent]\r\n".into(),
+                                        Err(e) => format!("\r\n[console: {e}]\r\n"),
+                                    },
+                                    EscapeCmd::Replay(n) => {
+                                        let last = attachment.replay_last(n);
+                                        format!("\r\n[console: last {n} lines]\r\n{}", String::from_utf8_lossy(&last))
+                                    }
+                                    EscapeCmd::Detach => break 'session "detached".into(),
+                                };
+                                if write.data_bytes(note.into_bytes()).await.is_err() {
+                                    break 'session "client disconnected".into();
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => break 'session "client disconnected".into(),
+                Some(_) => {}
+            },
+            _ = &mut sleep => {
+                let _ = write.data_bytes(&b"\r\n[oobgate: session deadline reached; detaching]\r\n"[..]).await;
+                break 'session "deadline reached".into();
+            }
+            _ = shutdown.cancelled() => break 'session "bastion shutdown".into(),
+        }
+    };
+    let _ = attachment.detach().await;
+    let _ = recorder.marker(&format!("console detach: {reason}"));
+    let summary = recorder.finish();
+    let sha = summary.as_ref().ok().map(|s| s.sha256.clone());
+    if reason == "detached" {
+        let _ = write.data_bytes(&b"\r\n[oobgate: detached]\r\n"[..]).await;
+    }
+    let _ = write.exit_status(0).await;
+    let _ = write.eof().await;
+    let _ = write.close().await;
+    let _ = bastion.audit.session_end(
+        &session_id,
+        &SessionEnd {
+            exit_status: None,
+            bytes_in,
+            bytes_out,
+            recording_sha256: sha.clone(),
+            end_reason: reason.clone(),
+        },
+    );
+    bastion.audit(
+        Event::new("session.end")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .device(&device.name)
+            .outcome(if rec_error.is_none() { "ok" } else { "error" })
+            .detail(json!({
+                "session": session_id, "reason": reason, "bytes_in": bytes_in,
+                "bytes_out": bytes_out, "recording_sha256": sha, "recording_error": rec_error,
+            })),
+    );
+}

@@ -1,0 +1,251 @@
+//! Shared serial consoles behind a real console server: a program on a pty (socat) exposed
+//! by real ser2net as a raw TCP port, held open and logged by the bastion, attached by two
+//! admins at once with the real ssh client.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{text, Lab, LabOptions};
+
+/// A fake device console on a pty, behind ser2net's raw TCP port.
+struct ConsoleServer {
+    socat: Child,
+    ser2net: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ConsoleServer {
+    fn drop(&mut self) {
+        let _ = self.ser2net.kill();
+        let _ = self.socat.kill();
+        let _ = self.ser2net.wait();
+        let _ = self.socat.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn console_server() -> ConsoleServer {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = dir.path().join("ttyS0");
+    // socat splits EXEC arguments on its own separators: keep the program in a file.
+    let program = dir.path().join("console.sh");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\necho BOOT-BANNER\nsleep 3\necho LATE-PANIC while nobody watched\n\
+         while read l; do echo \"got:$l\"; done\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let socat = Command::new("socat")
+        .arg(format!("PTY,link={},raw,echo=0", pty.display()))
+        .arg(format!("EXEC:{}", program.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat (scripts/test installs it)");
+    for _ in 0..100 {
+        if pty.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let port = free_port();
+    let cfg = dir.path().join("ser2net.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "%YAML 1.1\n---\nconnection: &con0\n  accepter: tcp,127.0.0.1,{port}\n  \
+             connector: serialdev,{},115200n81,local\n  options:\n    kickolduser: true\n",
+            pty.display()
+        ),
+    )
+    .unwrap();
+    let ser2net = Command::new("ser2net")
+        .args(["-n", "-d", "-c"])
+        .arg(&cfg)
+        .arg("-P")
+        .arg(dir.path().join("ser2net.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ser2net (scripts/test installs it)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ConsoleServer {
+        socat,
+        ser2net,
+        port,
+        _dir: dir,
+    }
+}
+
+/// An interactive `ssh -tt` whose output is collected in the background.
+struct Attached {
+    child: Child,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Attached {
+    fn start(cfg: &std::path::Path, host: &str) -> Attached {
+        let mut child = Command::new("ssh")
+            .arg("-F")
+            .arg(cfg)
+            .args(["-tt", host])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let readers: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for mut r in readers {
+            let sink = out.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = r.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        Attached { child, out }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    fn wait_for(&self, needle: &str) -> bool {
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            if self.text().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn detach(mut self) -> String {
+        self.send(b"\x1dd");
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.text()
+    }
+}
+
+#[test]
+fn shared_console_backlog_log_sharing_and_write_lock() {
+    let server = console_server();
+    let inventory = format!(
+        "[[device]]\nname = \"srv12-console\"\nkind = \"serial\"\naddress = \"raw://127.0.0.1:{}\"\n\
+         labels = {{ site = \"ams1\", type = \"server\" }}\nalways_on = true\n",
+        server.port
+    );
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        ..Default::default()
+    });
+    let admin = lab.user("carol", "carol,role:admin");
+    let admin = lab.with_devices(&admin, &["srv12-console"]);
+    let auditor = lab.user("audrey", "audrey,role:auditor");
+    let auditor = lab.with_devices(&auditor, &["srv12-console"]);
+
+    // The console printed this while nobody was attached.
+    std::thread::sleep(Duration::from_secs(4));
+    let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
+    assert!(
+        list.contains("srv12-console") && list.contains("up"),
+        "{list}"
+    );
+
+    let mut carol = Attached::start(&admin, "srv12-console");
+    assert!(
+        carol.wait_for("LATE-PANIC while nobody watched"),
+        "backlog: {}",
+        carol.text()
+    );
+    let mut audrey = Attached::start(&auditor, "srv12-console");
+    assert!(audrey.wait_for("LATE-PANIC"), "{}", audrey.text());
+    assert!(audrey.wait_for("read-only"), "{}", audrey.text());
+
+    // Only the writer's keystrokes reach the console; both see the answer.
+    audrey.send(b"from-auditor\n");
+    carol.send(b"from-admin\n");
+    assert!(carol.wait_for("got:from-admin"), "{}", carol.text());
+    assert!(audrey.wait_for("got:from-admin"), "{}", audrey.text());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !carol.text().contains("got:from-auditor"),
+        "{}",
+        carol.text()
+    );
+
+    // Who is attached, as the escape shows it; the auditor may not take the write lock.
+    carol.send(b"\x1dw");
+    assert!(carol.wait_for("carol (writing)"), "{}", carol.text());
+    assert!(carol.text().contains("audrey"));
+    audrey.send(b"\x1dT");
+    assert!(audrey.wait_for("[console:"), "{}", audrey.text());
+
+    let audrey_out = audrey.detach();
+    let carol_out = carol.detach();
+    assert!(carol_out.contains("[oobgate: detached]"), "{carol_out}");
+    assert!(audrey_out.contains("[oobgate: detached]"), "{audrey_out}");
+
+    // The continuous log has what was printed while nobody watched.
+    let dir = lab.config.data_dir.join("consoles/srv12-console");
+    let mut logged = Vec::new();
+    for f in std::fs::read_dir(&dir).unwrap().flatten() {
+        let rec = oobgate::recording::Recording::open(&f.path()).unwrap();
+        rec.cat(&mut logged).unwrap();
+    }
+    let logged = String::from_utf8_lossy(&logged);
+    assert!(
+        logged.contains("LATE-PANIC while nobody watched"),
+        "{logged}"
+    );
+    // Each attach is its own recorded, audited session.
+    let ends = lab.events("session.end");
+    assert_eq!(ends.len(), 2, "{ends:#?}");
+    assert!(ends
+        .iter()
+        .all(|e| e.detail["recording_sha256"].is_string()));
+}
