@@ -16,13 +16,46 @@ struct ConsoleServer {
     socat: Child,
     ser2net: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl ConsoleServer {
+    fn stop_ser2net(&mut self) {
+        let _ = self.ser2net.kill();
+        let _ = self.ser2net.wait();
+    }
+
+    fn start_ser2net(&mut self) {
+        self.ser2net = spawn_ser2net(self.dir.path(), self.port);
+    }
+}
+
+fn spawn_ser2net(dir: &std::path::Path, port: u16) -> Child {
+    let child = Command::new("ser2net")
+        .args(["-n", "-d", "-c"])
+        .arg(dir.join("ser2net.yaml"))
+        .arg("-P")
+        .arg(dir.join("ser2net.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ser2net (scripts/test installs it)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 impl Drop for ConsoleServer {
     fn drop(&mut self) {
         let _ = self.ser2net.kill();
-        let _ = self.socat.kill();
+        // The socat loop runs in its own session: end the whole group.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.socat.id())])
+            .status();
         let _ = self.ser2net.wait();
         let _ = self.socat.wait();
     }
@@ -52,9 +85,15 @@ fn console_server() -> ConsoleServer {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let socat = Command::new("socat")
-        .arg(format!("PTY,link={},raw,echo=0", pty.display()))
-        .arg(format!("EXEC:{}", program.display()))
+    // socat ends when the console server closes the pty; like a machine that is still
+    // there, the loop gives the console server a fresh pty to reopen.
+    let socat = Command::new("setsid")
+        .args(["sh", "-c"])
+        .arg(format!(
+            "while :; do socat PTY,link={},raw,echo=0 EXEC:{}; sleep 0.1; done",
+            pty.display(),
+            program.display()
+        ))
         .stderr(Stdio::null())
         .spawn()
         .expect("socat (scripts/test installs it)");
@@ -75,26 +114,12 @@ fn console_server() -> ConsoleServer {
         ),
     )
     .unwrap();
-    let ser2net = Command::new("ser2net")
-        .args(["-n", "-d", "-c"])
-        .arg(&cfg)
-        .arg("-P")
-        .arg(dir.path().join("ser2net.pid"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ser2net (scripts/test installs it)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let ser2net = spawn_ser2net(dir.path(), port);
     ConsoleServer {
         socat,
         ser2net,
         port,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -248,4 +273,56 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
     assert!(ends
         .iter()
         .all(|e| e.detail["recording_sha256"].is_string()));
+}
+
+fn console_lab(port: u16) -> (Lab, std::path::PathBuf) {
+    let inventory = format!(
+        "[[device]]\nname = \"srv12-console\"\nkind = \"serial\"\naddress = \"raw://127.0.0.1:{port}\"\n\
+         labels = {{ site = \"ams1\", type = \"server\" }}\nalways_on = true\n"
+    );
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        ..Default::default()
+    });
+    let admin = lab.user("carol", "carol,role:admin");
+    let admin = lab.with_devices(&admin, &["srv12-console"]);
+    (lab, admin)
+}
+
+#[test]
+fn refused_console_server_shows_the_link_down_with_its_reason() {
+    let port = free_port(); // nothing listens there
+    let (lab, admin) = console_lab(port);
+    std::thread::sleep(Duration::from_millis(800));
+    let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
+    assert!(
+        list.contains("srv12-console") && list.contains("down"),
+        "{list}"
+    );
+    assert!(list.contains("cannot reach device srv12-console"), "{list}");
+}
+
+#[test]
+fn console_link_drop_and_recovery_are_announced_and_logged() {
+    let mut server = console_server();
+    let (lab, admin) = console_lab(server.port);
+    let mut carol = Attached::start(&admin, "srv12-console");
+    assert!(carol.wait_for("attached to console"), "{}", carol.text());
+    server.stop_ser2net();
+    assert!(carol.wait_for("link down"), "{}", carol.text());
+    assert!(
+        carol.wait_for("cannot reach device srv12-console"),
+        "{}",
+        carol.text()
+    );
+    let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
+    assert!(list.contains("down (cannot reach"), "{list}");
+    server.start_ser2net();
+    assert!(carol.wait_for("[console: link up]"), "{}", carol.text());
+    // Logging and input work again on the new link.
+    carol.send(b"after-reconnect\n");
+    assert!(carol.wait_for("got:after-reconnect"), "{}", carol.text());
+    let _ = carol.detach();
+    let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
+    assert!(list.contains(" up "), "{list}");
 }
