@@ -326,3 +326,61 @@ fn console_link_drop_and_recovery_are_announced_and_logged() {
     let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
     assert!(list.contains(" up "), "{list}");
 }
+
+#[test]
+fn local_serial_console_break_and_vanishing_pty() {
+    // socat gives the console program a pty; the bastion opens the tty side like a
+    // USB serial adapter, with line settings from the inventory.
+    let dir = tempfile::tempdir().unwrap();
+    let pty = dir.path().join("ttyUSB0");
+    let program = dir.path().join("console.sh");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\nsleep 1\necho LOCAL-TTY-READY\nwhile read l; do echo \"tty-got:$l\"; done\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut socat = Command::new("socat")
+        .arg(format!("PTY,link={},raw,echo=0", pty.display()))
+        .arg(format!("EXEC:{}", program.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if pty.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let inventory = format!(
+        "[[device]]\nname = \"srv7-console\"\nkind = \"serial\"\naddress = \"{}\"\n\
+         serial = \"9600n81\"\nalways_on = true\n",
+        pty.display()
+    );
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        ..Default::default()
+    });
+    let admin = lab.user("carol", "carol,role:admin");
+    let admin = lab.with_devices(&admin, &["srv7-console"]);
+    let mut carol = Attached::start(&admin, "srv7-console");
+    assert!(carol.wait_for("LOCAL-TTY-READY"), "{}", carol.text());
+    carol.send(b"hello-tty\n");
+    assert!(carol.wait_for("tty-got:hello-tty"), "{}", carol.text());
+    carol.send(b"\x1db");
+    assert!(carol.wait_for("[console: break sent]"), "{}", carol.text());
+    // The device node goes away: the attached admin is told, the bastion keeps running.
+    let _ = socat.kill();
+    let _ = socat.wait();
+    assert!(carol.wait_for("link down"), "{}", carol.text());
+    let _ = carol.detach();
+    let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
+    assert!(
+        list.contains("srv7-console") && list.contains("down"),
+        "{list}"
+    );
+}

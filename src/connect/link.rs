@@ -70,6 +70,8 @@ pub enum LinkControl {
     Signal(String),
     /// No more input (SSH EOF, TCP half-close for telnet).
     Eof,
+    /// Send a serial break (serial backends; others ignore it).
+    Break,
     /// Tear the link down.
     Close,
 }

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 pub mod hostkey;
 mod link;
 pub mod rawtcp;
+pub mod serial;
 pub mod ssh;
 mod ssh_auth;
 pub mod telnet;
@@ -33,6 +34,7 @@ mod telnet_tests;
 pub use hostkey::{fingerprint, HostKeyStore, MemoryHostKeyStore};
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
 pub use rawtcp::RawTcpConnector;
+pub use serial::{SerialConnector, SerialSettings};
 pub use ssh::SshConnector;
 pub use telnet::TelnetConnector;
 

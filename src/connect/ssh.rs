@@ -292,6 +292,7 @@ async fn pump(
                 }
                 Some(LinkControl::Signal(name)) => writer.signal(to_sig(&name)).await,
                 Some(LinkControl::Eof) => writer.eof().await,
+                Some(LinkControl::Break) => Ok(()),
             };
             if let Err(e) = step {
                 break EndReason::Lost(format!("sending to device failed: {e}"));

@@ -140,6 +140,11 @@ impl Inventory {
                 }
             }
 
+            if let Some(line) = &raw.serial {
+                line.parse::<crate::connect::SerialSettings>()
+                    .map_err(|r| at(Some(name_at), ctx(format!("serial: {r}"))))?;
+            }
+
             first_line.insert(name.clone(), line_of(text, name_at));
             devices.insert(
                 name.clone(),

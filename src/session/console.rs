@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{finish_channel, Start};
 use crate::audit::{Event, SessionEnd, SessionStart};
-use crate::connect::{Connector, DeviceCredential, LinkRequest, Target};
+use crate::connect::{
+    Connector, DeviceCredential, LinkControl, LinkRequest, SerialConnector, SerialSettings, Target,
+};
 use crate::console::{
     Attacher, ConsoleError, ConsoleSpec, EscapeCmd, EscapeItem, EscapeParser, WriteRequest,
     ESCAPE_HELP,
@@ -57,9 +59,27 @@ enum ConsoleKind {
 pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Result<()> {
     let weak: Weak<Bastion> = Arc::downgrade(bastion);
     let dev = device.clone();
+    // The control side of the current link, so a break can be sent on it.
+    let current: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Sender<LinkControl>>>> =
+        Default::default();
+    let for_break = current.clone();
+    let send_break: crate::console::BreakFn = Arc::new(move || {
+        let ctl = for_break.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::pin(async move {
+            match ctl {
+                Some(c) => c.send(LinkControl::Break).await.map_err(|_| {
+                    crate::connect::ConnectError::Protocol("console link is down".into())
+                }),
+                None => Err(crate::connect::ConnectError::Protocol(
+                    "console link is down".into(),
+                )),
+            }
+        })
+    });
     let open: crate::console::OpenFn = Arc::new(move || {
         let weak = weak.clone();
         let dev = dev.clone();
+        let current = current.clone();
         Box::pin(async move {
             let Some(bastion) = weak.upgrade() else {
                 return Err(crate::connect::ConnectError::Protocol(
@@ -71,29 +91,43 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
                     device: dev.name.clone(),
                     reason,
                 })?;
+            let settings: SerialSettings = match &dev.serial {
+                Some(s) => s
+                    .parse()
+                    .map_err(|reason| crate::connect::ConnectError::Config {
+                        device: dev.name.clone(),
+                        reason,
+                    })?,
+                None => SerialSettings::default(),
+            };
+            let serial = SerialConnector::new(settings);
             let connector: &dyn Connector = match kind {
                 ConsoleKind::RawTcp => &bastion.rawtcp,
-                other => {
+                ConsoleKind::Local => &serial,
+                ConsoleKind::Rfc2217 => {
                     return Err(crate::connect::ConnectError::Config {
                         device: dev.name.clone(),
-                        reason: format!("{other:?} console ports are not supported by this build"),
+                        reason: "RFC 2217 console ports are not supported by this build yet".into(),
                     })
                 }
             };
-            connector
+            let link = connector
                 .open(
                     &target,
                     &DeviceCredential::default(),
                     &LinkRequest::shell(80, 24),
                 )
-                .await
+                .await?;
+            *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.control.clone());
+            Ok(link)
         })
     });
     match bastion.consoles.register(ConsoleSpec {
         name: device.name.clone(),
         always_on: device.always_on,
         open,
-        send_break: None,
+        send_break: matches!(console_target(device), Ok((_, ConsoleKind::Local)))
+            .then_some(send_break),
     }) {
         Ok(()) | Err(ConsoleError::Duplicate(_)) => Ok(()),
         Err(e) => Err(e),
