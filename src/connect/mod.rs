@@ -203,6 +203,30 @@ impl From<russh::Error> for ConnectError {
 /// Result alias for this module.
 pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
 
+/// Opens a TCP connection to `target` within `limit`, with `TCP_NODELAY` set; the errors
+/// name the device and the address.
+pub(crate) async fn connect_tcp(
+    target: &Target,
+    limit: std::time::Duration,
+) -> Result<tokio::net::TcpStream> {
+    let tcp = tokio::time::timeout(limit, tokio::net::TcpStream::connect(&target.address))
+        .await
+        .map_err(|_| ConnectError::Timeout {
+            device: target.name.clone(),
+            stage: "TCP connect",
+            seconds: limit.as_secs_f64(),
+        })?
+        .map_err(|e| ConnectError::Unreachable {
+            device: target.name.clone(),
+            address: target.address.clone(),
+            message: e.to_string(),
+        })?;
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(device = %target.name, "set_nodelay failed: {e}");
+    }
+    Ok(tcp)
+}
+
 /// A way to log into a kind of device and obtain a [`Link`] to it.
 #[async_trait]
 pub trait Connector: Send + Sync {

@@ -10,8 +10,8 @@ use tokio::net::TcpStream;
 
 use super::link::LinkEnds;
 use super::{
-    ConnectError, Connector, DeviceCredential, EndReason, Link, LinkControl, LinkEvent,
-    LinkRequest, Result, Target,
+    Connector, DeviceCredential, EndReason, Link, LinkControl, LinkEvent, LinkRequest, Result,
+    Target,
 };
 
 /// Connects to a console server's raw TCP port.
@@ -36,20 +36,7 @@ impl Connector for RawTcpConnector {
         _cred: &DeviceCredential,
         _req: &LinkRequest,
     ) -> Result<Link> {
-        let stream =
-            tokio::time::timeout(self.connect_timeout, TcpStream::connect(&target.address))
-                .await
-                .map_err(|_| ConnectError::Timeout {
-                    device: target.name.clone(),
-                    stage: "connect",
-                    seconds: self.connect_timeout.as_secs_f64(),
-                })?
-                .map_err(|e| ConnectError::Unreachable {
-                    device: target.name.clone(),
-                    address: target.address.clone(),
-                    message: e.to_string(),
-                })?;
-        let _ = stream.set_nodelay(true);
+        let stream = super::connect_tcp(target, self.connect_timeout).await?;
         let (link, ends) = Link::pair();
         tokio::spawn(pump(stream, ends));
         Ok(link)

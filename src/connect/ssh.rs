@@ -21,7 +21,6 @@ use async_trait::async_trait;
 use russh::client::{self, DisconnectReason, Handle};
 use russh::keys::{Algorithm, PublicKey, PublicKeyOrCertificate};
 use russh::{cipher, kex, mac, ChannelMsg, Disconnect, Preferred, Sig};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
@@ -163,21 +162,7 @@ impl Connector for SshConnector {
         cred: &DeviceCredential,
         req: &LinkRequest,
     ) -> Result<Link> {
-        let tcp = timeout(self.connect_timeout, TcpStream::connect(&target.address))
-            .await
-            .map_err(|_| ConnectError::Timeout {
-                device: target.name.clone(),
-                stage: "TCP connect",
-                seconds: self.connect_timeout.as_secs_f64(),
-            })?
-            .map_err(|e| ConnectError::Unreachable {
-                device: target.name.clone(),
-                address: target.address.clone(),
-                message: e.to_string(),
-            })?;
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(device = %target.name, "set_nodelay failed: {e}");
-        }
+        let tcp = super::connect_tcp(target, self.connect_timeout).await?;
         let config = Arc::new(client::Config {
             preferred: self.preferred_for(target),
             nodelay: true,

@@ -15,9 +15,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use super::link::LinkEnds;
 use super::telnet_codec::{escape, Decoder, Item, Negotiator, IAC};
@@ -116,19 +115,7 @@ impl Connector for TelnetConnector {
         cred: &DeviceCredential,
         req: &LinkRequest,
     ) -> Result<Link> {
-        let tcp = timeout(self.connect_timeout, TcpStream::connect(&target.address))
-            .await
-            .map_err(|_| ConnectError::Timeout {
-                device: target.name.clone(),
-                stage: "TCP connect",
-                seconds: self.connect_timeout.as_secs_f64(),
-            })?
-            .map_err(|e| ConnectError::Unreachable {
-                device: target.name.clone(),
-                address: target.address.clone(),
-                message: e.to_string(),
-            })?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = super::connect_tcp(target, self.connect_timeout).await?;
         let (read, mut write) = tcp.into_split();
         let term = req.term.as_deref().unwrap_or("xterm");
         let mut neg = Negotiator::new(term, req.cols, req.rows);
