@@ -1,6 +1,6 @@
 //! Shared serial consoles behind a real console server: a program on a pty (socat) exposed
-//! by real ser2net as a raw TCP port, held open and logged by the bastion, attached by two
-//! admins at once with the real ssh client.
+//! by real ser2net as a raw TCP port or a telnet port with RFC 2217 serial control, held
+//! open and logged by the bastion, attached by two admins at once with the real ssh client.
 
 mod common;
 
@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use common::{text, Lab, LabOptions};
 
-/// A fake device console on a pty, behind ser2net's raw TCP port.
+/// A fake device console on a pty, behind a ser2net port.
 struct ConsoleServer {
     socat: Child,
     ser2net: Child,
     port: u16,
     dir: tempfile::TempDir,
+    pty: std::path::PathBuf,
 }
 
 impl ConsoleServer {
@@ -70,6 +71,11 @@ fn free_port() -> u16 {
 }
 
 fn console_server() -> ConsoleServer {
+    console_server_at("tcp")
+}
+
+/// A console server whose ser2net accepter is `accepter` (`tcp`, `telnet(rfc2217),tcp`).
+fn console_server_at(accepter: &str) -> ConsoleServer {
     let dir = tempfile::tempdir().unwrap();
     let pty = dir.path().join("ttyS0");
     // socat splits EXEC arguments on its own separators: keep the program in a file.
@@ -108,7 +114,7 @@ fn console_server() -> ConsoleServer {
     std::fs::write(
         &cfg,
         format!(
-            "%YAML 1.1\n---\nconnection: &con0\n  accepter: tcp,127.0.0.1,{port}\n  \
+            "%YAML 1.1\n---\nconnection: &con0\n  accepter: {accepter},127.0.0.1,{port}\n  \
              connector: serialdev,{},115200n81,local\n  options:\n    kickolduser: true\n",
             pty.display()
         ),
@@ -120,6 +126,7 @@ fn console_server() -> ConsoleServer {
         ser2net,
         port,
         dir,
+        pty,
     }
 }
 
@@ -276,16 +283,23 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
 }
 
 fn console_lab(port: u16) -> (Lab, std::path::PathBuf) {
-    let inventory = format!(
-        "[[device]]\nname = \"srv12-console\"\nkind = \"serial\"\naddress = \"raw://127.0.0.1:{port}\"\n\
-         labels = {{ site = \"ams1\", type = \"server\" }}\nalways_on = true\n"
-    );
+    console_lab_for(
+        "srv12-console",
+        &format!("address = \"raw://127.0.0.1:{port}\"\nlabels = {{ site = \"ams1\", type = \"server\" }}"),
+    )
+}
+
+/// A lab with one always-on serial console `name` (`fields` completes its inventory entry)
+/// and an admin's ssh_config for it.
+fn console_lab_for(name: &str, fields: &str) -> (Lab, std::path::PathBuf) {
+    let inventory =
+        format!("[[device]]\nname = \"{name}\"\nkind = \"serial\"\n{fields}\nalways_on = true\n");
     let lab = Lab::start_with(LabOptions {
         inventory: Some(inventory),
         ..Default::default()
     });
     let admin = lab.user("carol", "carol,role:admin");
-    let admin = lab.with_devices(&admin, &["srv12-console"]);
+    let admin = lab.with_devices(&admin, &[name]);
     (lab, admin)
 }
 
@@ -383,4 +397,74 @@ fn local_serial_console_break_and_vanishing_pty() {
         list.contains("srv7-console") && list.contains("down"),
         "{list}"
     );
+}
+
+#[test]
+fn rfc2217_console_port_line_settings_input_and_break() {
+    let server = console_server_at("telnet(rfc2217),tcp");
+    let (_lab, admin) = console_lab_for(
+        "srv14-console",
+        &format!(
+            "address = \"rfc2217://127.0.0.1:{}\"\nserial = \"9600e72,rtscts\"",
+            server.port
+        ),
+    );
+    let mut carol = Attached::start(&admin, "srv14-console");
+    assert!(
+        carol.wait_for("LATE-PANIC while nobody watched"),
+        "{}",
+        carol.text()
+    );
+    // The console server set the device's serial line as the inventory asked (a pty
+    // keeps only speed, stop bits and flow control: Linux forces cs8 without parity).
+    let stty = Command::new("stty")
+        .arg("-a")
+        .arg("-F")
+        .arg(&server.pty)
+        .output()
+        .unwrap();
+    let stty = String::from_utf8_lossy(&stty.stdout);
+    assert!(stty.contains("speed 9600 baud"), "{stty}");
+    assert!(
+        stty.contains(" cstopb") && stty.contains(" crtscts"),
+        "{stty}"
+    );
+    // Keystrokes pass through the telnet layer unchanged.
+    carol.send(b"hello-2217 \xc3\xa9\n");
+    assert!(carol.wait_for("got:hello-2217 \u{e9}"), "{}", carol.text());
+
+    // A break (Ctrl-] b) reaches the serial device: ser2net raises and clears it on the
+    // tty, as strace attached to ser2net shows.
+    let trace = server.dir.path().join("strace.log");
+    let mut strace = Command::new("strace")
+        .args(["-e", "trace=ioctl", "-o"])
+        .arg(&trace)
+        .arg("-p")
+        .arg(server.ser2net.id().to_string())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace (scripts/test installs it)");
+    let mut attached = String::new();
+    let mut err = strace.stderr.take().unwrap();
+    let mut byte = [0u8; 1];
+    while !attached.contains("attached") && err.read(&mut byte).unwrap_or(0) == 1 {
+        attached.push(byte[0] as char);
+    }
+    carol.send(b"\x1db");
+    assert!(carol.wait_for("[console: break sent]"), "{}", carol.text());
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut log = String::new();
+    while Instant::now() < until && !log.contains("TIOCCBRK") {
+        std::thread::sleep(Duration::from_millis(100));
+        log = std::fs::read_to_string(&trace).unwrap_or_default();
+    }
+    let _ = strace.kill();
+    let _ = strace.wait();
+    let on = log.find("TIOCSBRK");
+    let off = log.find("TIOCCBRK");
+    assert!(
+        matches!((on, off), (Some(a), Some(b)) if a < b),
+        "break not seen on the tty: {log}"
+    );
+    let _ = carol.detach();
 }

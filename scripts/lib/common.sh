@@ -25,6 +25,7 @@ PEER_PACKAGES=(
   "/usr/sbin/telnetd:inetutils-telnetd"
   "script:bsdutils"
   "ser2net:ser2net"
+  "strace:strace"
 )
 
 _missing_packages() {

@@ -33,6 +33,8 @@ const SCREEN_TAIL: usize = 2048;
 const MAX_BANNER: usize = 64 * 1024;
 /// Telnet "interrupt process" command, sent for `LinkControl::Signal("INT")`.
 const IP: u8 = 244;
+/// How long an RFC 2217 serial break holds the line (a serial break is 0.25 to 0.5 s).
+const BREAK_LENGTH: Duration = Duration::from_millis(250);
 
 /// Connects to telnet devices and logs in at their prompts.
 #[derive(Debug, Clone)]
@@ -74,11 +76,11 @@ impl TelnetConnector {
 }
 
 /// The connection while logging in: both socket halves and the protocol state.
-struct Wire {
-    read: OwnedReadHalf,
-    write: OwnedWriteHalf,
-    decoder: Decoder,
-    neg: Negotiator,
+pub(super) struct Wire {
+    pub(super) read: OwnedReadHalf,
+    pub(super) write: OwnedWriteHalf,
+    pub(super) decoder: Decoder,
+    pub(super) neg: Negotiator,
 }
 
 impl Wire {
@@ -230,7 +232,7 @@ impl TelnetConnector {
 }
 
 async fn send_line(wire: &mut Wire, line: &str, target: &Target) -> Result<()> {
-    let mut bytes = escape(line.as_bytes()).to_vec();
+    let mut bytes = escape(line.as_bytes(), wire.neg.local_binary()).to_vec();
     bytes.extend_from_slice(b"\r\n");
     wire.write
         .write_all(&bytes)
@@ -269,7 +271,8 @@ fn lost(target: &Target, e: impl std::fmt::Display) -> ConnectError {
 }
 
 /// Runs the logged-in link until either side ends.
-async fn pump(device: String, wire: Wire, banner: Vec<u8>, ends: LinkEnds) {
+/// Moves bytes between the device and the link until either side ends.
+pub(super) async fn pump(device: String, wire: Wire, banner: Vec<u8>, ends: LinkEnds) {
     let LinkEnds {
         events,
         mut control,
@@ -291,7 +294,22 @@ async fn pump(device: String, wire: Wire, banner: Vec<u8>, ends: LinkEnds) {
                 Some(raw) = raw_rx.recv() => raw,
                 ctl = control.recv() => match ctl {
                     None | Some(LinkControl::Close) => break EndReason::LocalClose,
-                    Some(LinkControl::Data(data)) if !eof => escape(&data).to_vec(),
+                    Some(LinkControl::Data(data)) if !eof => {
+                        let binary = writer_neg.lock().unwrap_or_else(|e| e.into_inner()).local_binary();
+                        escape(&data, binary).to_vec()
+                    }
+                    Some(LinkControl::Break) => {
+                        // RFC 2217 ports only: hold the line in break for 250 ms.
+                        let on = writer_neg.lock().unwrap_or_else(|e| e.into_inner()).break_bytes(true);
+                        if on.is_empty() {
+                            continue;
+                        }
+                        if let Err(e) = write.write_all(&on).await {
+                            break EndReason::Lost(format!("sending to device failed: {e}"));
+                        }
+                        tokio::time::sleep(BREAK_LENGTH).await;
+                        writer_neg.lock().unwrap_or_else(|e| e.into_inner()).break_bytes(false)
+                    }
                     Some(LinkControl::Resize { cols, rows }) => {
                         writer_neg.lock().unwrap_or_else(|e| e.into_inner()).resize(cols, rows)
                     }
@@ -344,10 +362,12 @@ async fn pump(device: String, wire: Wire, banner: Vec<u8>, ends: LinkEnds) {
                     }
                     continue;
                 }
-                Item::Negotiate(verb, opt) => neg
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .negotiate(verb, opt),
+                Item::Negotiate(verb, opt) => {
+                    let mut neg = neg.lock().unwrap_or_else(|e| e.into_inner());
+                    let reply = neg.negotiate(verb, opt);
+                    decoder.set_binary(neg.remote_binary());
+                    reply
+                }
                 Item::Sub(opt, payload) => neg
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

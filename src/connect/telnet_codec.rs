@@ -3,8 +3,10 @@
 //! The decoder turns the device's byte stream into data (IAC IAC unescaped,
 //! CR NUL turned into CR) and protocol items; [`escape`] does the reverse for
 //! keystrokes. [`Negotiator`] answers option requests without loops (RFC 1143
-//! style states): it accepts only ECHO and SGA from the device and NAWS, TTYPE and
-//! SGA for itself, and refuses everything else.
+//! style states). For a CLI it accepts only ECHO and SGA from the device and NAWS, TTYPE
+//! and SGA for itself; for an RFC 2217 console port it accepts BINARY, SGA and ECHO from
+//! the port and BINARY, SGA and COM-PORT-OPTION for itself (see [`super::rfc2217`]).
+//! Everything else is refused.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -18,6 +20,8 @@ pub(crate) const WILL: u8 = 251;
 pub(crate) const SB: u8 = 250;
 /// Subnegotiation end.
 pub(crate) const SE: u8 = 240;
+/// Option: 8-bit binary transmission (RFC 856).
+pub(crate) const OPT_BINARY: u8 = 0;
 /// Option: the device echoes.
 pub(crate) const OPT_ECHO: u8 = 1;
 /// Option: suppress go-ahead.
@@ -26,6 +30,8 @@ pub(crate) const OPT_SGA: u8 = 3;
 pub(crate) const OPT_TTYPE: u8 = 24;
 /// Option: negotiate about window size (RFC 1073).
 pub(crate) const OPT_NAWS: u8 = 31;
+/// Option: serial port control (RFC 2217).
+pub(crate) const OPT_COM_PORT: u8 = 44;
 const TTYPE_IS: u8 = 0;
 const TTYPE_SEND: u8 = 1;
 /// Longest subnegotiation kept; longer ones are cut (they are ignored anyway).
@@ -59,6 +65,8 @@ pub(crate) struct Decoder {
     state: State,
     sb_option: u8,
     sb: Vec<u8>,
+    /// The peer sends in binary mode: CR NUL is data, not a bare carriage return.
+    binary: bool,
 }
 
 impl Decoder {
@@ -67,7 +75,13 @@ impl Decoder {
             state: State::Data,
             sb_option: 0,
             sb: Vec::new(),
+            binary: false,
         }
+    }
+
+    /// Switches CR NUL handling off (peer in binary mode, RFC 856) or back on.
+    pub(crate) fn set_binary(&mut self, binary: bool) {
+        self.binary = binary;
     }
 
     /// Decodes `input`, appending items to `out`.
@@ -80,7 +94,7 @@ impl Decoder {
                     self.state = State::Data;
                     match b {
                         IAC => self.state = State::Iac,
-                        0 if after_cr => {}
+                        0 if after_cr && !self.binary => {}
                         b'\r' => {
                             data.put_u8(b);
                             self.state = State::Cr;
@@ -139,14 +153,14 @@ fn flush(data: &mut BytesMut, out: &mut Vec<Item>) {
     }
 }
 
-/// Escapes keystrokes for the wire: IAC doubled, a CR not followed by LF sent as
-/// CR NUL (RFC 854's rule for a bare carriage return).
-pub(crate) fn escape(input: &[u8]) -> Bytes {
+/// Escapes keystrokes for the wire: IAC doubled and, unless we send in binary mode, a CR
+/// not followed by LF sent as CR NUL (RFC 854's rule for a bare carriage return).
+pub(crate) fn escape(input: &[u8], binary: bool) -> Bytes {
     let mut out = BytesMut::with_capacity(input.len() + 8);
     for (i, &b) in input.iter().enumerate() {
         match b {
             IAC => out.put_slice(&[IAC, IAC]),
-            b'\r' if input.get(i + 1) != Some(&b'\n') => out.put_slice(b"\r\0"),
+            b'\r' if !binary && input.get(i + 1) != Some(&b'\n') => out.put_slice(b"\r\0"),
             _ => out.put_u8(b),
         }
     }
@@ -171,6 +185,8 @@ pub(crate) struct Negotiator {
     remote: [Q; 256],
     term: String,
     size: (u16, u16),
+    /// Set for an RFC 2217 console port: the line settings to ask for.
+    com_port: Option<super::rfc2217::ComPort>,
 }
 
 impl Negotiator {
@@ -180,6 +196,15 @@ impl Negotiator {
             remote: [Q::No; 256],
             term: term.to_owned(),
             size: (clamp(cols), clamp(rows)),
+            com_port: None,
+        }
+    }
+
+    /// A negotiator for an RFC 2217 console port that will ask for `port`'s line settings.
+    pub(crate) fn com_port(port: super::rfc2217::ComPort) -> Self {
+        Negotiator {
+            com_port: Some(port),
+            ..Negotiator::new("unknown", 80, 24)
         }
     }
 
@@ -187,6 +212,18 @@ impl Negotiator {
     /// to echo and suppress go-ahead (usual character-at-a-time mode).
     pub(crate) fn start(&mut self, naws: bool) -> Vec<u8> {
         let mut out = Vec::new();
+        if self.com_port.is_some() {
+            // A console port: 8-bit clean both ways, no go-ahead, and serial control.
+            for opt in [OPT_BINARY, OPT_SGA, OPT_COM_PORT] {
+                self.local[opt as usize] = Q::WantYes;
+                out.extend([IAC, WILL, opt]);
+            }
+            for opt in [OPT_BINARY, OPT_SGA] {
+                self.remote[opt as usize] = Q::WantYes;
+                out.extend([IAC, DO, opt]);
+            }
+            return out;
+        }
         if naws {
             self.local[OPT_NAWS as usize] = Q::WantYes;
             out.extend([IAC, WILL, OPT_NAWS]);
@@ -198,12 +235,40 @@ impl Negotiator {
         out
     }
 
-    fn accept_local(opt: u8) -> bool {
-        matches!(opt, OPT_NAWS | OPT_TTYPE | OPT_SGA)
+    fn accept_local(&self, opt: u8) -> bool {
+        if self.com_port.is_some() {
+            matches!(opt, OPT_BINARY | OPT_SGA | OPT_COM_PORT)
+        } else {
+            matches!(opt, OPT_NAWS | OPT_TTYPE | OPT_SGA)
+        }
     }
 
-    fn accept_remote(opt: u8) -> bool {
-        matches!(opt, OPT_ECHO | OPT_SGA)
+    fn accept_remote(&self, opt: u8) -> bool {
+        if self.com_port.is_some() {
+            matches!(opt, OPT_BINARY | OPT_SGA | OPT_ECHO)
+        } else {
+            matches!(opt, OPT_ECHO | OPT_SGA)
+        }
+    }
+
+    /// Whether we send in binary mode (keystrokes need no CR NUL).
+    pub(crate) fn local_binary(&self) -> bool {
+        self.local[OPT_BINARY as usize] == Q::Yes
+    }
+
+    /// Whether the peer sends in binary mode.
+    pub(crate) fn remote_binary(&self) -> bool {
+        self.remote[OPT_BINARY as usize] == Q::Yes
+    }
+
+    /// The bytes that hold (`on`) or release a serial break, when the port agreed to
+    /// RFC 2217; empty otherwise.
+    pub(crate) fn break_bytes(&self, on: bool) -> Vec<u8> {
+        if self.com_port.is_some() && self.local[OPT_COM_PORT as usize] == Q::Yes {
+            super::rfc2217::set_break(on)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Answers one negotiation from the device; returns the bytes to send back.
@@ -217,7 +282,7 @@ impl Negotiator {
                     self.local[i] = Q::Yes;
                     self.enabled_local(opt, &mut out);
                 }
-                Q::No if Self::accept_local(opt) => {
+                Q::No if self.accept_local(opt) => {
                     self.local[i] = Q::Yes;
                     out.extend([IAC, WILL, opt]);
                     self.enabled_local(opt, &mut out);
@@ -233,7 +298,7 @@ impl Negotiator {
             WILL => match self.remote[i] {
                 Q::Yes => {}
                 Q::WantYes => self.remote[i] = Q::Yes,
-                Q::No if Self::accept_remote(opt) => {
+                Q::No if self.accept_remote(opt) => {
                     self.remote[i] = Q::Yes;
                     out.extend([IAC, DO, opt]);
                 }
@@ -250,15 +315,24 @@ impl Negotiator {
         out
     }
 
-    fn enabled_local(&self, opt: u8, out: &mut Vec<u8>) {
-        if opt == OPT_NAWS {
-            out.extend(self.naws_bytes());
+    fn enabled_local(&mut self, opt: u8, out: &mut Vec<u8>) {
+        match (opt, &mut self.com_port) {
+            (OPT_NAWS, _) => out.extend(self.naws_bytes()),
+            (OPT_COM_PORT, Some(port)) => out.extend(port.request()),
+            _ => {}
         }
     }
 
-    /// Answers a subnegotiation (only `TTYPE SEND` needs one).
+    /// Answers a subnegotiation (only `TTYPE SEND` needs one); RFC 2217 replies from a
+    /// console port are checked against what was asked.
     pub(crate) fn subnegotiate(&mut self, opt: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
+        if opt == OPT_COM_PORT {
+            if let Some(port) = &mut self.com_port {
+                port.reply(payload);
+            }
+            return out;
+        }
         if opt == OPT_TTYPE
             && payload.first() == Some(&TTYPE_SEND)
             && self.local[OPT_TTYPE as usize] == Q::Yes
@@ -331,9 +405,15 @@ mod tests {
     #[test]
     fn escapes_iac_and_bare_cr() {
         assert_eq!(
-            &escape(&[1, IAC, b'\r', b'\r', b'\n'])[..],
+            &escape(&[1, IAC, b'\r', b'\r', b'\n'], false)[..],
             [1, IAC, IAC, b'\r', 0, b'\r', b'\n']
         );
+        assert_eq!(&escape(&[IAC, b'\r'], true)[..], [IAC, IAC, b'\r']);
+        let mut d = Decoder::new();
+        d.set_binary(true);
+        let mut items = Vec::new();
+        d.decode(b"a\r\0b", &mut items);
+        assert_eq!(items, [Item::Data(Bytes::from_static(b"a\r\0b"))]);
     }
 
     #[test]

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::{finish_channel, Start};
 use crate::audit::{Event, SessionEnd, SessionStart};
 use crate::connect::{
-    Connector, DeviceCredential, LinkControl, LinkRequest, SerialConnector, SerialSettings, Target,
+    Connector, DeviceCredential, LinkControl, LinkRequest, Rfc2217Connector, SerialConnector,
+    SerialSettings, Target,
 };
 use crate::console::{
     Attacher, ConsoleError, ConsoleSpec, EscapeCmd, EscapeItem, EscapeParser, WriteRequest,
@@ -101,15 +102,11 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
                 None => SerialSettings::default(),
             };
             let serial = SerialConnector::new(settings);
+            let rfc2217 = Rfc2217Connector::new(settings);
             let connector: &dyn Connector = match kind {
                 ConsoleKind::RawTcp => &bastion.rawtcp,
                 ConsoleKind::Local => &serial,
-                ConsoleKind::Rfc2217 => {
-                    return Err(crate::connect::ConnectError::Config {
-                        device: dev.name.clone(),
-                        reason: "RFC 2217 console ports are not supported by this build yet".into(),
-                    })
-                }
+                ConsoleKind::Rfc2217 => &rfc2217,
             };
             let link = connector
                 .open(
@@ -126,8 +123,12 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
         name: device.name.clone(),
         always_on: device.always_on,
         open,
-        send_break: matches!(console_target(device), Ok((_, ConsoleKind::Local)))
-            .then_some(send_break),
+        // Raw TCP ports carry bytes only; local ttys and RFC 2217 ports can send a break.
+        send_break: matches!(
+            console_target(device),
+            Ok((_, ConsoleKind::Local | ConsoleKind::Rfc2217))
+        )
+        .then_some(send_break),
     }) {
         Ok(()) | Err(ConsoleError::Duplicate(_)) => Ok(()),
         Err(e) => Err(e),
