@@ -402,7 +402,7 @@ fn local_serial_console_break_and_vanishing_pty() {
 #[test]
 fn rfc2217_console_port_line_settings_input_and_break() {
     let server = console_server_at("telnet(rfc2217),tcp");
-    let (_lab, admin) = console_lab_for(
+    let (lab, admin) = console_lab_for(
         "srv14-console",
         &format!(
             "address = \"rfc2217://127.0.0.1:{}\"\nserial = \"9600e72,rtscts\"",
@@ -466,5 +466,27 @@ fn rfc2217_console_port_line_settings_input_and_break() {
         matches!((on, off), (Some(a), Some(b)) if a < b),
         "break not seen on the tty: {log}"
     );
+
+    // Takeover: a second admin asks for the lock, then forces it; carol is told and demoted.
+    let dave = lab.user("dave", "dave,role:admin");
+    let dave = lab.with_devices(&dave, &["srv14-console"]);
+    let mut dave = Attached::start(&dave, "srv14-console");
+    assert!(dave.wait_for("read-only"), "{}", dave.text());
+    assert!(carol.wait_for("dave joined"), "{}", carol.text());
+    dave.send(b"\x1dt");
+    assert!(dave.wait_for("carol is writing; asked them"), "{}", dave.text());
+    assert!(carol.wait_for("dave asks for write access"), "{}", carol.text());
+    dave.send(b"\x1dT");
+    assert!(dave.wait_for("you took write access"), "{}", dave.text());
+    assert!(
+        carol.wait_for("dave took write access from you"),
+        "{}",
+        carol.text()
+    );
+    carol.send(b"carol-after-takeover\n");
+    dave.send(b"dave-writes\n");
+    assert!(carol.wait_for("got:dave-writes"), "{}", carol.text());
+    assert!(!carol.text().contains("got:carol-after-takeover"));
+    let _ = dave.detach();
     let _ = carol.detach();
 }
