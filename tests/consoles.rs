@@ -474,8 +474,16 @@ fn rfc2217_console_port_line_settings_input_and_break() {
     assert!(dave.wait_for("read-only"), "{}", dave.text());
     assert!(carol.wait_for("dave joined"), "{}", carol.text());
     dave.send(b"\x1dt");
-    assert!(dave.wait_for("carol is writing; asked them"), "{}", dave.text());
-    assert!(carol.wait_for("dave asks for write access"), "{}", carol.text());
+    assert!(
+        dave.wait_for("carol is writing; asked them"),
+        "{}",
+        dave.text()
+    );
+    assert!(
+        carol.wait_for("dave asks for write access"),
+        "{}",
+        carol.text()
+    );
     dave.send(b"\x1dT");
     assert!(dave.wait_for("you took write access"), "{}", dave.text());
     assert!(

@@ -6,6 +6,7 @@
 //! shape. Device bytes that are not UTF-8 are kept losslessly (see [`text`]).
 
 mod player;
+mod queue;
 mod reader;
 #[doc(hidden)]
 pub mod testing;
@@ -13,6 +14,7 @@ pub mod text;
 mod writer;
 
 pub use player::{play, PlayOptions};
+pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};
 pub use reader::{RecordedEvent, Recording};
 pub use writer::{Recorder, RecordingHeader, RecordingSummary};
 

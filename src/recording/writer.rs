@@ -133,6 +133,12 @@ impl Recorder {
         &self.path
     }
 
+    /// Writes the rest of the recording to `file` instead (tests: a failing disk).
+    #[cfg(test)]
+    pub(crate) fn replace_file(&mut self, file: std::fs::File) {
+        self.file = Some(file);
+    }
+
     fn write_line(&mut self, line: &[u8]) -> Result<()> {
         let file = self.file.as_mut().ok_or(RecordingError::Closed)?;
         file.write_all(line).map_err(io(&self.path))?;

@@ -6,7 +6,7 @@
 //! is written by the session task, whose writes wait for the admin's SSH window. Both link
 //! directions are bounded, so a slow side makes the other wait instead of growing memory.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use russh::server::Msg;
@@ -20,7 +20,9 @@ use crate::connect::{
 use crate::frontdoor::Bastion;
 use crate::identity::Identity;
 use crate::inventory::{Device, DeviceKind};
-use crate::recording::{Recorder, RecordingError, RecordingHeader, RecordingSummary};
+use crate::recording::{
+    Recorder, RecordingError, RecordingHeader, RecordingQueue, RecordingSender, RecordingSummary,
+};
 
 /// A connected device and an open recording, ready to bridge.
 pub struct Opened {
@@ -134,30 +136,17 @@ async fn credential(bastion: &Bastion, device: &Device) -> Result<DeviceCredenti
     })
 }
 
-type SharedRecorder = Arc<Mutex<Option<Recorder>>>;
-
-fn record(
-    rec: &SharedRecorder,
-    f: impl FnOnce(&mut Recorder) -> std::result::Result<(), RecordingError>,
-) -> std::result::Result<(), RecordingError> {
-    let mut guard = rec.lock().unwrap_or_else(|e| e.into_inner());
-    match guard.as_mut() {
-        Some(r) => f(r),
-        None => Ok(()),
-    }
-}
-
 /// Why the admin-input pump stopped.
 enum PumpEnd {
     ClientClosed,
     DeviceGone,
-    Recording(RecordingError),
+    RecordingFailed,
 }
 
 async fn pump_input(
     mut read: ChannelReadHalf,
     control: tokio::sync::mpsc::Sender<LinkControl>,
-    rec: SharedRecorder,
+    rec: RecordingSender,
     record_input: bool,
     bytes_in: Arc<std::sync::atomic::AtomicU64>,
 ) -> PumpEnd {
@@ -170,10 +159,8 @@ async fn pump_input(
         let ctl = match msg {
             ChannelMsg::Data { data } => {
                 bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
-                if record_input {
-                    if let Err(e) = record(&rec, |r| r.input(&data)) {
-                        return PumpEnd::Recording(e);
-                    }
+                if record_input && !rec.input(data.clone()).await {
+                    return PumpEnd::RecordingFailed;
                 }
                 LinkControl::Data(data)
             }
@@ -186,8 +173,8 @@ async fn pump_input(
                     col_width.clamp(1, 65535) as u16,
                     row_height.clamp(1, 65535) as u16,
                 );
-                if let Err(e) = record(&rec, |x| x.resize(c, r)) {
-                    return PumpEnd::Recording(e);
+                if !rec.resize(c, r).await {
+                    return PumpEnd::RecordingFailed;
                 }
                 LinkControl::Resize {
                     cols: col_width,
@@ -223,12 +210,13 @@ pub async fn run(
         control,
     } = link;
     let (read, write) = channel.split();
-    let rec: SharedRecorder = Arc::new(Mutex::new(Some(recorder)));
+    let queue = RecordingQueue::spawn(recorder);
+    let rec = queue.sender();
     let bytes_in = Arc::new(AtomicU64::new(0));
     let mut pump = tokio::spawn(pump_input(
         read,
         control.clone(),
-        rec.clone(),
+        queue.sender(),
         record_input,
         bytes_in.clone(),
     ));
@@ -244,15 +232,15 @@ pub async fn run(
     let mut bytes_out = 0u64;
     let mut exit_status = None;
     let mut notice = None;
-    let mut rec_failed: Option<RecordingError> = None;
+    let mut rec_failed = false;
     let (clean, reason) = loop {
         tokio::select! {
             ev = events.recv() => match ev {
                 Some(LinkEvent::Data(b)) | Some(LinkEvent::Stderr(b)) => {
                     bytes_out += b.len() as u64;
-                    if let Err(e) = record(&rec, |r| r.output(&b)) {
-                        notice = Some(format!("recording failed, session closed: {e}"));
-                        rec_failed = Some(e);
+                    // Handed to the recorder before the admin sees it.
+                    if !rec.output(b.clone()).await {
+                        rec_failed = true;
                         break (false, "recording failed".to_string());
                     }
                     if write.data_bytes(b).await.is_err() {
@@ -273,9 +261,8 @@ pub async fn run(
                 match end {
                     Ok(PumpEnd::ClientClosed) => break (true, "client disconnected".to_string()),
                     Ok(PumpEnd::DeviceGone) => break (false, "device link ended".to_string()),
-                    Ok(PumpEnd::Recording(e)) => {
-                        notice = Some(format!("recording failed, session closed: {e}"));
-                        rec_failed = Some(e);
+                    Ok(PumpEnd::RecordingFailed) => {
+                        rec_failed = true;
                         break (false, "recording failed".to_string());
                     }
                     Err(_) => break (false, "input task failed".to_string()),
@@ -288,7 +275,7 @@ pub async fn run(
                     "\r\n[oobgate: this session ends in about {mins} min, at {} (certificate expiry or maximum session length)]\r\n",
                     crate::audit::rfc3339(deadline)
                 );
-                let _ = record(&rec, |r| r.marker(note.trim()));
+                let _ = rec.marker(note.trim()).await;
                 if write.data_bytes(note.into_bytes()).await.is_err() {
                     break (true, "client disconnected".to_string());
                 }
@@ -306,15 +293,13 @@ pub async fn run(
     pump.abort();
     let _ = control.try_send(LinkControl::Close);
     drop(control);
-    let recorder = rec.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let recording = match (rec_failed, recorder) {
-        (Some(e), _) => Err(e),
-        (None, Some(mut r)) => {
-            let _ = r.marker(&format!("session end: {reason}"));
-            r.finish()
+    drop(rec);
+    let recording = queue.finish(&format!("session end: {reason}")).await;
+    if rec_failed {
+        if let Err(e) = &recording {
+            notice = Some(format!("recording failed, session closed: {e}"));
         }
-        (None, None) => Err(RecordingError::Closed),
-    };
+    }
     (
         Outcome {
             exit_status,

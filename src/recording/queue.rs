@@ -1,0 +1,179 @@
+//! A recorder in its own task: encoding, hashing and writing the recording run beside the
+//! session's forwarding instead of in front of it.
+//!
+//! The session hands each event to the queue before it forwards the bytes, so the
+//! recording never lags the admin by more than [`QUEUE_DEPTH`] events (at most about
+//! 1 MiB of output). The first write error stops the recorder: every later hand-off
+//! reports it, and the session closes; [`RecordingQueue::finish`] returns that error.
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{Recorder, RecordingError, RecordingSummary, Result};
+
+/// Events that may wait for the recorder task.
+pub const QUEUE_DEPTH: usize = 32;
+
+enum Op {
+    Output(Bytes),
+    Input(Bytes),
+    Resize(u16, u16),
+    Marker(String),
+    Finish(String),
+}
+
+/// The recorder task of one session.
+pub struct RecordingQueue {
+    tx: mpsc::Sender<Op>,
+    task: JoinHandle<Result<RecordingSummary>>,
+}
+
+/// A handle that feeds the recorder task; cheap to clone.
+#[derive(Clone)]
+pub struct RecordingSender {
+    tx: mpsc::Sender<Op>,
+}
+
+impl RecordingQueue {
+    /// Moves `recorder` into its own task.
+    pub fn spawn(recorder: Recorder) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        RecordingQueue {
+            tx,
+            task: tokio::spawn(run(recorder, rx)),
+        }
+    }
+
+    /// A handle for another task (the admin input pump).
+    pub fn sender(&self) -> RecordingSender {
+        RecordingSender {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Writes `end_marker`, seals the file and returns its summary, or the error that
+    /// stopped the recorder.
+    pub async fn finish(self, end_marker: &str) -> Result<RecordingSummary> {
+        let _ = self.tx.send(Op::Finish(end_marker.to_owned())).await;
+        drop(self.tx);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(RecordingError::Io {
+                path: Default::default(),
+                source: std::io::Error::other(format!("recorder task failed: {e}")),
+            }),
+        }
+    }
+}
+
+impl RecordingSender {
+    async fn send(&self, op: Op) -> bool {
+        self.tx.send(op).await.is_ok()
+    }
+
+    /// Records device output; `false` once the recorder has stopped on an error.
+    pub async fn output(&self, bytes: Bytes) -> bool {
+        self.send(Op::Output(bytes)).await
+    }
+
+    /// Records admin input; `false` once the recorder has stopped on an error.
+    pub async fn input(&self, bytes: Bytes) -> bool {
+        self.send(Op::Input(bytes)).await
+    }
+
+    /// Records a terminal resize; `false` once the recorder has stopped on an error.
+    pub async fn resize(&self, cols: u16, rows: u16) -> bool {
+        self.send(Op::Resize(cols, rows)).await
+    }
+
+    /// Records a marker; `false` once the recorder has stopped on an error.
+    pub async fn marker(&self, label: impl Into<String>) -> bool {
+        self.send(Op::Marker(label.into())).await
+    }
+}
+
+async fn run(mut recorder: Recorder, mut rx: mpsc::Receiver<Op>) -> Result<RecordingSummary> {
+    let mut end = None;
+    while let Some(op) = rx.recv().await {
+        let r = match op {
+            Op::Output(b) => recorder.output(&b),
+            Op::Input(b) => recorder.input(&b),
+            Op::Resize(c, r) => recorder.resize(c, r),
+            Op::Marker(m) => recorder.marker(&m),
+            Op::Finish(m) => {
+                end = Some(m);
+                break;
+            }
+        };
+        // Dropping `rx` on return makes every later hand-off fail: the session closes.
+        r?;
+    }
+    drop(rx);
+    if let Some(m) = end {
+        recorder.marker(&m)?;
+    }
+    recorder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::{Recording, RecordingHeader};
+
+    fn header() -> RecordingHeader {
+        RecordingHeader {
+            width: 80,
+            height: 24,
+            title: "t".into(),
+            term: None,
+            timestamp: std::time::SystemTime::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_keep_their_order_and_the_summary_seals_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = RecordingQueue::spawn(Recorder::create(dir.path(), "s1", header()).unwrap());
+        let tx = q.sender();
+        for i in 0..200 {
+            assert!(tx.output(Bytes::from(format!("line {i}\r\n"))).await);
+        }
+        assert!(tx.input(Bytes::from_static(b"q")).await);
+        assert!(tx.resize(100, 30).await);
+        let sum = q.finish("session end: test").await.unwrap();
+        assert_eq!(sum.bytes_in, 1);
+        let rec = Recording::open(&sum.path).unwrap();
+        let mut out = Vec::new();
+        rec.cat(&mut out).unwrap();
+        let expected: String = (0..200).map(|i| format!("line {i}\r\n")).collect();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        let codes: Vec<_> = rec.events.iter().map(|e| e.code.clone()).collect();
+        assert_eq!(codes.last().map(String::as_str), Some("m"));
+    }
+
+    #[tokio::test]
+    async fn a_write_error_stops_the_recorder_and_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recorder = Recorder::create(dir.path(), "s2", header()).unwrap();
+        // /dev/full fails every write with ENOSPC, like a full disk.
+        recorder.replace_file(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        );
+        let q = RecordingQueue::spawn(recorder);
+        let tx = q.sender();
+        let mut refused = false;
+        for _ in 0..(QUEUE_DEPTH * 2 + 2) {
+            if !tx.output(Bytes::from_static(b"lost\r\n")).await {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "hand-offs go on after the recorder failed");
+        let err = q.finish("end").await.unwrap_err();
+        assert!(err.to_string().contains("No space left"), "{err}");
+    }
+}
