@@ -148,8 +148,8 @@ mod tests {
         rec.cat(&mut out).unwrap();
         let expected: String = (0..200).map(|i| format!("line {i}\r\n")).collect();
         assert_eq!(String::from_utf8(out).unwrap(), expected);
-        let codes: Vec<_> = rec.events.iter().map(|e| e.code.clone()).collect();
-        assert_eq!(codes.last().map(String::as_str), Some("m"));
+        let codes: Vec<_> = rec.events.iter().map(|e| e.code).collect();
+        assert_eq!(codes.last(), Some(&'m'));
     }
 
     #[tokio::test]
