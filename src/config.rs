@@ -63,6 +63,8 @@ struct RawConfig {
     recording: RecordingConfig,
     #[serde(default)]
     secrets: crate::secrets::SecretsConfig,
+    #[serde(default)]
+    access: crate::access::AccessConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +191,8 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// Where device credentials come from.
     pub secrets: crate::secrets::SecretsConfig,
+    /// Time-bound access and break-glass (`[access]`).
+    pub access: crate::access::AccessConfig,
 }
 
 /// Authentication settings (`[auth]`).
@@ -301,6 +305,9 @@ impl Config {
                 ));
             }
         }
+        raw.access
+            .validate()
+            .map_err(|(key, reason)| invalid(&key, reason))?;
         let abs = |p: &Path| base.join(p);
         let mut trusted = Vec::new();
         for (i, ca) in raw.auth.trusted_user_ca.iter().enumerate() {
@@ -357,6 +364,7 @@ impl Config {
                 .secrets
                 .resolve(&base)
                 .map_err(|(key, reason)| invalid(&key, reason))?,
+            access: raw.access,
         })
     }
 

@@ -3,6 +3,7 @@
 //! The module map follows `ARCHITECTURE.md`: one concept per module, each with its own
 //! error type. [`serve`] is the entry point both `main.rs` and the integration tests use.
 
+pub mod access;
 pub mod audit;
 pub mod config;
 pub mod connect;

@@ -112,6 +112,11 @@ impl AuditStore {
         })
     }
 
+    /// Runs `f` on the store's connection (other modules' tables, e.g. access requests).
+    pub(crate) fn on_conn<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut self.lock())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -48,6 +48,34 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_device ON sessions(device);
     CREATE INDEX sessions_started ON sessions(started);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: time-bound access requests, their approvals, and the grants they become.
+    "CREATE TABLE access_requests (
+        id INTEGER PRIMARY KEY,
+        requester TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        target TEXT NOT NULL,
+        actions TEXT NOT NULL,
+        duration_secs INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        ticket TEXT,
+        state TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        approvals_needed INTEGER NOT NULL,
+        granted_at INTEGER,
+        grant_end INTEGER,
+        closed_by TEXT,
+        close_note TEXT,
+        breakglass INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX access_requests_state ON access_requests(state);
+    CREATE INDEX access_requests_requester ON access_requests(requester);
+    CREATE TABLE access_approvals (
+        request_id INTEGER NOT NULL REFERENCES access_requests(id),
+        approver TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (request_id, approver)
+    );",
 ];
 
 /// Applies the migrations not yet applied, each in its own transaction.

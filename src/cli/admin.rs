@@ -153,9 +153,15 @@ pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) ->
         })
         .collect();
     let inventory = Inventory::load(&config.inventory)?;
-    let decision = runtime()?.block_on(async {
+    let store = AuditStore::open(&config.store_path())?;
+    let (decision, _grant) = runtime()?.block_on(async {
         let engine = PolicyEngine::load(&config.policy_dir, &inventory).await?;
-        anyhow::Ok(engine.decide(&user, &roles, device, action).await)
+        anyhow::Ok(
+            oobgate::frontdoor::authorize::decide_with_grants(
+                &engine, &store, &user, &roles, device, action,
+            )
+            .await,
+        )
     })?;
     println!(
         "{}: {} {} {} on {}",

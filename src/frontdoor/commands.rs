@@ -67,6 +67,16 @@ pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput 
         "ls" | "list" => ls(bastion, id, rest).await,
         "sessions" => super::replay::sessions(bastion, id, rest).await,
         "consoles" => consoles(bastion, id).await,
+        other
+            if super::access_cmds::COMMANDS
+                .iter()
+                .any(|(c, _)| c.split(' ').next() == Some(other)) =>
+        {
+            match super::access_cmds::run(bastion, id, other, rest).await {
+                Some(out) => out,
+                None => CommandOutput::fail(format!("oobgate: unknown command {other:?}\n"), 127),
+            }
+        }
         "connect" | "replay" => {
             CommandOutput::fail(format!("{cmd}: run it as `ssh -t bastion {cmd} ...`\n"), 2)
         }
@@ -90,6 +100,10 @@ fn help() -> CommandOutput {
     let mut s = String::from("oobgate bastion commands (ssh bastion COMMAND):\n");
     for (name, what) in COMMANDS {
         let _ = writeln!(s, "  {name:<10} {what}");
+    }
+    s.push_str("\nTime-bound access:\n");
+    for (name, what) in super::access_cmds::COMMANDS {
+        let _ = writeln!(s, "  {name}\n      {what}");
     }
     s.push_str("\nReach a device with: ssh -J bastion DEVICE\n");
     CommandOutput::ok(s)
@@ -141,10 +155,7 @@ async fn ls(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOutput 
         return CommandOutput::fail(format!("ls: unexpected argument {a:?}\n"), 2);
     }
     let inventory = bastion.policy.inventory();
-    let visible = bastion
-        .policy
-        .visible_devices(&id.user, &id.roles, &inventory)
-        .await;
+    let visible = bastion.reachable_devices(id).await;
     bastion.audit(
         Event::new("policy.list")
             .user(&id.user)
@@ -191,13 +202,7 @@ async fn consoles(bastion: &Bastion, id: &Identity) -> CommandOutput {
     let mut any = false;
     for d in inventory.devices().filter(|d| d.kind.is_console()) {
         let allowed = bastion
-            .policy
-            .decide(
-                &id.user,
-                &id.roles,
-                &d.name,
-                crate::policy::Action::ConsoleRead,
-            )
+            .authorize(id, &d.name, crate::policy::Action::ConsoleRead)
             .await
             .allowed;
         if !allowed {

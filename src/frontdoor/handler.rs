@@ -241,12 +241,7 @@ impl russh::server::Handler for Conn {
         };
         let decision = match &device {
             None => None,
-            Some(d) => Some(
-                self.bastion
-                    .policy
-                    .decide(&id.user, &id.roles, &d.name, action)
-                    .await,
-            ),
+            Some(d) => Some(self.bastion.authorize(&id, &d.name, action).await),
         };
         let (allowed, reason, rule) = match (&device, &decision) {
             (None, _) => (false, format!("{host} is not in the inventory"), None),

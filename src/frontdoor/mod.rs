@@ -5,7 +5,9 @@
 //! certificate only; bastion commands arrive as exec requests or through the interactive
 //! menu of a shell request.
 
+mod access_cmds;
 mod authlog;
+pub mod authorize;
 mod commands;
 mod forward;
 mod handler;
@@ -82,6 +84,8 @@ pub struct Bastion {
     pub rawtcp: crate::connect::RawTcpConnector,
     /// Shared consoles: one link per console, continuous logs, one writer.
     pub consoles: crate::console::ConsoleBroker,
+    /// Sessions running now, with the grant and certificate each depends on.
+    pub live: crate::access::LiveSessions,
     /// Inner-server SSH configs per device (host certificate minted for the device name).
     inner_configs: std::sync::Mutex<std::collections::HashMap<String, Arc<SshConfig>>>,
 }
@@ -119,6 +123,7 @@ impl Bastion {
             telnet: crate::connect::TelnetConnector::new(),
             rawtcp: crate::connect::RawTcpConnector::default(),
             consoles,
+            live: Default::default(),
             inner_configs: Default::default(),
         })
     }
@@ -189,6 +194,7 @@ pub async fn serve(
             }
         }
     }
+    let watcher = tokio::spawn(watch_access(bastion.clone(), shutdown.clone()));
     let ssh_config = Arc::new(bastion.ssh_config());
     let slots = Arc::new(Semaphore::new(bastion.config.limits.max_connections));
     let tracker = TaskTracker::new();
@@ -229,7 +235,50 @@ pub async fn serve(
     tracker.wait().await;
     bastion.consoles.shutdown().await;
     reloader.abort();
+    watcher.abort();
     Ok(())
+}
+
+/// Every second: expires lapsed requests and grants (ending their sessions), and ends the
+/// sessions whose certificate was revoked.
+async fn watch_access(bastion: Arc<Bastion>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match crate::access::store::sweep(&bastion.audit, std::time::SystemTime::now()) {
+            Ok(lapsed) => {
+                for r in lapsed {
+                    let was_grant = r.grant_end.is_some();
+                    if was_grant {
+                        bastion
+                            .live
+                            .end_grant(r.id, &format!("access grant #{} ended", r.id));
+                    }
+                    bastion.audit(
+                        Event::new("access.expire")
+                            .user(&r.requester)
+                            .action("expire")
+                            .outcome("ok")
+                            .detail(serde_json::json!({
+                                "request": r.id,
+                                "target": r.target.to_string(),
+                                "was": if was_grant { "grant" } else { "pending request" },
+                            })),
+                    );
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "access sweep failed"),
+        }
+        if !bastion.live.is_empty() {
+            bastion
+                .live
+                .end_where(|serial, key_id| bastion.validator.revoked(serial, key_id));
+        }
+    }
 }
 
 async fn run_connection(

@@ -108,10 +108,7 @@ pub async fn find_session(
         .session(session)
         .map_err(|e| format!("replay: {e}"))?
         .ok_or_else(|| format!("replay: no session {session:?} (or the prefix is ambiguous)"))?;
-    let d = bastion
-        .policy
-        .decide(&id.user, &id.roles, &row.device, Action::Replay)
-        .await;
+    let d = bastion.authorize(id, &row.device, Action::Replay).await;
     bastion.audit(
         Event::new("policy.decision")
             .user(&id.user)
@@ -159,8 +156,7 @@ pub async fn sessions(bastion: &Bastion, id: &Identity, args: &[String]) -> Comm
     let mut visible = Vec::new();
     for r in rows {
         if bastion
-            .policy
-            .decide(&id.user, &id.roles, &r.device, Action::Replay)
+            .authorize(id, &r.device, Action::Replay)
             .await
             .allowed
         {

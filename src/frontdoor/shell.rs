@@ -148,10 +148,7 @@ async fn resolve_device(bastion: &Bastion, id: &Identity, name: &str) -> Result<
     } else {
         Action::Connect
     };
-    let d = bastion
-        .policy
-        .decide(&id.user, &id.roles, name, action)
-        .await;
+    let d = bastion.authorize(id, name, action).await;
     bastion.audit(
         Event::new("policy.decision")
             .user(&id.user)

@@ -11,9 +11,9 @@ use std::time::SystemTime;
 
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
-use tokio_util::sync::CancellationToken;
 
 use super::{Result, SessionError, Start, SETUP_TIMEOUT};
+use crate::access::LiveSession;
 use crate::connect::{
     Connector, DeviceCredential, EndReason, Link, LinkControl, LinkEvent, LinkRequest, Target,
 };
@@ -201,8 +201,9 @@ pub async fn run(
     record_input: bool,
     deadline: SystemTime,
     warn_before: std::time::Duration,
-    shutdown: &CancellationToken,
+    live: &LiveSession,
 ) -> (Outcome, ChannelWriteHalf<Msg>) {
+    let shutdown = live.token();
     use std::sync::atomic::{AtomicU64, Ordering};
     let Opened { link, recorder } = opened;
     let Link {
@@ -272,7 +273,7 @@ pub async fn run(
                 warned = true;
                 let mins = left.min(warn_before).as_secs().div_ceil(60);
                 let note = format!(
-                    "\r\n[oobgate: this session ends in about {mins} min, at {} (certificate expiry or maximum session length)]\r\n",
+                    "\r\n[oobgate: this session ends in about {mins} min, at {} (end of your access grant, certificate or maximum session length)]\r\n",
                     crate::audit::rfc3339(deadline)
                 );
                 let _ = rec.marker(note.trim()).await;
@@ -281,12 +282,20 @@ pub async fn run(
                 }
             }
             _ = &mut sleep => {
-                notice = Some("session deadline reached (certificate expiry or maximum session length); closing".into());
+                notice = Some("session deadline reached (end of your access grant, certificate or maximum session length); closing".into());
                 break (false, "deadline reached".to_string());
             }
             _ = shutdown.cancelled() => {
-                notice = Some("the bastion is shutting down; closing".into());
-                break (false, "bastion shutdown".to_string());
+                match live.ended_because() {
+                    Some(why) => {
+                        notice = Some(format!("{why}; closing"));
+                        break (false, why);
+                    }
+                    None => {
+                        notice = Some("the bastion is shutting down; closing".into());
+                        break (false, "bastion shutdown".to_string());
+                    }
+                }
             }
         }
     };

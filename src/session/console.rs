@@ -136,10 +136,16 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
 }
 
 async fn decide(bastion: &Bastion, id: &Identity, device: &str, action: Action) -> bool {
-    let d = bastion
-        .policy
-        .decide(&id.user, &id.roles, device, action)
-        .await;
+    decide_with_grant(bastion, id, device, action).await.0
+}
+
+async fn decide_with_grant(
+    bastion: &Bastion,
+    id: &Identity,
+    device: &str,
+    action: Action,
+) -> (bool, Option<crate::access::AccessRequest>) {
+    let (d, grant) = bastion.authorize_with_grant(id, device, action).await;
     bastion.audit(
         Event::new("policy.decision")
             .user(&id.user)
@@ -149,7 +155,7 @@ async fn decide(bastion: &Bastion, id: &Identity, device: &str, action: Action) 
             .outcome(if d.allowed { "allow" } else { "deny" })
             .detail(json!({ "reason": d.reason, "rule": d.rule, "via": "console" })),
     );
-    d.allowed
+    (d.allowed, grant)
 }
 
 /// Attaches the admin's channel to the console until they detach or leave.
@@ -161,10 +167,15 @@ pub async fn run(
     start: Start,
     shutdown: CancellationToken,
 ) {
-    let deadline = super::deadline(&bastion, &id);
     let session_id = super::new_session_id();
     let say = |text: String| Bytes::from(text.replace('\n', "\r\n").into_bytes());
-    if !decide(&bastion, &id, &device.name, Action::ConsoleRead).await {
+    let (can_read, grant) =
+        decide_with_grant(&bastion, &id, &device.name, Action::ConsoleRead).await;
+    let deadline = super::deadline(&bastion, &id, grant.as_ref());
+    let live = bastion
+        .live
+        .register(&id, grant.as_ref().map(|g| g.id), &shutdown);
+    if !can_read {
         let _ = channel
             .data_bytes(say(format!(
                 "oobgate: console {} is not yours to read\n",
@@ -233,6 +244,12 @@ pub async fn run(
         id.user,
         id.roles_display()
     ));
+    if let Some(g) = &grant {
+        let _ = recorder.marker(&format!(
+            "access by {}",
+            crate::frontdoor::authorize::grant_label(g)
+        ));
+    }
     let _ = bastion.audit.session_start(&SessionStart {
         id: session_id.clone(),
         user: id.user.clone(),
@@ -346,7 +363,11 @@ pub async fn run(
                 let _ = write.data_bytes(&b"\r\n[oobgate: session deadline reached; detaching]\r\n"[..]).await;
                 break 'session "deadline reached".into();
             }
-            _ = shutdown.cancelled() => break 'session "bastion shutdown".into(),
+            _ = live.token().cancelled() => {
+                let why = live.ended_because().unwrap_or_else(|| "bastion shutdown".into());
+                let _ = write.data_bytes(format!("\r\n[oobgate: {why}; detaching]\r\n").into_bytes()).await;
+                break 'session why;
+            }
         }
     };
     let _ = attachment.detach().await;

@@ -78,9 +78,8 @@ pub async fn run(
         console::run(bastion, id, device, channel, start, shutdown).await;
         return;
     }
-    let decision = bastion
-        .policy
-        .decide(&id.user, &id.roles, &device.name, Action::Connect)
+    let (decision, grant) = bastion
+        .authorize_with_grant(&id, &device.name, Action::Connect)
         .await;
     if !decision.allowed {
         fail(
@@ -94,10 +93,19 @@ pub async fn run(
         .await;
         return;
     }
-    let deadline = deadline(&bastion, &id);
+    let deadline = deadline(&bastion, &id, grant.as_ref());
+    let live = bastion
+        .live
+        .register(&id, grant.as_ref().map(|g| g.id), &shutdown);
     let session_id = new_session_id();
     match bridge::open(&bastion, &id, &device, &start, &session_id).await {
-        Ok(opened) => {
+        Ok(mut opened) => {
+            if let Some(g) = &grant {
+                let _ = opened.recorder.marker(&format!(
+                    "access by {}",
+                    crate::frontdoor::authorize::grant_label(g)
+                ));
+            }
             bastion.audit(
                 Event::new("session.start")
                     .user(&id.user)
@@ -111,6 +119,8 @@ pub async fn run(
                         "command": start.command,
                         "recording": opened.recorder.path().display().to_string(),
                         "deadline": crate::audit::rfc3339(deadline),
+                        "grant": grant.as_ref().map(|g| g.id),
+                        "breakglass": grant.as_ref().is_some_and(|g| g.breakglass),
                     })),
             );
             if let Err(e) = bastion.audit.session_start(&SessionStart {
@@ -131,7 +141,7 @@ pub async fn run(
                 record_input,
                 deadline,
                 bastion.config.limits.deadline_warning,
-                &shutdown,
+                &live,
             )
             .await;
             close(&bastion, &id, &device, &session_id, &write, outcome).await;
@@ -151,13 +161,18 @@ pub async fn run(
     }
 }
 
-/// The earliest of the certificate's expiry and the configured maximum session length.
-fn deadline(bastion: &Bastion, id: &Identity) -> SystemTime {
+/// The earliest of the grant's end (when a grant allowed the session), the certificate's
+/// expiry and the configured maximum session length.
+fn deadline(
+    bastion: &Bastion,
+    id: &Identity,
+    grant: Option<&crate::access::AccessRequest>,
+) -> SystemTime {
     let max = SystemTime::now() + bastion.config.limits.max_session;
-    match id.valid_before {
-        Some(t) if t < max => t,
-        _ => max,
-    }
+    [id.valid_before, grant.and_then(|g| g.grant_end)]
+        .into_iter()
+        .flatten()
+        .fold(max, |a, b| a.min(b))
 }
 
 /// `YYYY-MM-DD/` + 12 random hex digits: also the recording's relative path.

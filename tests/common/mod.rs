@@ -91,6 +91,8 @@ pub struct LabOptions {
     pub extra: String,
     /// Extra top-level keys (before any table), e.g. `recording_dir = "..."`.
     pub top: String,
+    /// Replaces the default policy lines.
+    pub policy: Option<String>,
 }
 
 impl Lab {
@@ -107,7 +109,11 @@ impl Lab {
         std::fs::create_dir(&policies).unwrap();
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf");
         std::fs::copy(shipped, policies.join("model.conf")).unwrap();
-        std::fs::write(policies.join("policy.csv"), POLICY).unwrap();
+        std::fs::write(
+            policies.join("policy.csv"),
+            opts.policy.as_deref().unwrap_or(POLICY),
+        )
+        .unwrap();
         std::fs::write(
             root.join("inventory.toml"),
             opts.inventory.as_deref().unwrap_or(INVENTORY),
@@ -130,23 +136,8 @@ impl Lab {
         // Keys exist before the bastion starts, so known_hosts can be written right away.
         let keys = oobgate::identity::KeyStore::open_or_create(&config.data_dir, &[]).unwrap();
         std::fs::write(root.join("known_hosts"), keys.known_hosts_line() + "\n").unwrap();
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        let cfg = config.clone();
-        listener.set_nonblocking(true).unwrap();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                if let Err(e) = oobgate::serve(listener, cfg, stop).await {
-                    panic!("serve failed: {e}");
-                }
-            });
-        });
+        drop(listener);
+        let (shutdown, thread) = serve_in_thread(addr, config.clone());
         wait_for_banner(addr);
         Lab {
             dir,
@@ -156,6 +147,19 @@ impl Lab {
             shutdown,
             thread: Some(thread),
         }
+    }
+
+    /// Stops the bastion (ending every session) and starts it again on the same address
+    /// with the same data directory.
+    pub fn restart(&mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let (shutdown, thread) = serve_in_thread(self.addr, self.config.clone());
+        self.shutdown = shutdown;
+        self.thread = Some(thread);
+        wait_for_banner(self.addr);
     }
 
     /// The lab's directory.
@@ -351,4 +355,27 @@ pub fn pub_of(key: &Path) -> PathBuf {
 /// `KEY-cert.pub`.
 pub fn cert_of(key: &Path) -> PathBuf {
     PathBuf::from(format!("{}-cert.pub", key.display()))
+}
+
+/// Serves the bastion for `config` on `addr` in a thread with its own runtime.
+fn serve_in_thread(
+    addr: SocketAddr,
+    config: Config,
+) -> (CancellationToken, std::thread::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            if let Err(e) = oobgate::serve(listener, config, stop).await {
+                panic!("serve failed: {e}");
+            }
+        });
+    });
+    (shutdown, thread)
 }

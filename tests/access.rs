@@ -1,0 +1,413 @@
+//! Time-bound access with plain OpenSSH: request, approve, connect, the warning and the
+//! cut-off at the grant's end, revoke cutting a live session, break-glass, and grants that
+//! survive a restart. The device is a real sshd; every command goes through the real ssh
+//! client.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{text, Lab, LabOptions};
+use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
+
+const POLICY: &str = "\
+p, role:admin, *, *, allow
+p, role:oncall, *, request, allow
+p, role:lead, *, approve, allow
+p, role:netops, site:ams1 & type:switch, connect, allow
+p, role:oncall, sw-vault, connect, deny
+";
+
+struct AccessLab {
+    lab: Lab,
+    _sshd: TestSshd,
+    _creds: tempfile::TempDir,
+}
+
+fn access_lab(access: &str, limits: &str) -> AccessLab {
+    let sshd = TestSshd::start(SshdOptions {
+        password: true,
+        ..Default::default()
+    })
+    .expect("sshd");
+    let creds = tempfile::tempdir().unwrap();
+    let file = creds.path().join("credentials.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[credentials.\"devices/sw1\"]\nusername = \"{TEST_USER}\"\npassword = \"{TEST_PASSWORD}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let inventory = format!(
+        "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{0}\"\n\
+         labels = {{ site = \"fra1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n\n\
+         [[device]]\nname = \"sw-vault\"\nkind = \"ssh\"\naddress = \"{0}\"\n\
+         labels = {{ site = \"fra1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n",
+        sshd.address()
+    );
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        policy: Some(POLICY.into()),
+        limits: limits.into(),
+        extra: format!(
+            "[secrets]\nlocal_file = \"{}\"\n[access]\nmax_duration = \"10m\"\n{access}\n",
+            file.display()
+        ),
+        ..Default::default()
+    });
+    AccessLab {
+        lab,
+        _sshd: sshd,
+        _creds: creds,
+    }
+}
+
+impl AccessLab {
+    fn user(&self, login: &str, principals: &str) -> PathBuf {
+        let cfg = self.lab.user(login, principals);
+        self.lab.with_devices(&cfg, &["sw1", "sw-vault"])
+    }
+
+    /// `ssh bastion ARGS...`: (exit code, stdout + stderr).
+    fn cmd(&self, cfg: &Path, args: &[&str]) -> (i32, String) {
+        let out = self.lab.ssh(cfg, args);
+        let (o, e) = text(&out);
+        (out.status.code().unwrap_or(-1), format!("{o}{e}"))
+    }
+
+    fn on_sw1(&self, cfg: &Path, command: &str) -> (i32, String) {
+        let out = self.lab.ssh_to(cfg, "sw1", &[command]);
+        let (o, e) = text(&out);
+        (out.status.code().unwrap_or(-1), format!("{o}{e}"))
+    }
+}
+
+/// Starts `ssh sw1 COMMAND` in the background.
+fn spawn_on_sw1(cfg: &Path, command: &str) -> std::process::Child {
+    Command::new("ssh")
+        .arg("-F")
+        .arg(cfg)
+        .args(["sw1", command])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The number in "request 7 pending" / "BREAK-GLASS grant #7".
+fn number_after(text: &str, marker: &str) -> String {
+    let rest = &text[text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} in {text}"))
+        + marker.len()..];
+    rest.chars().take_while(|c| c.is_ascii_digit()).collect()
+}
+
+#[test]
+fn request_approve_connect_warning_cutoff_and_the_bad_cases() {
+    let l = access_lab("request_ttl = \"30s\"", "deadline_warning = \"4s\"");
+    let bob = l.user("bob", "bob,role:oncall");
+    let carl = l.user("carl", "carl,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+
+    // No standing access.
+    let (code, out) = l.on_sw1(&bob, "echo hi");
+    assert_ne!(code, 0, "{out}");
+    l.lab
+        .wait_event("policy.decision", |e| {
+            e.user.as_deref() == Some("bob") && e.outcome.as_deref() == Some("deny")
+        })
+        .expect("the refusal is audited");
+
+    // Bad requests are named.
+    let (code, out) = l.cmd(&bob, &["request", "sw9", "1h", "typo"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no device \"sw9\""), "{out}");
+    let (_, out) = l.cmd(&bob, &["request", "sw1", "2h", "too long"]);
+    assert!(out.contains("maximum of 10m"), "{out}");
+    let (_, out) = l.cmd(&bob, &["request", "sw1", "30m"]);
+    assert!(out.contains("usage: request"), "{out}");
+
+    let (code, out) = l.cmd(
+        &bob,
+        &[
+            "request",
+            "sw1",
+            "8s",
+            "INC-1234: BGP flap on uplink",
+            "--ticket",
+            "INC-1234",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("pending: connect on sw1 for 8s"), "{out}");
+    let n = number_after(&out, "request ");
+
+    // Nobody approves their own request; someone without `approve` cannot either.
+    let (code, out) = l.cmd(&bob, &["approve", &n]);
+    assert_eq!(code, 77, "{out}");
+    assert!(out.contains("cannot approve your own request"), "{out}");
+    let (code, out) = l.cmd(&carl, &["approve", &n]);
+    assert_eq!(code, 77, "{out}");
+    assert!(out.contains("may not approve"), "{out}");
+
+    // The approver sees it pending, with its reason and ticket.
+    let (_, out) = l.cmd(&alice, &["requests", "--pending"]);
+    assert!(
+        out.contains("pending") && out.contains("INC-1234: BGP flap on uplink [INC-1234]"),
+        "{out}"
+    );
+    let (code, out) = l.cmd(&alice, &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "request {n} approved: bob may connect on sw1 until"
+        )),
+        "{out}"
+    );
+
+    // `oobgate policy check` shows that a grant decided.
+    let check = l
+        .lab
+        .oobgate(&["policy", "check", "bob,oncall", "sw1", "connect"]);
+    let (check_out, _) = text(&check);
+    assert!(check.status.success(), "{check_out}");
+    assert!(
+        check_out.contains(&format!("allowed by grant #{n}")),
+        "{check_out}"
+    );
+    // A deny line still wins over a grant.
+    let (code, out) = l.cmd(&bob, &["request", "sw-vault", "5m", "want it"]);
+    assert_eq!(code, 0, "{out}");
+    let v = number_after(&out, "request ");
+    let (code, out) = l.cmd(&alice, &["approve", &v]);
+    assert_eq!(code, 0, "{out}");
+    let denied = l.lab.ssh_to(&bob, "sw-vault", &["true"]);
+    assert!(!denied.status.success());
+    l.lab
+        .wait_event("policy.decision", |e| {
+            e.device.as_deref() == Some("sw-vault")
+                && e.detail["rule"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("deny"))
+        })
+        .expect("the deny line decided");
+
+    // Connect, warned before the grant's end, cut off at it.
+    let started = Instant::now();
+    let (code, out) = l.on_sw1(&bob, "echo connected; sleep 60");
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("connected"), "{out}");
+    assert!(out.contains("this session ends in about"), "{out}");
+    assert!(out.contains("session deadline reached"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+    l.lab
+        .wait_event("session.end", |e| e.detail["reason"] == "deadline reached")
+        .expect("closed at the grant's end");
+
+    // After the end: denied again, the grant shows as expired.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, out) = l.on_sw1(&bob, "echo again");
+    assert_ne!(code, 0, "{out}");
+    let (_, out) = l.cmd(&bob, &["requests", "--mine"]);
+    assert!(out.contains("expired"), "{out}");
+
+    // Approving a cancelled or an expired request fails and says why.
+    let (_, out) = l.cmd(&bob, &["request", "sw1", "5m", "second try"]);
+    let m = number_after(&out, "request ");
+    let (code, out) = l.cmd(&bob, &["cancel", &m]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = l.cmd(&alice, &["approve", &m]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("request {m} is cancelled, it cannot be approved")),
+        "{out}"
+    );
+    let (code, out) = l.cmd(&alice, &["approve", &n]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is expired"), "{out}");
+
+    // Everything is in the audit chain, and the chain verifies.
+    for kind in [
+        "access.request",
+        "access.approve",
+        "access.grant",
+        "access.cancel",
+        "access.expire",
+    ] {
+        assert!(!l.lab.events(kind).is_empty(), "no {kind} event");
+    }
+    assert!(l.lab.oobgate(&["audit", "verify"]).status.success());
+}
+
+#[test]
+fn revoking_a_grant_or_a_certificate_ends_live_sessions() {
+    let l = access_lab("", "");
+    let bob = l.user("bob", "bob,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+    let (_, out) = l.cmd(&bob, &["request", "role:netops", "5m", "change window"]);
+    let n = number_after(&out, "request ");
+    let (code, out) = l.cmd(&alice, &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    // A role grant: netops may reach ams1 switches only, sw1 is in fra1.
+    let (code, _) = l.on_sw1(&bob, "true");
+    assert_ne!(code, 0);
+    let (code, out) = l.cmd(&alice, &["revoke", &n, "wrong", "role"]);
+    assert_eq!(code, 0, "{out}");
+
+    let (_, out) = l.cmd(&bob, &["request", "sw1", "5m", "maintenance"]);
+    let n = number_after(&out, "request ");
+    l.cmd(&alice, &["approve", &n]);
+    let (_, out) = l.cmd(&bob, &["grants"]);
+    assert!(
+        out.contains(&format!("#{n}: grant #{n} (connect on sw1 until")),
+        "{out}"
+    );
+    let (_, out) = l.cmd(&bob, &["ls"]);
+    assert!(out.contains("sw1"), "{out}");
+
+    let session = spawn_on_sw1(&bob, "echo up; sleep 60");
+    l.lab
+        .wait_event("session.start", |_| true)
+        .expect("session up");
+    let (code, out) = l.cmd(&alice, &["revoke", &n, "incident closed"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 live session(s) ended"), "{out}");
+    let out = session.wait_with_output().unwrap();
+    let (o, e) = text(&out);
+    assert!(
+        format!("{o}{e}").contains(&format!(
+            "access grant #{n} revoked by alice: incident closed"
+        )),
+        "{o}{e}"
+    );
+    let (code, _) = l.on_sw1(&bob, "true");
+    assert_ne!(code, 0, "revoked grant still works");
+
+    // A certificate revoked mid-session ends that session within seconds.
+    let root = l.lab.user("root", "root,role:admin");
+    let root = l.lab.with_devices(&root, &["sw1"]);
+    let serial = 4242u64;
+    let key = l.lab.key("victor");
+    l.lab.sign(
+        &key,
+        &[
+            "-I",
+            "victor-key",
+            "-n",
+            "victor,role:admin",
+            "-z",
+            &serial.to_string(),
+            "-V",
+            "-1m:+1h",
+        ],
+    );
+    let victor = l.lab.ssh_config("victor", &key, true);
+    let victor = l.lab.with_devices(&victor, &["sw1"]);
+    let session = spawn_on_sw1(&victor, "echo up; sleep 60");
+    l.lab
+        .wait_event("session.start", |e| e.user.as_deref() == Some("victor"))
+        .expect("victor's session up");
+    std::fs::write(l.lab.root().join("revoked"), format!("serial {serial}\n")).unwrap();
+    let out = session.wait_with_output().unwrap();
+    let (o, e) = text(&out);
+    assert!(
+        format!("{o}{e}").contains(&format!("serial {serial}) was revoked")),
+        "{o}{e}"
+    );
+    // Root's own certificate is untouched.
+    let (code, out) = l.on_sw1(&root, "echo fine");
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn breakglass_is_immediate_loud_and_recorded_and_grants_survive_a_restart() {
+    let mut l = access_lab("breakglass_duration = \"10m\"", "");
+    let dora = l.user("dora", "dora,role:breakglass");
+    let eve = l.user("eve", "eve,role:oncall");
+    let (code, out) = l.cmd(&eve, &["breakglass", "sw1", "core down"]);
+    assert_eq!(code, 77, "{out}");
+    assert!(
+        out.contains("breakglass is for members of role:breakglass"),
+        "{out}"
+    );
+    let (code, out) = l.cmd(&dora, &["breakglass", "sw1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("a reason is required"), "{out}");
+    let (code, out) = l.cmd(&dora, &["breakglass", "sw1", "core", "down,", "INC-9"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("BREAK-GLASS grant #"), "{out}");
+    let n = number_after(&out, "grant #");
+    let ev = l.lab.events("access.breakglass");
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].outcome.as_deref(), Some("alert"));
+    assert_eq!(ev[0].detail["reason"], "core down, INC-9");
+
+    // The bastion restarts: the grant is still in force, and a new session's deadline is
+    // the grant's end, not later.
+    l.lab.restart();
+    let (code, out) = l.on_sw1(&dora, "echo glass");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("glass"), "{out}");
+    let start = l
+        .lab
+        .wait_event("session.start", |e| e.user.as_deref() == Some("dora"))
+        .unwrap();
+    assert_eq!(start.detail["breakglass"], true);
+    assert_eq!(start.detail["grant"].to_string(), n);
+    let (_, grants) = l.cmd(&dora, &["grants"]);
+    let end = grants
+        .split("until ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let deadline = start.detail["deadline"].as_str().unwrap();
+    assert!(
+        deadline <= end.as_str(),
+        "deadline {deadline} after grant end {end}"
+    );
+
+    // The recording says so loudly.
+    let path = start.detail["recording"].as_str().unwrap();
+    let rec = std::fs::read_to_string(path).unwrap();
+    assert!(rec.contains("BREAK-GLASS grant #"), "{rec}");
+}
+
+#[test]
+fn concurrent_approve_and_revoke_leave_a_consistent_state() {
+    let l = access_lab("", "");
+    let bob = l.user("bob", "bob,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+    let zed = l.user("zed", "zed,role:lead");
+    for _ in 0..4 {
+        let (_, out) = l.cmd(&bob, &["request", "sw1", "5m", "race"]);
+        let n = number_after(&out, "request ");
+        let (a, z) = std::thread::scope(|s| {
+            let a = s.spawn(|| l.cmd(&alice, &["approve", &n]));
+            let z = s.spawn(|| l.cmd(&zed, &["revoke", &n, "no"]));
+            (a.join().unwrap(), z.join().unwrap())
+        });
+        assert_eq!(a.0, 0, "approve: {}", a.1);
+        let (_, mine) = l.cmd(&bob, &["requests", "--mine"]);
+        let line = mine
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(n.as_str()))
+            .unwrap()
+            .to_string();
+        if z.0 == 0 {
+            assert!(line.contains("revoked"), "revoke said ok but: {line}");
+            let (code, _) = l.on_sw1(&bob, "true");
+            assert_ne!(code, 0, "a revoked grant still lets bob in");
+        } else {
+            assert!(z.1.contains("is pending, it cannot be revoked"), "{}", z.1);
+            assert!(line.contains("approved"), "{line}");
+            l.cmd(&alice, &["revoke", &n]);
+        }
+    }
+}
