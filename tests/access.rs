@@ -411,3 +411,27 @@ fn concurrent_approve_and_revoke_leave_a_consistent_state() {
         }
     }
 }
+
+#[test]
+fn a_certificate_that_expires_mid_session_ends_it() {
+    let l = access_lab("", "deadline_warning = \"3s\"");
+    let key = l.lab.key("fay");
+    l.lab.sign(
+        &key,
+        &["-I", "fay-key", "-n", "fay,role:admin", "-V", "-1m:+6s"],
+    );
+    let fay = l.lab.ssh_config("fay", &key, true);
+    let fay = l.lab.with_devices(&fay, &["sw1"]);
+    let (code, out) = l.on_sw1(&fay, "echo in; sleep 60");
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("in") && out.contains("this session ends in about"),
+        "{out}"
+    );
+    assert!(out.contains("session deadline reached"), "{out}");
+    l.lab
+        .wait_event("session.end", |e| {
+            e.user.as_deref() == Some("fay") && e.detail["reason"] == "deadline reached"
+        })
+        .expect("closed at the certificate's expiry");
+}
