@@ -435,3 +435,28 @@ fn a_certificate_that_expires_mid_session_ends_it() {
         })
         .expect("closed at the certificate's expiry");
 }
+
+#[test]
+fn idle_timeout_per_role_closes_quiet_sessions_only() {
+    let l = access_lab(
+        "session_idle_by_role = { \"role:contractor\" = \"2s\" }",
+        "",
+    );
+    let gus = l.user("gus", "gus,role:admin,role:contractor");
+    let ada = l.user("ada", "ada,role:admin");
+    // Output keeps a session alive; silence ends it.
+    let (code, out) = l.on_sw1(
+        &gus,
+        "for i in 1 2 3 4; do echo tick; sleep 1; done; sleep 30",
+    );
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(out.matches("tick").count(), 4, "{out}");
+    assert!(out.contains("session idle for 2s; closing"), "{out}");
+    l.lab
+        .wait_event("session.end", |e| e.detail["reason"] == "idle timeout")
+        .expect("closed for idleness");
+    // Without the role, no idle timeout applies.
+    let (code, out) = l.on_sw1(&ada, "sleep 4; echo still-here");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("still-here"), "{out}");
+}

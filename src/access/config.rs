@@ -1,5 +1,6 @@
 //! The `[access]` section: limits of time-bound access and break-glass.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -23,6 +24,13 @@ pub struct AccessConfig {
     /// How long break-glass access lasts.
     #[serde(default = "breakglass_duration", with = "humantime_serde")]
     pub breakglass_duration: Duration,
+    /// A device session with no byte either way for this long is closed (`0s`: never).
+    #[serde(default, with = "humantime_serde")]
+    pub session_idle: Duration,
+    /// Stricter idle timeouts for some roles (`"role:contractor" = "10m"`); the smallest
+    /// that applies to a user wins.
+    #[serde(default)]
+    pub session_idle_by_role: BTreeMap<String, humantime_serde::Serde<Duration>>,
 }
 
 fn max_duration() -> Duration {
@@ -49,6 +57,8 @@ impl Default for AccessConfig {
             approvals: one(),
             breakglass_role: breakglass_role(),
             breakglass_duration: breakglass_duration(),
+            session_idle: Duration::ZERO,
+            session_idle_by_role: BTreeMap::new(),
         }
     }
 }
@@ -69,6 +79,20 @@ impl AccessConfig {
         if self.approvals == 0 || self.approvals > 10 {
             return Err(("access.approvals".into(), "must be between 1 and 10".into()));
         }
+        for (role, d) in &self.session_idle_by_role {
+            if !role.starts_with("role:") {
+                return Err((
+                    format!("access.session_idle_by_role.{role:?}"),
+                    "keys are roles written role:NAME".into(),
+                ));
+            }
+            if d.is_zero() {
+                return Err((
+                    format!("access.session_idle_by_role.{role:?}"),
+                    "must be more than 0s".into(),
+                ));
+            }
+        }
         let role = self.role_name();
         if role.len() <= 5 || role.contains(char::is_whitespace) {
             return Err((
@@ -77,6 +101,15 @@ impl AccessConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The idle timeout of a session by a user with `roles`, if any.
+    pub fn idle_timeout(&self, roles: &[String]) -> Option<Duration> {
+        let by_role = roles
+            .iter()
+            .filter_map(|r| self.session_idle_by_role.get(r).map(|d| **d));
+        let default = (!self.session_idle.is_zero()).then_some(self.session_idle);
+        by_role.chain(default).filter(|d| !d.is_zero()).min()
     }
 
     /// The break-glass role as it appears among an identity's roles (`role:NAME`).

@@ -136,6 +136,33 @@ async fn credential(bastion: &Bastion, device: &Device) -> Result<DeviceCredenti
     })
 }
 
+/// When bytes last went either way, for the idle timeout.
+struct Activity {
+    start: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            start: std::time::Instant::now(),
+            last_ms: Default::default(),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> std::time::Duration {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.start
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_millis(last))
+    }
+}
+
 /// Why the admin-input pump stopped.
 enum PumpEnd {
     ClientClosed,
@@ -149,6 +176,7 @@ async fn pump_input(
     rec: RecordingSender,
     record_input: bool,
     bytes_in: Arc<std::sync::atomic::AtomicU64>,
+    activity: Arc<Activity>,
 ) -> PumpEnd {
     use std::sync::atomic::Ordering;
     loop {
@@ -159,6 +187,7 @@ async fn pump_input(
         let ctl = match msg {
             ChannelMsg::Data { data } => {
                 bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
+                activity.touch();
                 if record_input && !rec.input(data.clone()).await {
                     return PumpEnd::RecordingFailed;
                 }
@@ -202,8 +231,11 @@ pub async fn run(
     deadline: SystemTime,
     warn_before: std::time::Duration,
     live: &LiveSession,
+    idle_limit: Option<std::time::Duration>,
 ) -> (Outcome, ChannelWriteHalf<Msg>) {
     let shutdown = live.token();
+    let activity = Arc::new(Activity::new());
+    let mut idle_tick = tokio::time::interval(std::time::Duration::from_secs(1));
     use std::sync::atomic::{AtomicU64, Ordering};
     let Opened { link, recorder } = opened;
     let Link {
@@ -220,6 +252,7 @@ pub async fn run(
         queue.sender(),
         record_input,
         bytes_in.clone(),
+        activity.clone(),
     ));
     let left = deadline
         .duration_since(SystemTime::now())
@@ -239,6 +272,7 @@ pub async fn run(
             ev = events.recv() => match ev {
                 Some(LinkEvent::Data(b)) | Some(LinkEvent::Stderr(b)) => {
                     bytes_out += b.len() as u64;
+                    activity.touch();
                     // Handed to the recorder before the admin sees it.
                     if !rec.output(b.clone()).await {
                         rec_failed = true;
@@ -279,6 +313,15 @@ pub async fn run(
                 let _ = rec.marker(note.trim()).await;
                 if write.data_bytes(note.into_bytes()).await.is_err() {
                     break (true, "client disconnected".to_string());
+                }
+            }
+            _ = idle_tick.tick(), if idle_limit.is_some() => {
+                if let Some(limit) = idle_limit.filter(|l| activity.idle_for() >= *l) {
+                    notice = Some(format!(
+                        "session idle for {}; closing (access.session_idle)",
+                        humantime::format_duration(limit)
+                    ));
+                    break (false, "idle timeout".to_string());
                 }
             }
             _ = &mut sleep => {

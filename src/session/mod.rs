@@ -142,6 +142,7 @@ pub async fn run(
                 deadline,
                 bastion.config.limits.deadline_warning,
                 &live,
+                bastion.config.access.idle_timeout(&id.roles),
             )
             .await;
             close(&bastion, &id, &device, &session_id, &write, outcome).await;
