@@ -26,7 +26,10 @@ fn inventory(sshd: &TestSshd, extra: &str) -> String {
          [[device]]\nname = \"sw-dead\"\nkind = \"ssh\"\naddress = \"127.0.0.1:9\"\n\
          labels = {{ site = \"ams1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n\n\
          [[device]]\nname = \"sw-nosecret\"\nkind = \"ssh\"\naddress = \"{}\"\n\
-         labels = {{ site = \"ams1\", type = \"switch\" }}\ncredential = \"devices/missing\"\n{extra}",
+         labels = {{ site = \"ams1\", type = \"switch\" }}\ncredential = \"devices/missing\"\n\n\
+         [[device]]\nname = \"sw1-quiet\"\nkind = \"ssh\"\naddress = \"{}\"\nrecord_input = false\n\
+         labels = {{ site = \"ams1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n{extra}",
+        sshd.address(),
         sshd.address(),
         sshd.address()
     )
@@ -61,7 +64,10 @@ fn device_lab_with(password: &str, top: &str, limits: &str) -> DeviceLab {
         ..Default::default()
     });
     let cfg = lab.user("alice", "alice,role:netops");
-    let cfg = lab.with_devices(&cfg, &["sw1", "sw-dead", "sw-nosecret", "nowhere"]);
+    let cfg = lab.with_devices(
+        &cfg,
+        &["sw1", "sw1-quiet", "sw-dead", "sw-nosecret", "nowhere"],
+    );
     DeviceLab {
         lab,
         sshd,
@@ -452,4 +458,48 @@ fn d_token(bao: &DevBao) -> std::path::PathBuf {
     let token = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token.path(), &bao.token).unwrap();
     token.keep().unwrap().1
+}
+
+#[test]
+fn input_recording_can_be_switched_off_per_device() {
+    let d = device_lab(TEST_PASSWORD);
+    let typed = |host: &str| {
+        let mut child = Command::new("ssh")
+            .arg("-F")
+            .arg(&d.cfg)
+            .args([host, "read x; echo got-$x"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"pin-4711\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(text(&out).0.contains("got-pin-4711"), "{host}");
+        let end = d
+            .lab
+            .wait_event("session.end", |e| e.device.as_deref() == Some(host))
+            .unwrap();
+        let id = end.detail["session"].as_str().unwrap().to_string();
+        let path = d.lab.config.recording_dir.join(format!("{id}.cast"));
+        let rec = oobgate::recording::Recording::open(&path).unwrap();
+        let input: Vec<u8> = rec
+            .events
+            .iter()
+            .filter(|e| e.code == 'i')
+            .flat_map(|e| e.data.clone())
+            .collect();
+        String::from_utf8_lossy(&input).into_owned()
+    };
+    assert!(typed("sw1").contains("pin-4711"));
+    assert_eq!(
+        typed("sw1-quiet"),
+        "",
+        "input recorded although switched off"
+    );
 }

@@ -92,6 +92,9 @@ pub struct Device {
     pub serial: Option<String>,
     /// Keep the console link open and logged even when nobody is attached.
     pub always_on: bool,
+    /// Record what admins type on this device (`i` events); `None` follows
+    /// `[recording] input`. Off for devices where secrets are typed at prompts.
+    pub record_input: Option<bool>,
 }
 
 impl Device {

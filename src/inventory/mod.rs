@@ -62,6 +62,7 @@ struct RawDevice {
     serial: Option<String>,
     #[serde(default)]
     always_on: bool,
+    record_input: Option<bool>,
 }
 
 impl Inventory {
@@ -159,6 +160,7 @@ impl Inventory {
                     legacy_algorithms: raw.legacy_algorithms,
                     serial: raw.serial,
                     always_on: raw.always_on,
+                    record_input: raw.record_input,
                 },
             );
         }

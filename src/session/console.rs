@@ -309,7 +309,7 @@ pub async fn run(
                         match item {
                             EscapeItem::Data(d) => {
                                 bytes_in += d.len() as u64;
-                                if bastion.config.recording.input {
+                                if device.record_input.unwrap_or(bastion.config.recording.input) {
                                     let _ = recorder.input(&d);
                                 }
                                 let _ = attachment.input(d).await;

@@ -134,7 +134,9 @@ pub async fn run(
             }) {
                 tracing::error!(error = %e, "cannot store session start");
             }
-            let record_input = bastion.config.recording.input;
+            let record_input = device
+                .record_input
+                .unwrap_or(bastion.config.recording.input);
             let (outcome, write) = bridge::run(
                 opened,
                 channel,
