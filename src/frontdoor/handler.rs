@@ -181,40 +181,7 @@ impl russh::server::Handler for Conn {
         Ok(())
     }
 
-    async fn pty_request(
-        &mut self,
-        channel: ChannelId,
-        _term: &str,
-        _cols: u32,
-        _rows: u32,
-        _pw: u32,
-        _ph: u32,
-        _modes: &[(russh::Pty, u32)],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        if self.identity.as_ref().is_some_and(|i| i.permit_pty) {
-            session.channel_success(channel)
-        } else {
-            session.channel_failure(channel)
-        }
-    }
-
-    async fn shell_request(
-        &mut self,
-        channel: ChannelId,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
-    }
-
-    async fn exec_request(
-        &mut self,
-        channel: ChannelId,
-        _data: &[u8],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
-    }
+    session_requests!();
 
     async fn channel_open_direct_tcpip(
         &mut self,

@@ -5,6 +5,48 @@
 //! certificate only; bastion commands arrive as exec requests or through the interactive
 //! menu of a shell request.
 
+/// The pty, shell and exec answers of both SSH servers (the front door and the inner `-J`
+/// server): a pty only when the certificate has `permit-pty`; shell and exec are accepted
+/// and served by the channel's own task, which reads them from the channel.
+macro_rules! session_requests {
+    () => {
+        async fn pty_request(
+            &mut self,
+            channel: ChannelId,
+            _term: &str,
+            _cols: u32,
+            _rows: u32,
+            _pw: u32,
+            _ph: u32,
+            _modes: &[(russh::Pty, u32)],
+            session: &mut Session,
+        ) -> Result<(), Self::Error> {
+            if self.identity.as_ref().is_some_and(|i| i.permit_pty) {
+                session.channel_success(channel)
+            } else {
+                session.channel_failure(channel)
+            }
+        }
+
+        async fn shell_request(
+            &mut self,
+            channel: ChannelId,
+            session: &mut Session,
+        ) -> Result<(), Self::Error> {
+            session.channel_success(channel)
+        }
+
+        async fn exec_request(
+            &mut self,
+            channel: ChannelId,
+            _data: &[u8],
+            session: &mut Session,
+        ) -> Result<(), Self::Error> {
+            session.channel_success(channel)
+        }
+    };
+}
+
 mod access_cmds;
 mod authlog;
 pub mod authorize;

@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{finish_channel, Start};
-use crate::audit::{Event, SessionEnd, SessionStart};
+use crate::audit::{Event, SessionEnd};
 use crate::connect::{
     Connector, DeviceCredential, LinkControl, LinkRequest, Rfc2217Connector, SerialConnector,
     SerialSettings, Target,
@@ -250,23 +250,20 @@ pub async fn run(
             crate::frontdoor::authorize::grant_label(g)
         ));
     }
-    let _ = bastion.audit.session_start(&SessionStart {
-        id: session_id.clone(),
-        user: id.user.clone(),
-        roles: id.roles.clone(),
-        device: device.name.clone(),
-        kind: device.kind.as_str().to_string(),
-        source: id.source.to_string(),
-        recording: Some(recorder.path().display().to_string()),
-    });
-    bastion.audit(
-        Event::new("session.start")
-            .user(&id.user)
-            .source(id.source.to_string())
-            .device(&device.name)
-            .action("console.read")
-            .outcome("ok")
-            .detail(json!({ "session": session_id, "kind": "console", "can_write": can_write })),
+    super::ledger::started(
+        &bastion,
+        &id,
+        &device,
+        &session_id,
+        recorder.path(),
+        "console.read",
+        json!({
+            "kind": "console",
+            "can_write": can_write,
+            "deadline": crate::audit::rfc3339(deadline),
+            "grant": grant.as_ref().map(|g| g.id),
+            "breakglass": grant.as_ref().is_some_and(|g| g.breakglass),
+        }),
     );
     let banner = format!(
         "[oobgate: attached to console {} ({}); Ctrl-] ? for help]\n",
@@ -380,25 +377,12 @@ pub async fn run(
     let _ = write.exit_status(0).await;
     let _ = write.eof().await;
     let _ = write.close().await;
-    let _ = bastion.audit.session_end(
-        &session_id,
-        &SessionEnd {
-            exit_status: None,
-            bytes_in,
-            bytes_out,
-            recording_sha256: sha.clone(),
-            end_reason: reason.clone(),
-        },
-    );
-    bastion.audit(
-        Event::new("session.end")
-            .user(&id.user)
-            .source(id.source.to_string())
-            .device(&device.name)
-            .outcome(if rec_error.is_none() { "ok" } else { "error" })
-            .detail(json!({
-                "session": session_id, "reason": reason, "bytes_in": bytes_in,
-                "bytes_out": bytes_out, "recording_sha256": sha, "recording_error": rec_error,
-            })),
-    );
+    let end = SessionEnd {
+        exit_status: None,
+        bytes_in,
+        bytes_out,
+        recording_sha256: sha,
+        end_reason: reason,
+    };
+    super::ledger::ended(&bastion, &id, &device, &session_id, &end, true, rec_error);
 }

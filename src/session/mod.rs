@@ -9,6 +9,7 @@
 mod bridge;
 mod console;
 mod hostkeys;
+mod ledger;
 mod setup;
 
 pub use console::register as register_console;
@@ -23,7 +24,7 @@ use russh::Channel;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{Event, SessionEnd, SessionStart};
+use crate::audit::{Event, SessionEnd};
 use crate::frontdoor::Bastion;
 use crate::identity::Identity;
 use crate::inventory::Device;
@@ -106,34 +107,21 @@ pub async fn run(
                     crate::frontdoor::authorize::grant_label(g)
                 ));
             }
-            bastion.audit(
-                Event::new("session.start")
-                    .user(&id.user)
-                    .source(id.source.to_string())
-                    .device(&device.name)
-                    .action("connect")
-                    .outcome("ok")
-                    .detail(json!({
-                        "session": session_id,
-                        "kind": device.kind.as_str(),
-                        "command": start.command,
-                        "recording": opened.recorder.path().display().to_string(),
-                        "deadline": crate::audit::rfc3339(deadline),
-                        "grant": grant.as_ref().map(|g| g.id),
-                        "breakglass": grant.as_ref().is_some_and(|g| g.breakglass),
-                    })),
+            ledger::started(
+                &bastion,
+                &id,
+                &device,
+                &session_id,
+                opened.recorder.path(),
+                "connect",
+                json!({
+                    "kind": device.kind.as_str(),
+                    "command": start.command,
+                    "deadline": crate::audit::rfc3339(deadline),
+                    "grant": grant.as_ref().map(|g| g.id),
+                    "breakglass": grant.as_ref().is_some_and(|g| g.breakglass),
+                }),
             );
-            if let Err(e) = bastion.audit.session_start(&SessionStart {
-                id: session_id.clone(),
-                user: id.user.clone(),
-                roles: id.roles.clone(),
-                device: device.name.clone(),
-                kind: device.kind.as_str().to_string(),
-                source: id.source.to_string(),
-                recording: Some(opened.recorder.path().display().to_string()),
-            }) {
-                tracing::error!(error = %e, "cannot store session start");
-            }
             let record_input = device
                 .record_input
                 .unwrap_or(bastion.config.recording.input);
@@ -233,27 +221,17 @@ async fn close(
         exit_status: outcome.exit_status.map(i64::from),
         bytes_in: outcome.bytes_in,
         bytes_out: outcome.bytes_out,
-        recording_sha256: sha.clone(),
-        end_reason: outcome.reason.clone(),
+        recording_sha256: sha,
+        end_reason: outcome.reason,
     };
-    if let Err(e) = bastion.audit.session_end(session_id, &end) {
-        tracing::error!(error = %e, "cannot store session end");
-    }
-    bastion.audit(
-        Event::new("session.end")
-            .user(&id.user)
-            .source(id.source.to_string())
-            .device(&device.name)
-            .outcome(if outcome.clean { "ok" } else { "error" })
-            .detail(json!({
-                "session": session_id,
-                "reason": outcome.reason,
-                "exit_status": outcome.exit_status,
-                "bytes_in": outcome.bytes_in,
-                "bytes_out": outcome.bytes_out,
-                "recording_sha256": sha,
-                "recording_error": rec_err,
-            })),
+    ledger::ended(
+        bastion,
+        id,
+        device,
+        session_id,
+        &end,
+        outcome.clean,
+        rec_err,
     );
 }
 
