@@ -65,6 +65,7 @@ struct RawConfig {
     secrets: crate::secrets::SecretsConfig,
     #[serde(default)]
     access: crate::access::AccessConfig,
+    webhook: Option<crate::notify::WebhookConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +194,8 @@ pub struct Config {
     pub secrets: crate::secrets::SecretsConfig,
     /// Time-bound access and break-glass (`[access]`).
     pub access: crate::access::AccessConfig,
+    /// Where access events are POSTed (`[webhook]`), if anywhere.
+    pub webhook: Option<crate::notify::WebhookConfig>,
 }
 
 /// Authentication settings (`[auth]`).
@@ -365,6 +368,18 @@ impl Config {
                 .resolve(&base)
                 .map_err(|(key, reason)| invalid(&key, reason))?,
             access: raw.access,
+            webhook: match raw.webhook {
+                None => None,
+                Some(mut w) => {
+                    w.secret_file = w.secret_file.as_deref().map(abs);
+                    w.validate().map_err(|e| {
+                        let text = e.to_string();
+                        let (key, reason) = text.split_once(": ").unwrap_or(("webhook", &text));
+                        invalid(key, reason.to_string())
+                    })?;
+                    Some(w)
+                }
+            },
         })
     }
 

@@ -133,6 +133,11 @@ fn audit(bastion: &Bastion, id: &Identity, kind: &str, req: &AccessRequest, outc
         ev = ev.device(d);
     }
     bastion.audit(ev);
+    let mut hook = payload(req);
+    if let Some(m) = hook.as_object_mut() {
+        m.insert("by".into(), id.user.clone().into());
+    }
+    bastion.notifier.send(kind, hook);
 }
 
 /// The request as audit detail (and webhook payload).

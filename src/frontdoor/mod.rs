@@ -87,6 +87,9 @@ pub enum FrontdoorError {
     /// The audit store could not be opened.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    /// The webhook settings are unusable.
+    #[error("{0}")]
+    Notify(#[from] crate::notify::NotifyError),
     /// The inventory could not be loaded.
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
@@ -128,6 +131,8 @@ pub struct Bastion {
     pub consoles: crate::console::ConsoleBroker,
     /// Sessions running now, with the grant and certificate each depends on.
     pub live: crate::access::LiveSessions,
+    /// The webhook for access events.
+    pub notifier: crate::notify::Notifier,
     /// Inner-server SSH configs per device (host certificate minted for the device name).
     inner_configs: std::sync::Mutex<std::collections::HashMap<String, Arc<SshConfig>>>,
 }
@@ -150,6 +155,12 @@ impl Bastion {
         let policy = PolicyEngine::load(&config.policy_dir, &inventory).await?;
         let secrets = crate::secrets::open_store(&config.secrets, &config.data_dir).await?;
         let hostkeys = Arc::new(crate::session::StoreHostKeys(audit.clone()));
+        let bastion_name = config
+            .host_names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| config.listen.to_string());
+        let notifier = crate::notify::Notifier::new(config.webhook.as_ref(), &bastion_name)?;
         let consoles = crate::console::ConsoleBroker::new(
             config.data_dir.join("consoles"),
             Default::default(),
@@ -166,6 +177,7 @@ impl Bastion {
             rawtcp: crate::connect::RawTcpConnector::default(),
             consoles,
             live: Default::default(),
+            notifier,
             inner_configs: Default::default(),
         })
     }
