@@ -65,7 +65,7 @@ impl WebhookConfig {
     }
 
     /// Checks the URL and loads the secret.
-    fn load(&self) -> Result<(url::Url, Option<Zeroizing<Vec<u8>>>), NotifyError> {
+    fn load(&self) -> Result<(url::Url, Option<Secret>), NotifyError> {
         let url = url::Url::parse(&self.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -95,6 +95,9 @@ impl WebhookConfig {
         Ok((url, secret))
     }
 }
+
+/// The shared secret, wiped from memory when dropped.
+type Secret = Zeroizing<Vec<u8>>;
 
 /// Hands events to the webhook task; cheap to clone. Disabled when no webhook is set.
 #[derive(Clone, Debug)]
@@ -160,7 +163,7 @@ fn signature(secret: &[u8], body: &[u8]) -> String {
 async fn deliver(
     client: reqwest::Client,
     url: url::Url,
-    secret: Option<Zeroizing<Vec<u8>>>,
+    secret: Option<Secret>,
     retries: u32,
     bastion: String,
     mut rx: mpsc::Receiver<String>,
