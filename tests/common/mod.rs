@@ -93,6 +93,8 @@ pub struct LabOptions {
     pub top: String,
     /// Replaces the default policy lines.
     pub policy: Option<String>,
+    /// More trusted user CA public-key files, besides the lab's own.
+    pub trusted_ca: Vec<PathBuf>,
 }
 
 impl Lab {
@@ -126,9 +128,16 @@ impl Lab {
         let config_text = format!(
             "listen = \"{addr}\"\ndata_dir = \"data\"\npolicy_dir = \"policies\"\n\
              inventory = \"inventory.toml\"\n{}\n\
-             [auth]\ntrusted_user_ca = [\"user_ca.pub\"]\nrevoked = \"revoked\"\n{}\n\
+             [auth]\ntrusted_user_ca = [\"user_ca.pub\"{}]\nrevoked = \"revoked\"\n{}\n\
              [limits]\nreload_interval = \"200ms\"\n{}\n{}\n",
-            opts.top, opts.auth, opts.limits, opts.extra
+            opts.top,
+            opts.trusted_ca
+                .iter()
+                .map(|p| format!(", {:?}", p.display().to_string()))
+                .collect::<String>(),
+            opts.auth,
+            opts.limits,
+            opts.extra
         );
         let config_path = root.join("oobgate.toml");
         std::fs::write(&config_path, config_text).unwrap();
