@@ -516,3 +516,53 @@ fn idle_timeout_per_role_closes_quiet_sessions_only() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("still-here"), "{out}");
 }
+
+#[test]
+fn selector_requests_two_approvers_and_denial() {
+    let l = access_lab("approvals = 2", "");
+    let bob = l.user("bob", "bob,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+    let zed = l.user("zed", "zed,role:lead");
+    let (code, out) = l.cmd(
+        &bob,
+        &["request", "site=fra1,kind=ssh", "5m", "fra1 maintenance"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("on site=fra1,kind=ssh") && out.contains("needs 2 approval(s)"),
+        "{out}"
+    );
+    let n = number_after(&out, "request ");
+    let (code, out) = l.cmd(&alice, &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("approval 1 of 2 recorded"), "{out}");
+    let (code, out) = l.cmd(&alice, &["approve", &n]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("already approved"), "{out}");
+    let (code, _) = l.on_sw1(&bob, "true");
+    assert_ne!(code, 0, "one approval of two must not grant");
+    let (code, out) = l.cmd(&zed, &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("approved: bob may connect on site=fra1,kind=ssh"),
+        "{out}"
+    );
+    let (code, out) = l.on_sw1(&bob, "echo via-selector");
+    assert_eq!(code, 0, "{out}");
+
+    // A denial needs a reason, and is final.
+    let (_, out) = l.cmd(&bob, &["request", "sw1", "5m", "again"]);
+    let m = number_after(&out, "request ");
+    let (code, out) = l.cmd(&zed, &["deny", &m]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("say why"), "{out}");
+    let (code, out) = l.cmd(&zed, &["deny", &m, "use", "the", "change", "window"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("denied: use the change window"), "{out}");
+    let (code, out) = l.cmd(&alice, &["approve", &m]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is denied"), "{out}");
+    let (_, out) = l.cmd(&bob, &["requests", "--mine"]);
+    assert!(out.contains("denied"), "{out}");
+    assert!(!l.lab.events("access.deny").is_empty());
+}
