@@ -11,6 +11,7 @@ pub mod console;
 pub mod frontdoor;
 pub mod identity;
 pub mod inventory;
+pub mod ipmi;
 pub mod notify;
 pub mod policy;
 pub mod recording;

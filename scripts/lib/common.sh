@@ -26,6 +26,8 @@ PEER_PACKAGES=(
   "script:bsdutils"
   "ser2net:ser2net"
   "strace:strace"
+  "ipmi_sim:openipmi"
+  "ipmitool:ipmitool"
 )
 
 _missing_packages() {

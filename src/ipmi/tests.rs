@@ -1,0 +1,200 @@
+//! The client against a real BMC (`ipmi_sim`), plus the two peers no real BMC can play: a
+//! BMC offering only cipher suite 0, and a lossy link (a loopback relay dropping datagrams).
+
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+use super::packet::{self, payload};
+use super::testing::{IpmiSim, BMC_PASSWORD, BMC_USER};
+use super::*;
+
+fn target(address: &str, password: &str) -> BmcTarget {
+    let mut t = BmcTarget::new("bmc1", address, BMC_USER, password);
+    t.timeout = Duration::from_millis(300);
+    t
+}
+
+async fn wait_for(sim: &IpmiSim, line: &str) {
+    for _ in 0..50 {
+        if sim.hook_log().contains(line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("hook never saw {line:?}: {}", sim.hook_log());
+}
+
+#[tokio::test]
+async fn power_status_on_off_cycle_reset_through_a_real_bmc() {
+    let sim = IpmiSim::start();
+    let mut s = Session::open(&target(&sim.address, BMC_PASSWORD))
+        .await
+        .unwrap();
+    // ipmi_sim has no SHA-256: the session falls back to suite 3, still encrypted.
+    assert_eq!(s.suite(), 3);
+    assert!(!s.power_is_on().await.unwrap());
+    s.power(PowerAction::On).await.unwrap();
+    wait_for(&sim, "set power 1").await;
+    assert!(s.power_is_on().await.unwrap());
+    s.power(PowerAction::Off).await.unwrap();
+    wait_for(&sim, "set power 0").await;
+    assert!(!s.power_is_on().await.unwrap());
+    s.power(PowerAction::On).await.unwrap();
+    s.power(PowerAction::Reset).await.unwrap();
+    wait_for(&sim, "set reset 1").await;
+    s.power(PowerAction::Cycle).await.unwrap();
+    let log = sim.hook_log();
+    // A cycle is off then on at the hook.
+    assert!(log.matches("set power 0").count() >= 2, "{log}");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn wrong_password_and_unreachable_bmc_are_clear_errors() {
+    let sim = IpmiSim::start();
+    let e = Session::open(&target(&sim.address, "not-the-password"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, IpmiError::AuthFailed { .. }), "{e}");
+    assert!(e.to_string().contains("authentication failed"), "{e}");
+    assert!(!e.to_string().contains("not-the-password"));
+
+    // Nothing listens on this port.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = Session::open(&target(&format!("127.0.0.1:{port}"), BMC_PASSWORD))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, IpmiError::Unreachable { .. } | IpmiError::Timeout { .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("bmc1"), "{e}");
+}
+
+#[test]
+fn weak_suites_cannot_be_configured() {
+    let e = BmcTarget::parse_suites(&[17, 0]).unwrap_err().to_string();
+    assert!(e.contains("cipher suite 0 is refused"), "{e}");
+    assert!(BmcTarget::parse_suites(&[1]).is_err());
+    assert_eq!(
+        BmcTarget::parse_suites(&[3, 17]).unwrap(),
+        [Suite::S3, Suite::S17]
+    );
+}
+
+/// A BMC that answers every Open Session with cipher suite 0's algorithms (none), as some
+/// old firmware does. ipmi_sim cannot be made to, so this small UDP peer plays it.
+#[tokio::test]
+async fn a_bmc_offering_only_suite_zero_is_refused() {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1024];
+        loop {
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let p = &buf[..n];
+            let reply = if p.get(4) == Some(&0x00) {
+                // Channel capabilities: IPMI v2.0 available.
+                let m = packet::decode_v15(p).unwrap();
+                let rq_seq = m[4] >> 2;
+                let mut r = vec![0x81, 0x07 << 2];
+                r.push(packet::checksum(&r));
+                let body = [
+                    0x20,
+                    rq_seq << 2,
+                    0x38,
+                    0x00,
+                    0x01,
+                    0x80,
+                    0x04,
+                    0x02,
+                    0,
+                    0,
+                    0,
+                    0,
+                ];
+                r.extend(body);
+                r.push(packet::checksum(&body));
+                packet::encode_v15(&r)
+            } else {
+                let v = packet::decode_v20(p, 0).unwrap();
+                let b = v.payload;
+                let mut r = vec![b[0], 0x00, 0x04, 0x00];
+                r.extend(&b[4..8]);
+                r.extend(0x1234_5678u32.to_le_bytes());
+                for kind in 0..3u8 {
+                    r.extend([kind, 0, 0, 8, 0, 0, 0, 0]);
+                }
+                packet::encode_v20(payload::OPEN_RESP, false, 0, 0, &r, None)
+            };
+            let _ = sock.send_to(&reply, peer).await;
+        }
+    });
+    let e = Session::open(&target(&addr, BMC_PASSWORD))
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("other algorithms; refused"), "{text}");
+}
+
+/// Relays datagrams between a client and `upstream`, dropping one in `every` each way.
+async fn lossy_relay(upstream: String, every: usize) -> String {
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = front.local_addr().unwrap().to_string();
+    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    back.connect(&upstream).await.unwrap();
+    tokio::spawn(async move {
+        let mut client = None;
+        let (mut a, mut b) = ([0u8; 2048], [0u8; 2048]);
+        let mut n_up = 0usize;
+        let mut n_down = 0usize;
+        loop {
+            tokio::select! {
+                r = front.recv_from(&mut a) => {
+                    let Ok((n, peer)) = r else { return };
+                    client = Some(peer);
+                    n_up += 1;
+                    if !n_up.is_multiple_of(every) {
+                        let _ = back.send(&a[..n]).await;
+                    }
+                }
+                r = back.recv(&mut b) => {
+                    let Ok(n) = r else { continue };
+                    n_down += 1;
+                    if let (Some(c), true) = (client, !n_down.is_multiple_of(every)) {
+                        let _ = front.send_to(&b[..n], c).await;
+                    }
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_lossy_link_still_gets_every_command_through() {
+    let sim = IpmiSim::start();
+    let relay = lossy_relay(sim.address.clone(), 3).await;
+    let mut t = target(&relay, BMC_PASSWORD);
+    t.retries = 6;
+    let mut s = Session::open(&t).await.unwrap();
+    for i in 0..10 {
+        let on = i % 2 == 0;
+        s.power(if on {
+            PowerAction::On
+        } else {
+            PowerAction::Off
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.power_is_on().await.unwrap(), on, "step {i}");
+    }
+}
