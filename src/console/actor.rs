@@ -176,6 +176,10 @@ impl Console {
             Cmd::Who { reply } => {
                 let _ = reply.send(self.who());
             }
+            Cmd::Announce { text } => {
+                self.log.marker(&text);
+                self.tell_all(&text);
+            }
             Cmd::Detach { id, reply } => {
                 self.detach(id);
                 let _ = reply.send(());

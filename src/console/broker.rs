@@ -186,6 +186,23 @@ impl ConsoleBroker {
         ))
     }
 
+    /// Tells everyone attached to console `name` `text` (it shows in their sessions and
+    /// their recordings) and marks the continuous log with it.
+    pub async fn announce(&self, name: &str, text: &str) -> Result<()> {
+        let handle = self
+            .consoles()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConsoleError::UnknownConsole(name.to_string()))?;
+        handle
+            .cmds
+            .send(Cmd::Announce {
+                text: text.to_string(),
+            })
+            .await
+            .map_err(|_| ConsoleError::Gone(name.to_string()))
+    }
+
     /// Stops every console: attached users are told, links closed, logs finished.
     pub async fn shutdown(&self) {
         self.inner.cancel.cancel();

@@ -44,6 +44,8 @@ pub(crate) enum Cmd {
     Who {
         reply: oneshot::Sender<Vec<AttachedUser>>,
     },
+    /// Tell everyone attached and mark the continuous log (power actions and the like).
+    Announce { text: String },
     /// Detach now; the reply confirms it is done.
     Detach {
         id: PeerId,

@@ -47,6 +47,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "replay ID [--speed X] [--at T] [--cat]",
         "play a recorded session back",
     ),
+    (
+        "power status|on|off|cycle|reset|soft SERVER",
+        "chassis power through the server's BMC",
+    ),
     ("help", "this list"),
 ];
 
@@ -67,6 +71,7 @@ pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput 
         "ls" | "list" => ls(bastion, id, rest).await,
         "sessions" => super::replay::sessions(bastion, id, rest).await,
         "consoles" => consoles(bastion, id).await,
+        "power" => super::power::run(bastion, id, rest).await,
         other
             if super::access_cmds::COMMANDS
                 .iter()

@@ -55,6 +55,7 @@ mod forward;
 mod handler;
 mod intercept;
 mod killable;
+pub mod power;
 mod replay;
 mod shell;
 

@@ -95,6 +95,8 @@ pub struct Device {
     /// Record what admins type on this device (`i` events); `None` follows
     /// `[recording] input`. Off for devices where secrets are typed at prompts.
     pub record_input: Option<bool>,
+    /// IPMI cipher suites to try for a BMC, in order (only 17 and 3 are accepted).
+    pub cipher_suites: Vec<u8>,
 }
 
 impl Device {

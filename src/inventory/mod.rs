@@ -63,6 +63,7 @@ struct RawDevice {
     #[serde(default)]
     always_on: bool,
     record_input: Option<bool>,
+    cipher_suites: Option<Vec<u8>>,
 }
 
 impl Inventory {
@@ -146,6 +147,15 @@ impl Inventory {
                     .map_err(|r| at(Some(name_at), ctx(format!("serial: {r}"))))?;
             }
 
+            let cipher_suites = match raw.cipher_suites {
+                Some(ids) => {
+                    crate::ipmi::BmcTarget::parse_suites(&ids)
+                        .map_err(|e| at(Some(name_at), ctx(format!("cipher_suites: {e}"))))?;
+                    ids
+                }
+                None => vec![17, 3],
+            };
+
             first_line.insert(name.clone(), line_of(text, name_at));
             devices.insert(
                 name.clone(),
@@ -161,6 +171,7 @@ impl Inventory {
                     serial: raw.serial,
                     always_on: raw.always_on,
                     record_input: raw.record_input,
+                    cipher_suites,
                 },
             );
         }

@@ -192,6 +192,34 @@ impl fmt::Display for PowerAction {
 
 const NETFN_CHASSIS: u8 = 0x00;
 
+/// Opens a session, performs `action` (if any), and returns whether the chassis is powered
+/// on afterwards, as the BMC reports it right away (a soft shutdown takes the host's time).
+pub async fn chassis(target: &BmcTarget, action: Option<PowerAction>) -> Result<bool> {
+    let mut s = Session::open(target).await?;
+    let r = async {
+        if let Some(a) = action {
+            s.power(a).await?;
+        }
+        s.power_is_on().await
+    }
+    .await;
+    s.close().await;
+    r
+}
+
+impl BmcTarget {
+    /// The target for inventory device `device` with the bastion-held login.
+    pub fn for_device(
+        device: &crate::inventory::Device,
+        username: &str,
+        password: &str,
+    ) -> Result<BmcTarget> {
+        let mut t = BmcTarget::new(&device.name, &device.address, username, password);
+        t.suites = BmcTarget::parse_suites(&device.cipher_suites)?;
+        Ok(t)
+    }
+}
+
 impl Session {
     /// Whether the chassis is powered on.
     pub async fn power_is_on(&mut self) -> Result<bool> {

@@ -107,7 +107,8 @@ pub async fn open(
     Ok(Opened { link, recorder })
 }
 
-async fn credential(bastion: &Bastion, device: &Device) -> Result<DeviceCredential> {
+/// The device's credential from the secrets store, under the setup timeout.
+pub(crate) async fn credential(bastion: &Bastion, device: &Device) -> Result<DeviceCredential> {
     let Some(reference) = &device.credential else {
         return Err(SessionError::Credential(format!(
             "device {} has no credential reference in the inventory",

@@ -12,6 +12,7 @@ mod hostkeys;
 mod ledger;
 mod setup;
 
+pub(crate) use bridge::credential;
 pub use console::register as register_console;
 pub use hostkeys::StoreHostKeys;
 pub use setup::{PtyInfo, Start};

@@ -1,0 +1,143 @@
+//! `power status|on|off|cycle|reset|soft SERVER`: chassis control through the server's BMC,
+//! checked by policy (`power.status`, `power.control`) on the BMC's inventory device,
+//! audited, and announced on the server's consoles (so it is in the continuous log and in
+//! the recordings of everyone attached).
+
+use serde_json::json;
+
+use super::commands::CommandOutput;
+use super::Bastion;
+use crate::audit::Event;
+use crate::identity::Identity;
+use crate::inventory::{Device, DeviceKind, Inventory};
+use crate::ipmi::{BmcTarget, PowerAction};
+use crate::policy::Action;
+
+const USAGE: &str = "usage: power status|on|off|cycle|reset|soft SERVER";
+
+/// The BMC device for `name`: an `ipmi-sol` device of that name, one labelled
+/// `server = NAME`, or `NAME-sol`.
+pub fn bmc_for<'a>(inventory: &'a Inventory, name: &str) -> Option<&'a Device> {
+    let is_bmc = |d: &&Device| d.kind == DeviceKind::IpmiSol;
+    inventory
+        .get(name)
+        .filter(is_bmc)
+        .or_else(|| {
+            inventory
+                .devices()
+                .filter(is_bmc)
+                .find(|d| d.labels.get("server").map(String::as_str) == Some(name))
+        })
+        .or_else(|| inventory.get(&format!("{name}-sol")).filter(is_bmc))
+}
+
+/// The consoles of the server `bmc` belongs to: the BMC's own SOL console and every
+/// console labelled with the same `server`.
+fn consoles_of<'a>(inventory: &'a Inventory, bmc: &Device) -> Vec<&'a Device> {
+    let server = bmc.labels.get("server");
+    inventory
+        .devices()
+        .filter(|d| d.kind.is_console())
+        .filter(|d| d.name == bmc.name || (server.is_some() && d.labels.get("server") == server))
+        .collect()
+}
+
+/// Runs the `power` command.
+pub async fn run(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOutput {
+    let [verb, name] = args else {
+        return CommandOutput::fail(format!("power: {USAGE}\n"), 2);
+    };
+    let action = match verb.as_str() {
+        "status" => None,
+        other => match PowerAction::parse(other) {
+            Some(a) => Some(a),
+            None => {
+                return CommandOutput::fail(
+                    format!("power: unknown action {other:?}; {USAGE}\n"),
+                    2,
+                )
+            }
+        },
+    };
+    let inventory = bastion.policy.inventory();
+    let Some(bmc) = bmc_for(&inventory, name) else {
+        return CommandOutput::fail(
+            format!("power: no BMC for {name:?} (an ipmi-sol device named {name} or {name}-sol, or labelled server = \"{name}\")\n"),
+            1,
+        );
+    };
+    let needed = if action.is_some() {
+        Action::PowerControl
+    } else {
+        Action::PowerStatus
+    };
+    let d = bastion.authorize(id, &bmc.name, needed).await;
+    bastion.audit(
+        Event::new("policy.decision")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .device(&bmc.name)
+            .action(needed.as_str())
+            .outcome(if d.allowed { "allow" } else { "deny" })
+            .detail(json!({ "reason": d.reason, "rule": d.rule, "via": "power" })),
+    );
+    if !d.allowed {
+        return CommandOutput::fail(
+            format!("power: {needed} on {} denied: {}\n", bmc.name, d.reason),
+            77,
+        );
+    }
+    let result = match crate::session::credential(bastion, bmc).await {
+        Err(e) => Err(e.to_string()),
+        Ok(cred) => {
+            match BmcTarget::for_device(bmc, &cred.username, cred.password.as_deref().unwrap_or(""))
+            {
+                Err(e) => Err(e.to_string()),
+                Ok(target) => crate::ipmi::chassis(&target, action)
+                    .await
+                    .map_err(|e| e.to_string()),
+            }
+        }
+    };
+    let what = match action {
+        Some(a) => format!("power {a}"),
+        None => "power status".to_string(),
+    };
+    bastion.audit(
+        Event::new("power")
+            .user(&id.user)
+            .source(id.source.to_string())
+            .device(&bmc.name)
+            .action(&what)
+            .outcome(if result.is_ok() { "ok" } else { "error" })
+            .detail(json!({
+                "server": name,
+                "power_on": result.as_ref().ok(),
+                "error": result.as_ref().err(),
+            })),
+    );
+    if action.is_some() {
+        let note = format!(
+            "{} ran `{what} {name}`: {}",
+            id.user,
+            match &result {
+                Ok(_) => "done".to_string(),
+                Err(e) => format!("failed: {e}"),
+            }
+        );
+        for c in consoles_of(&inventory, bmc) {
+            let _ = bastion.consoles.announce(&c.name, &note).await;
+        }
+    }
+    match (result, action) {
+        (Ok(on), None) => CommandOutput::ok(format!(
+            "{name}: chassis power is {}\n",
+            if on { "on" } else { "off" }
+        )),
+        (Ok(on), Some(a)) => CommandOutput::ok(format!(
+            "{name}: power {a} done; chassis power is now {}\n",
+            if on { "on" } else { "off" }
+        )),
+        (Err(e), _) => CommandOutput::fail(format!("power: {e}\n"), 1),
+    }
+}

@@ -1,0 +1,118 @@
+//! `ssh bastion power ...` through the real ssh client to a real BMC (`ipmi_sim`), whose
+//! chassis hook shows what really happened; policy, audit and credentials as in production.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::{text, Lab, LabOptions};
+use oobgate::ipmi::testing::{IpmiSim, BMC_PASSWORD, BMC_USER};
+
+const POLICY: &str = "\
+p, role:ops, server:srv12, power.status, allow
+p, role:ops, server:srv12, power.control, allow
+p, role:viewer, server:srv12, power.status, allow
+";
+
+fn lab(sim: &IpmiSim, password: &str) -> (Lab, tempfile::TempDir) {
+    let creds = tempfile::tempdir().unwrap();
+    let file = creds.path().join("credentials.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[credentials.\"bmc/srv12\"]\nusername = \"{BMC_USER}\"\npassword = \"{password}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(format!(
+            "[[device]]\nname = \"srv12-sol\"\nkind = \"ipmi-sol\"\naddress = \"{}\"\n\
+             labels = {{ server = \"srv12\" }}\ncredential = \"bmc/srv12\"\n",
+            sim.address
+        )),
+        policy: Some(POLICY.into()),
+        extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+        ..Default::default()
+    });
+    (lab, creds)
+}
+
+fn wait_hook(sim: &IpmiSim, line: &str) {
+    for _ in 0..50 {
+        if sim.hook_log().contains(line) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("hook never saw {line:?}: {}", sim.hook_log());
+}
+
+#[test]
+fn power_status_and_control_by_policy_audited_and_real() {
+    let sim = IpmiSim::start();
+    let (lab, _creds) = lab(&sim, BMC_PASSWORD);
+    let ops = lab.user("olga", "olga,role:ops");
+    let viewer = lab.user("vic", "vic,role:viewer");
+
+    let out = lab.ssh(&viewer, &["power", "status", "srv12"]);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(o.contains("srv12: chassis power is off"), "{o}");
+    let out = lab.ssh(&viewer, &["power", "on", "srv12"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(77), "{o}{e}");
+    assert!(
+        format!("{o}{e}").contains("power.control on srv12-sol denied"),
+        "{o}{e}"
+    );
+    assert!(!sim.hook_log().contains("set power"), "{}", sim.hook_log());
+
+    let out = lab.ssh(&ops, &["power", "on", "srv12"]);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(o.contains("power on done; chassis power is now on"), "{o}");
+    wait_hook(&sim, "set power 1");
+    let out = lab.ssh(&ops, &["power", "cycle", "srv12"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = lab.ssh(&ops, &["power", "off", "srv12-sol"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    wait_hook(&sim, "set power 0");
+    let (o, _) = text(&lab.ssh(&ops, &["power", "status", "srv12"]));
+    assert!(o.contains("chassis power is off"), "{o}");
+
+    let out = lab.ssh(&ops, &["power", "explode", "srv12"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = lab.ssh(&ops, &["power", "status", "srv99"]);
+    assert!(
+        text(&out).0.contains("no BMC for \"srv99\"")
+            || text(&out).1.contains("no BMC for \"srv99\"")
+    );
+
+    let events = lab.events("power");
+    let actions: Vec<_> = events.iter().filter_map(|e| e.action.clone()).collect();
+    assert!(actions.contains(&"power on".to_string()), "{actions:?}");
+    assert!(actions.contains(&"power cycle".to_string()), "{actions:?}");
+    assert!(events
+        .iter()
+        .all(|e| e.user.as_deref() != Some("vic") || e.action.as_deref() == Some("power status")));
+}
+
+#[test]
+fn a_wrong_bmc_password_is_a_clear_error_without_the_secret() {
+    let sim = IpmiSim::start();
+    let (lab, _creds) = lab(&sim, "wrong-bmc-pass");
+    let ops = lab.user("olga", "olga,role:ops");
+    let out = lab.ssh(&ops, &["power", "status", "srv12"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        format!("{o}{e}").contains("authentication failed"),
+        "{o}{e}"
+    );
+    assert!(!format!("{o}{e}").contains("wrong-bmc-pass"));
+    let ev = lab.events("power");
+    assert_eq!(ev[0].outcome.as_deref(), Some("error"));
+    assert!(!ev[0].detail.to_string().contains("wrong-bmc-pass"));
+}
