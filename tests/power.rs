@@ -90,6 +90,17 @@ fn power_status_and_control_by_policy_audited_and_real() {
             || text(&out).1.contains("no BMC for \"srv99\"")
     );
 
+    // The local command on the bastion host does the same, audited as the local login.
+    let out = lab.oobgate(&["power", "reset", "srv12"]);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(o.contains("srv12: power reset done"), "{o}");
+    wait_hook(&sim, "set reset 1");
+    assert!(lab
+        .events("power")
+        .iter()
+        .any(|e| e.user.as_deref().is_some_and(|u| u.starts_with("local:"))));
+
     let events = lab.events("power");
     let actions: Vec<_> = events.iter().filter_map(|e| e.action.clone()).collect();
     assert!(actions.contains(&"power on".to_string()), "{actions:?}");

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one function per subcommand.
 
 mod admin;
+mod power;
 mod replay;
 
 use std::path::PathBuf;
@@ -44,6 +45,16 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Chassis power through a server's BMC: status, on, off, cycle, reset, soft.
+    Power {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// status | on | off | cycle | reset | soft
+        action: String,
+        /// The server (its BMC is the ipmi-sol device SERVER-sol or labelled server = SERVER).
+        server: String,
     },
     /// List recorded sessions (newest first).
     Sessions {
@@ -212,6 +223,11 @@ pub fn main() -> ExitCode {
                     action,
                 },
         } => admin::policy_check(&config, &subject, &device, &action),
+        Command::Power {
+            config,
+            action,
+            server,
+        } => power::run(&config, &action, &server),
         Command::Sessions {
             config,
             user,
