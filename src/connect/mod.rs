@@ -14,6 +14,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 pub mod hostkey;
+pub mod ipmi_sol;
 mod link;
 pub mod rawtcp;
 pub mod rfc2217;
@@ -33,6 +34,7 @@ mod ssh_tests;
 mod telnet_tests;
 
 pub use hostkey::{fingerprint, HostKeyStore, MemoryHostKeyStore};
+pub use ipmi_sol::IpmiSolConnector;
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
 pub use rawtcp::RawTcpConnector;
 pub use rfc2217::Rfc2217Connector;

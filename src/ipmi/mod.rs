@@ -7,6 +7,7 @@
 mod crypto;
 pub mod packet;
 mod session;
+pub mod sol;
 #[doc(hidden)]
 pub mod testing;
 

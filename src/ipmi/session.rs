@@ -265,6 +265,33 @@ impl Session {
         }
     }
 
+    /// Sends an already sealed packet.
+    pub(crate) async fn send_raw(&self, p: &[u8]) -> std::io::Result<()> {
+        self.sock.send(p).await.map(|_| ())
+    }
+
+    /// Receives one datagram.
+    pub(crate) async fn recv_raw(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.sock.recv(buf).await
+    }
+
+    /// A sealed IPMI request that nobody waits for (keepalives).
+    pub(crate) fn seal_request(&mut self, netfn: u8, cmd: u8, data: &[u8]) -> Vec<u8> {
+        self.rq_seq = (self.rq_seq + 1) & 0x3F;
+        let m = packet::encode_request(netfn, cmd, self.rq_seq, data);
+        self.seal(payload::IPMI, &m)
+    }
+
+    /// The BMC's id of this session.
+    pub(crate) fn bmc_session_id(&self) -> u32 {
+        self.bmc_sid
+    }
+
+    /// The BMC's name, for messages.
+    pub(crate) fn bmc(&self) -> &str {
+        &self.bmc
+    }
+
     /// Closes the session at the BMC (best effort).
     pub async fn close(mut self) {
         let sid = self.bmc_sid.to_le_bytes();

@@ -22,6 +22,12 @@ pub struct IpmiSim {
 impl IpmiSim {
     /// Starts a simulator; panics with a clear message if `ipmi_sim` is missing.
     pub fn start() -> IpmiSim {
+        Self::start_with(None)
+    }
+
+    /// Starts a simulator whose SOL connects out to `127.0.0.1:sol_port` (the host's
+    /// serial port: a listener the caller owns, started first).
+    pub fn start_with(sol_port: Option<u16>) -> IpmiSim {
         let dir = crate::connect::testing::TempDir::new("bmc").unwrap();
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
             .unwrap()
@@ -45,8 +51,11 @@ impl IpmiSim {
             format!(
                 "name \"bmc1\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    \
                  priv_limit admin\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  \
-                 chassis_control \"{} 0x20\"\n  user 2 true \"{BMC_USER}\" \"{BMC_PASSWORD}\" admin 10 md5\n",
-                hook.display()
+                 chassis_control \"{} 0x20\"\n  user 2 true \"{BMC_USER}\" \"{BMC_PASSWORD}\" admin 10 md5\n{}",
+                hook.display(),
+                sol_port
+                    .map(|p| format!("  sol \"tcp:127.0.0.1:{p}\" 115200\n"))
+                    .unwrap_or_default()
             ),
         )
         .unwrap();
@@ -76,6 +85,12 @@ impl IpmiSim {
             address: format!("127.0.0.1:{port}"),
             dir,
         }
+    }
+
+    /// Stops the simulator (a BMC that dies or restarts).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// What the chassis hook was asked, one call per line.

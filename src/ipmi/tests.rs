@@ -198,3 +198,184 @@ async fn a_lossy_link_still_gets_every_command_through() {
         assert_eq!(s.power_is_on().await.unwrap(), on, "step {i}");
     }
 }
+
+/// The host's serial port as ipmi_sim's SOL `tcp:` backend sees it: a listener this test
+/// owns; the connection ipmi_sim makes to it.
+struct Host {
+    listener: std::net::TcpListener,
+    port: u16,
+}
+
+impl Host {
+    fn new() -> Host {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Host { listener, port }
+    }
+
+    fn accept(&self) -> std::net::TcpStream {
+        self.listener.set_nonblocking(false).unwrap();
+        let (s, _) = self.listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+}
+
+async fn sol_link(
+    address: &str,
+    opts: sol::SolOptions,
+) -> crate::connect::Result<crate::connect::Link> {
+    use crate::connect::{Connector, DeviceCredential, IpmiSolConnector, LinkRequest, Target};
+    IpmiSolConnector::new(vec![17, 3], opts)
+        .open(
+            &Target {
+                name: "srv12-sol".into(),
+                address: address.into(),
+                host_key: None,
+                legacy_algorithms: false,
+            },
+            &DeviceCredential {
+                username: BMC_USER.into(),
+                password: Some(BMC_PASSWORD.into()),
+                ..Default::default()
+            },
+            &LinkRequest::shell(80, 24),
+        )
+        .await
+}
+
+async fn read_until(link: &mut crate::connect::Link, needle: &[u8]) -> Vec<u8> {
+    use crate::connect::LinkEvent;
+    let mut seen = Vec::new();
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        match tokio::time::timeout(Duration::from_secs(15), link.events.recv()).await {
+            Ok(Some(LinkEvent::Data(b))) => seen.extend_from_slice(&b),
+            other => panic!(
+                "waiting for {:?}: {other:?} after {:?}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(&seen)
+            ),
+        }
+    }
+    seen
+}
+
+fn fast() -> sol::SolOptions {
+    sol::SolOptions {
+        retransmit_after: Duration::from_millis(200),
+        max_sends: 20,
+        keepalive: Duration::from_millis(500),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sol_both_ways_already_active_and_takeover() {
+    use std::io::{Read, Write};
+    let host = Host::new();
+    let sim = IpmiSim::start_with(Some(host.port));
+    let mut serial = tokio::task::spawn_blocking(move || host.accept())
+        .await
+        .unwrap();
+    let mut link = sol_link(&sim.address, fast()).await.unwrap();
+    // Host output reaches the admin.
+    serial.write_all(b"srv12 login: ").unwrap();
+    read_until(&mut link, b"srv12 login: ").await;
+    // Keystrokes reach the host.
+    link.control
+        .send(crate::connect::LinkControl::Data(
+            bytes::Bytes::from_static(b"root\r"),
+        ))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(b"root\r") {
+        let n = serial.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    // A second SOL session finds the payload active...
+    let e = sol_link(&sim.address, fast())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already active"), "{e}");
+    // ...and may take it over when the device allows it; the first link is told.
+    let mut opts = fast();
+    opts.deactivate_stale = true;
+    let mut second = sol_link(&sim.address, opts).await.unwrap();
+    serial.write_all(b"after-takeover").unwrap();
+    read_until(&mut second, b"after-takeover").await;
+    drop(link);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sol_over_a_lossy_link_delivers_every_byte_in_order() {
+    use std::io::{Read, Write};
+    let host = Host::new();
+    let sim = IpmiSim::start_with(Some(host.port));
+    let mut serial = tokio::task::spawn_blocking(move || host.accept())
+        .await
+        .unwrap();
+    let relay = lossy_relay(sim.address.clone(), 4).await;
+    let mut link = sol_link(&relay, fast()).await.unwrap();
+    let out: Vec<u8> = (0..1500u32)
+        .map(|i| b"0123456789abcdef\n"[(i % 17) as usize])
+        .collect();
+    let host_out = out.clone();
+    let writer = std::thread::spawn(move || {
+        for chunk in host_out.chunks(100) {
+            serial.write_all(chunk).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        serial
+    });
+    let mut seen = Vec::new();
+    while seen.len() < out.len() {
+        match tokio::time::timeout(Duration::from_secs(15), link.events.recv()).await {
+            Ok(Some(crate::connect::LinkEvent::Data(b))) => seen.extend_from_slice(&b),
+            other => panic!("{other:?} after {} bytes", seen.len()),
+        }
+    }
+    assert_eq!(seen, out, "host output arrived changed");
+    let mut serial = writer.join().unwrap();
+    let typed: Vec<u8> = (0..600u32)
+        .map(|i| b"qwertyuiop"[(i % 10) as usize])
+        .collect();
+    for chunk in typed.chunks(37) {
+        link.control
+            .send(crate::connect::LinkControl::Data(
+                bytes::Bytes::copy_from_slice(chunk),
+            ))
+            .await
+            .unwrap();
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while got.len() < typed.len() {
+        let n = serial.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, typed, "keystrokes arrived changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bmc_that_restarts_mid_session_ends_the_link() {
+    let host = Host::new();
+    let mut sim = IpmiSim::start_with(Some(host.port));
+    let _serial = tokio::task::spawn_blocking(move || host.accept())
+        .await
+        .unwrap();
+    let mut link = sol_link(&sim.address, fast()).await.unwrap();
+    sim.kill();
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(20), link.events.recv()).await {
+            Ok(Some(crate::connect::LinkEvent::Closed(r))) => break r,
+            Ok(Some(_)) => continue,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(matches!(end, crate::connect::EndReason::Lost(_)), "{end:?}");
+}
