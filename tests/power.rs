@@ -127,3 +127,135 @@ fn a_wrong_bmc_password_is_a_clear_error_without_the_secret() {
     assert_eq!(ev[0].outcome.as_deref(), Some("error"));
     assert!(!ev[0].detail.to_string().contains("wrong-bmc-pass"));
 }
+
+/// An interactive `ssh -tt` whose output is collected in the background.
+struct Attached {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Attached {
+    fn start(cfg: &std::path::Path, host: &str) -> Attached {
+        use std::io::Read;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("ssh")
+            .arg("-F")
+            .arg(cfg)
+            .args(["-tt", host])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut r = child.stdout.take().unwrap();
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Attached { child, out }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    fn wait_for(&self, needle: &str) -> bool {
+        for _ in 0..300 {
+            if self.text().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sol_console_through_the_bastion_marks_power_actions() {
+    use std::io::{Read, Write};
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sim = IpmiSim::start_with(Some(host.local_addr().unwrap().port()));
+    let (mut serial, _) = host.accept().unwrap();
+    serial
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let creds = tempfile::tempdir().unwrap();
+    let file = creds.path().join("credentials.toml");
+    std::fs::write(
+        &file,
+        format!("[credentials.\"bmc/srv12\"]\nusername = \"{BMC_USER}\"\npassword = \"{BMC_PASSWORD}\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(format!(
+            "[[device]]\nname = \"srv12-sol\"\nkind = \"ipmi-sol\"\naddress = \"{}\"\n\
+             labels = {{ server = \"srv12\" }}\ncredential = \"bmc/srv12\"\nalways_on = true\n",
+            sim.address
+        )),
+        policy: Some("p, role:ops, server:srv12, *, allow\n".into()),
+        extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+        ..Default::default()
+    });
+    let ops = lab.user("olga", "olga,role:ops");
+    let ops = lab.with_devices(&ops, &["srv12-sol"]);
+    // Printed by the host while nobody is attached: held and logged by the broker.
+    std::thread::sleep(Duration::from_millis(1500));
+    serial
+        .write_all(b"Kernel panic - not syncing\r\nsrv12 login: ")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut olga = Attached::start(&ops, "srv12-sol");
+    assert!(
+        olga.wait_for("Kernel panic - not syncing"),
+        "{}",
+        olga.text()
+    );
+    olga.send(b"root\r");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(b"root\r") {
+        let n = serial.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    let out = lab.ssh(&ops, &["power", "cycle", "srv12"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        olga.wait_for("olga ran `power cycle srv12`: done"),
+        "{}",
+        olga.text()
+    );
+    olga.send(b"\x1db");
+    assert!(olga.wait_for("[console: break sent]"), "{}", olga.text());
+    // The continuous log has the output and the power marker.
+    let dir = lab.config.data_dir.join("consoles/srv12-sol");
+    let mut logged = String::new();
+    for f in std::fs::read_dir(&dir).unwrap().flatten() {
+        logged.push_str(&std::fs::read_to_string(f.path()).unwrap());
+    }
+    assert!(logged.contains("Kernel panic"), "{logged}");
+    assert!(logged.contains("power cycle srv12"), "{logged}");
+    assert!(!logged.contains(BMC_PASSWORD));
+}

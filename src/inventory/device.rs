@@ -97,6 +97,8 @@ pub struct Device {
     pub record_input: Option<bool>,
     /// IPMI cipher suites to try for a BMC, in order (only 17 and 3 are accepted).
     pub cipher_suites: Vec<u8>,
+    /// Deactivate a Serial-over-LAN session left active elsewhere (a stale one) to attach.
+    pub sol_takeover: bool,
 }
 
 impl Device {

@@ -64,6 +64,8 @@ struct RawDevice {
     always_on: bool,
     record_input: Option<bool>,
     cipher_suites: Option<Vec<u8>>,
+    #[serde(default)]
+    sol_takeover: bool,
 }
 
 impl Inventory {
@@ -172,6 +174,7 @@ impl Inventory {
                     always_on: raw.always_on,
                     record_input: raw.record_input,
                     cipher_suites,
+                    sol_takeover: raw.sol_takeover,
                 },
             );
         }

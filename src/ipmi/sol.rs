@@ -84,7 +84,7 @@ pub async fn activate(s: &mut Session, opts: &SolOptions) -> Result<usize> {
             return Err(IpmiError::Protocol {
                 bmc,
                 message: "Serial-over-LAN is already active in another session (set \
-                          sol_deactivate_stale = true on the device to take it over)"
+                          sol_takeover = true on the device to take it over)"
                     .into(),
             })
         }

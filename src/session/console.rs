@@ -28,9 +28,12 @@ use crate::inventory::Device;
 use crate::policy::Action;
 use crate::recording::{Recorder, RecordingHeader};
 
-/// The connector for a console device's address (`/dev/...`, `raw://`, `rfc2217://`).
+/// The connector for a console device's address (`/dev/...`, `raw://`, `rfc2217://`, or a
+/// BMC's `host:port` for Serial-over-LAN).
 fn console_target(device: &Device) -> std::result::Result<(Target, ConsoleKind), String> {
-    let (kind, address) = if let Some(a) = device.address.strip_prefix("raw://") {
+    let (kind, address) = if device.kind == crate::inventory::DeviceKind::IpmiSol {
+        (ConsoleKind::Sol, device.address.clone())
+    } else if let Some(a) = device.address.strip_prefix("raw://") {
         (ConsoleKind::RawTcp, a.to_string())
     } else if let Some(a) = device.address.strip_prefix("rfc2217://") {
         (ConsoleKind::Rfc2217, a.to_string())
@@ -53,6 +56,7 @@ enum ConsoleKind {
     Local,
     RawTcp,
     Rfc2217,
+    Sol,
 }
 
 /// Registers `device` with the broker (once); the link opener holds only a weak reference
@@ -103,17 +107,30 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
             };
             let serial = SerialConnector::new(settings);
             let rfc2217 = Rfc2217Connector::new(settings);
-            let connector: &dyn Connector = match kind {
-                ConsoleKind::RawTcp => &bastion.rawtcp,
-                ConsoleKind::Local => &serial,
-                ConsoleKind::Rfc2217 => &rfc2217,
+            let sol = crate::connect::IpmiSolConnector::new(
+                dev.cipher_suites.clone(),
+                crate::ipmi::sol::SolOptions {
+                    deactivate_stale: dev.sol_takeover,
+                    ..Default::default()
+                },
+            );
+            let (connector, cred): (&dyn Connector, DeviceCredential) = match kind {
+                ConsoleKind::RawTcp => (&bastion.rawtcp, DeviceCredential::default()),
+                ConsoleKind::Local => (&serial, DeviceCredential::default()),
+                ConsoleKind::Rfc2217 => (&rfc2217, DeviceCredential::default()),
+                // The BMC login comes from the secrets store and never leaves the bastion.
+                ConsoleKind::Sol => (
+                    &sol,
+                    crate::session::credential(&bastion, &dev)
+                        .await
+                        .map_err(|e| crate::connect::ConnectError::BadCredential {
+                            device: dev.name.clone(),
+                            reason: e.to_string(),
+                        })?,
+                ),
             };
             let link = connector
-                .open(
-                    &target,
-                    &DeviceCredential::default(),
-                    &LinkRequest::shell(80, 24),
-                )
+                .open(&target, &cred, &LinkRequest::shell(80, 24))
                 .await?;
             *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.control.clone());
             Ok(link)
@@ -123,10 +140,13 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
         name: device.name.clone(),
         always_on: device.always_on,
         open,
-        // Raw TCP ports carry bytes only; local ttys and RFC 2217 ports can send a break.
+        // Raw TCP ports carry bytes only; ttys, RFC 2217 ports and SOL can send a break.
         send_break: matches!(
             console_target(device),
-            Ok((_, ConsoleKind::Local | ConsoleKind::Rfc2217))
+            Ok((
+                _,
+                ConsoleKind::Local | ConsoleKind::Rfc2217 | ConsoleKind::Sol
+            ))
         )
         .then_some(send_break),
     }) {
