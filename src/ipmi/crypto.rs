@@ -177,6 +177,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn garbled_ciphertext_is_an_error_not_a_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let keys = Keys::derive(Suite::S3, b"k");
+            let _ = keys.decrypt(&bytes);
+            let _ = keys.verify(&bytes, &bytes);
+        }
+    }
+
     #[test]
     fn aes_round_trip_and_tampering() {
         for suite in [Suite::S17, Suite::S3] {

@@ -347,6 +347,24 @@ mod tests {
         assert_eq!(p, [1, 0, 0, 0, b'c', b'd', b'e', b'f']);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_sol_payload_is_handled_without_panic(
+            packets in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 1..20)
+        ) {
+            let mut st = state();
+            st.queue.extend(b"typed");
+            for p in packets {
+                if st.outstanding.is_none() {
+                    if let Some(packet) = st.next_packet(64) {
+                        st.outstanding = Some(Outstanding { packet, sent_at: Instant::now(), sends: 1 });
+                    }
+                }
+                let _ = st.inbound(&p);
+            }
+        }
+    }
+
     #[test]
     fn nacks_keep_the_packet_and_duplicates_are_not_delivered_twice() {
         let mut st = state();
