@@ -159,8 +159,24 @@ fn request_approve_connect_warning_cutoff_and_the_bad_cases() {
     let alice = l.user("alice", "alice,role:lead");
 
     // No standing access.
-    let (code, out) = l.on_sw1(&bob, "echo hi");
+    let out = Command::new("ssh")
+        .arg("-F")
+        .arg(&bob)
+        .args(["-o", "LogLevel=INFO", "sw1", "echo hi"])
+        .output()
+        .unwrap();
+    let (o, e) = text(&out);
+    let (code, out) = (out.status.code().unwrap_or(-1), format!("{o}{e}"));
     assert_ne!(code, 0, "{out}");
+    // Plain OpenSSH shows why, and what to do, as the login banner of the jump.
+    assert!(
+        out.contains("oobgate: access to sw1 denied: no rule allows connect"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ssh bastion request sw1 DURATION REASON"),
+        "{out}"
+    );
     l.lab
         .wait_event("policy.decision", |e| {
             e.user.as_deref() == Some("bob") && e.outcome.as_deref() == Some("deny")

@@ -232,7 +232,17 @@ impl russh::server::Handler for Conn {
                     json!({ "port": port, "reason": reason, "rule": rule, "via": "direct-tcpip" }),
                 ),
         );
-        let Some(device) = device.filter(|_| allowed) else {
+        // A device session that policy refuses still gets an inner SSH server, which only
+        // tells the user why; forwards and unknown hosts are refused at the channel.
+        let refusal = match (&device, allowed, action) {
+            (Some(d), false, Action::Connect | Action::ConsoleRead) => Some(format!(
+                "oobgate: access to {} denied: {reason}\r\n\
+                 Ask for time-bound access: ssh bastion request {} DURATION REASON\r\n",
+                d.name, d.name
+            )),
+            _ => None,
+        };
+        let Some(device) = device.filter(|_| allowed || refusal.is_some()) else {
             reply
                 .reject(ChannelOpenFailure::AdministrativelyProhibited)
                 .await;
@@ -246,6 +256,7 @@ impl russh::server::Handler for Conn {
                 device,
                 channel,
                 self.shutdown.clone(),
+                refusal,
             ));
         } else {
             tokio::spawn(forward::run(

@@ -18,13 +18,17 @@ use crate::audit::Event;
 use crate::identity::Identity;
 use crate::inventory::Device;
 
-/// Serves the inner SSH server for `device` over `channel` until it ends.
+/// Serves the inner SSH server for `device` over `channel` until it ends. With `refusal`,
+/// the inner server only shows that text as its login banner and refuses the login, so a
+/// plain `ssh -J` user learns why (a refused channel would only say "stdio forwarding
+/// failed").
 pub async fn serve_inner(
     bastion: Arc<Bastion>,
     outer: Identity,
     device: Device,
     channel: Channel<Msg>,
     shutdown: CancellationToken,
+    refusal: Option<String>,
 ) {
     let config = match bastion.inner_ssh_config(&device.name) {
         Ok(c) => c,
@@ -39,6 +43,7 @@ pub async fn serve_inner(
         device,
         identity: None,
         shutdown: shutdown.clone(),
+        refusal,
     };
     let session = match russh::server::run_stream(config, channel.into_stream(), handler).await {
         Ok(s) => s,
@@ -69,6 +74,7 @@ struct InnerConn {
     device: Device,
     identity: Option<Identity>,
     shutdown: CancellationToken,
+    refusal: Option<String>,
 }
 
 impl InnerConn {
@@ -88,6 +94,10 @@ impl InnerConn {
 impl russh::server::Handler for InnerConn {
     type Error = russh::Error;
 
+    async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
+        Ok(self.refusal.clone())
+    }
+
     async fn auth_password(&mut self, user: &str, _p: &str) -> Result<Auth, Self::Error> {
         Ok(self.reject(user, "password", "password authentication is not accepted"))
     }
@@ -105,6 +115,10 @@ impl russh::server::Handler for InnerConn {
         user: &str,
         cert: &Certificate,
     ) -> Result<Auth, Self::Error> {
+        if self.refusal.is_some() {
+            // Already decided and audited at the jump.
+            return Ok(Auth::reject());
+        }
         let id = match self
             .bastion
             .validator
