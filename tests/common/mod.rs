@@ -145,8 +145,8 @@ impl Lab {
         // Keys exist before the bastion starts, so known_hosts can be written right away.
         let keys = oobgate::identity::KeyStore::open_or_create(&config.data_dir, &[]).unwrap();
         std::fs::write(root.join("known_hosts"), keys.known_hosts_line() + "\n").unwrap();
-        drop(listener);
-        let (shutdown, thread) = serve_in_thread(addr, config.clone());
+        // The listener bound above is handed over, so no other test can take its port.
+        let (shutdown, thread) = serve_in_thread(addr, Some(listener), config.clone());
         wait_for_banner(addr);
         Lab {
             dir,
@@ -165,7 +165,7 @@ impl Lab {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let (shutdown, thread) = serve_in_thread(self.addr, self.config.clone());
+        let (shutdown, thread) = serve_in_thread(self.addr, None, self.config.clone());
         self.shutdown = shutdown;
         self.thread = Some(thread);
         wait_for_banner(self.addr);
@@ -366,11 +366,16 @@ pub fn cert_of(key: &Path) -> PathBuf {
     PathBuf::from(format!("{}-cert.pub", key.display()))
 }
 
-/// Serves the bastion for `config` on `addr` in a thread with its own runtime.
+/// Serves the bastion for `config` in a thread with its own runtime, on `listener` or, when
+/// there is none (a restart), on a new one bound to `addr`.
 fn serve_in_thread(
     addr: SocketAddr,
+    listener: Option<std::net::TcpListener>,
     config: Config,
 ) -> (CancellationToken, std::thread::JoinHandle<()>) {
+    if let Some(l) = &listener {
+        l.set_nonblocking(true).unwrap();
+    }
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let thread = std::thread::spawn(move || {
@@ -380,7 +385,10 @@ fn serve_in_thread(
             .build()
             .unwrap();
         rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            let listener = match listener {
+                Some(l) => tokio::net::TcpListener::from_std(l).unwrap(),
+                None => tokio::net::TcpListener::bind(addr).await.unwrap(),
+            };
             if let Err(e) = oobgate::serve(listener, config, stop).await {
                 panic!("serve failed: {e}");
             }
