@@ -116,6 +116,7 @@ impl Notifier {
         let (tx, rx) = mpsc::channel(QUEUE);
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NotifyError::Url(format!("{}: {e}", cfg.url)))?;
         tokio::spawn(deliver(
@@ -168,6 +169,13 @@ async fn deliver(
     bastion: String,
     mut rx: mpsc::Receiver<String>,
 ) {
+    // Webhook URLs often carry a token (user info, query): logs name only the endpoint.
+    let shown = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or("?"),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    ) + url.path();
     while let Some(body) = rx.recv().await {
         let body = match serde_json::from_str::<serde_json::Value>(&body) {
             Ok(mut v) => {
@@ -190,16 +198,16 @@ async fn deliver(
             let failure = match req.send().await {
                 Ok(r) if r.status().is_success() => None,
                 Ok(r) => Some(format!("HTTP {}", r.status())),
-                Err(e) => Some(e.to_string()),
+                Err(e) => Some(e.without_url().to_string()),
             };
             let Some(why) = failure else {
                 break;
             };
             if attempt == retries {
-                tracing::warn!(url = %url, attempts = attempt + 1, "webhook delivery failed, event dropped: {why}");
+                tracing::warn!(url = %shown, attempts = attempt + 1, "webhook delivery failed, event dropped: {why}");
                 break;
             }
-            tracing::debug!(url = %url, "webhook delivery failed, retrying: {why}");
+            tracing::debug!(url = %shown, "webhook delivery failed, retrying: {why}");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
