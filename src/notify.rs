@@ -103,6 +103,7 @@ type Secret = Zeroizing<Vec<u8>>;
 #[derive(Clone, Debug)]
 pub struct Notifier {
     tx: Option<mpsc::Sender<String>>,
+    bastion: String,
 }
 
 impl Notifier {
@@ -119,20 +120,19 @@ impl Notifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NotifyError::Url(format!("{}: {e}", cfg.url)))?;
-        tokio::spawn(deliver(
-            client,
-            url,
-            secret,
-            cfg.retries,
-            bastion.to_string(),
-            rx,
-        ));
-        Ok(Notifier { tx: Some(tx) })
+        tokio::spawn(deliver(client, url, secret, cfg.retries, rx));
+        Ok(Notifier {
+            tx: Some(tx),
+            bastion: bastion.to_string(),
+        })
     }
 
     /// A notifier that sends nothing.
     pub fn disabled() -> Notifier {
-        Notifier { tx: None }
+        Notifier {
+            tx: None,
+            bastion: String::new(),
+        }
     }
 
     /// Queues event `kind` with `payload`'s fields; never blocks, never fails.
@@ -143,6 +143,7 @@ impl Notifier {
         let mut body = serde_json::json!({
             "kind": kind,
             "time": crate::audit::now_rfc3339(),
+            "bastion": self.bastion,
         });
         if let (Some(b), serde_json::Value::Object(fields)) = (body.as_object_mut(), payload) {
             for (k, v) in fields {
@@ -166,7 +167,6 @@ async fn deliver(
     url: url::Url,
     secret: Option<Secret>,
     retries: u32,
-    bastion: String,
     mut rx: mpsc::Receiver<String>,
 ) {
     // Webhook URLs often carry a token (user info, query): logs name only the endpoint.
@@ -177,15 +177,6 @@ async fn deliver(
         url.port().map(|p| format!(":{p}")).unwrap_or_default()
     ) + url.path();
     while let Some(body) = rx.recv().await {
-        let body = match serde_json::from_str::<serde_json::Value>(&body) {
-            Ok(mut v) => {
-                if let Some(m) = v.as_object_mut() {
-                    m.insert("bastion".into(), bastion.clone().into());
-                }
-                v.to_string()
-            }
-            Err(_) => body,
-        };
         let mut backoff = Duration::from_millis(500);
         for attempt in 0..=retries {
             let mut req = client

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{text, Lab, LabOptions};
+use common::{text, Attached, Lab, LabOptions};
 
 /// A fake device console on a pty, behind a ser2net port.
 struct ConsoleServer {
@@ -127,79 +126,6 @@ fn console_server_at(accepter: &str) -> ConsoleServer {
         port,
         dir,
         pty,
-    }
-}
-
-/// An interactive `ssh -tt` whose output is collected in the background.
-struct Attached {
-    child: Child,
-    out: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Attached {
-    fn start(cfg: &std::path::Path, host: &str) -> Attached {
-        let mut child = Command::new("ssh")
-            .arg("-F")
-            .arg(cfg)
-            .args(["-tt", host])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let readers: [Box<dyn Read + Send>; 2] = [
-            Box::new(child.stdout.take().unwrap()),
-            Box::new(child.stderr.take().unwrap()),
-        ];
-        for mut r in readers {
-            let sink = out.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = r.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-        }
-        Attached { child, out }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
-    }
-
-    fn wait_for(&self, needle: &str) -> bool {
-        let until = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < until {
-            if self.text().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn detach(mut self) -> String {
-        self.send(b"\x1dd");
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.text()
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::{text, Lab, LabOptions};
+use common::{text, Attached, Lab, LabOptions};
 use oobgate::ipmi::testing::{IpmiSim, BMC_PASSWORD, BMC_USER};
 
 const POLICY: &str = "\
@@ -126,69 +126,6 @@ fn a_wrong_bmc_password_is_a_clear_error_without_the_secret() {
     let ev = lab.events("power");
     assert_eq!(ev[0].outcome.as_deref(), Some("error"));
     assert!(!ev[0].detail.to_string().contains("wrong-bmc-pass"));
-}
-
-/// An interactive `ssh -tt` whose output is collected in the background.
-struct Attached {
-    child: std::process::Child,
-    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl Attached {
-    fn start(cfg: &std::path::Path, host: &str) -> Attached {
-        use std::io::Read;
-        use std::process::{Command, Stdio};
-        let mut child = Command::new("ssh")
-            .arg("-F")
-            .arg(cfg)
-            .args(["-tt", host])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mut r = child.stdout.take().unwrap();
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Attached { child, out }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
-    }
-
-    fn wait_for(&self, needle: &str) -> bool {
-        for _ in 0..300 {
-            if self.text().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        use std::io::Write;
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    }
-}
-
-impl Drop for Attached {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

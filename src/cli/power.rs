@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use oobgate::audit::{AuditStore, Event};
+use oobgate::audit::AuditStore;
 use oobgate::config::Config;
 use oobgate::inventory::Inventory;
 use oobgate::ipmi::{BmcTarget, PowerAction};
@@ -48,24 +48,17 @@ pub fn run(config: &Path, verb: &str, server: &str) -> Result<ExitCode> {
         let target = BmcTarget::for_device(bmc, &username, &password)?;
         anyhow::Ok(oobgate::ipmi::chassis(&target, action).await?)
     });
-    let what = match action {
-        Some(a) => format!("power {a}"),
-        None => "power status".into(),
-    };
-    store.record(
-        Event::new("power")
-            .user(format!("local:{login}"))
-            .device(&bmc.name)
-            .action(&what)
-            .outcome(if result.is_ok() { "ok" } else { "error" })
-            .detail(serde_json::json!({
-                "server": server,
-                "power_on": result.as_ref().ok(),
-                "error": result.as_ref().err().map(|e| format!("{e:#}")),
-                "via": "local",
-            })),
-    )?;
-    let on = result?;
+    let what = oobgate::frontdoor::power::describe(action);
+    let result = result.map_err(|e| format!("{e:#}"));
+    store.record(oobgate::frontdoor::power::event(
+        &format!("local:{login}"),
+        &bmc.name,
+        server,
+        &what,
+        &result,
+        Some("local"),
+    ))?;
+    let on = result.map_err(anyhow::Error::msg)?;
     println!(
         "{server}: {}chassis power is {}",
         if action.is_some() {

@@ -57,13 +57,14 @@ impl Connector for IpmiSolConnector {
         cred: &DeviceCredential,
         _req: &LinkRequest,
     ) -> Result<Link> {
-        let mut bmc = BmcTarget::new(
+        let bmc = BmcTarget::new(
             &target.name,
             &target.address,
             &cred.username,
             cred.password.as_deref().unwrap_or(""),
-        );
-        bmc.suites = BmcTarget::parse_suites(&self.suites).map_err(|e| map_err(target, e))?;
+        )
+        .with_suites(&self.suites)
+        .map_err(|e| map_err(target, e))?;
         let mut session = Session::open(&bmc).await.map_err(|e| map_err(target, e))?;
         let chunk = sol::activate(&mut session, &self.opts)
             .await

@@ -123,17 +123,18 @@ fn audit(bastion: &Bastion, id: &Identity, kind: &str, req: &AccessRequest, outc
         AccessTarget::Device(d) => Some(d.clone()),
         _ => None,
     };
+    let detail = payload(req);
     let mut ev = Event::new(kind)
         .user(&id.user)
         .source(id.source.to_string())
         .action(kind.trim_start_matches("access."))
         .outcome(outcome)
-        .detail(payload(req));
+        .detail(detail.clone());
     if let Some(d) = device {
         ev = ev.device(d);
     }
     bastion.audit(ev);
-    let mut hook = payload(req);
+    let mut hook = detail;
     if let Some(m) = hook.as_object_mut() {
         m.insert("by".into(), id.user.clone().into());
     }

@@ -329,9 +329,7 @@ async fn watch_access(bastion: Arc<Bastion>, shutdown: CancellationToken) {
             Err(e) => tracing::error!(error = %e, "access sweep failed"),
         }
         if !bastion.live.is_empty() {
-            bastion
-                .live
-                .end_where(|serial, key_id| bastion.validator.revoked(serial, key_id));
+            bastion.live.end_where(bastion.validator.revocations());
         }
     }
 }

@@ -42,6 +42,40 @@ fn consoles_of<'a>(inventory: &'a Inventory, bmc: &Device) -> Vec<&'a Device> {
         .collect()
 }
 
+/// `power status` or `power ACTION`, as audited and shown.
+pub fn describe(action: Option<PowerAction>) -> String {
+    match action {
+        Some(a) => format!("power {a}"),
+        None => "power status".to_string(),
+    }
+}
+
+/// The `power` audit event: `user` did `what` on `server` through BMC device `bmc`;
+/// `result` is the power state after, or the error; `via` marks the local command.
+pub fn event(
+    user: &str,
+    bmc: &str,
+    server: &str,
+    what: &str,
+    result: &std::result::Result<bool, String>,
+    via: Option<&str>,
+) -> Event {
+    let mut detail = json!({
+        "server": server,
+        "power_on": result.as_ref().ok(),
+        "error": result.as_ref().err(),
+    });
+    if let (Some(v), Some(m)) = (via, detail.as_object_mut()) {
+        m.insert("via".into(), v.into());
+    }
+    Event::new("power")
+        .user(user)
+        .device(bmc)
+        .action(what)
+        .outcome(if result.is_ok() { "ok" } else { "error" })
+        .detail(detail)
+}
+
 /// Runs the `power` command.
 pub async fn run(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOutput {
     let [verb, name] = args else {
@@ -99,22 +133,9 @@ pub async fn run(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOu
             }
         }
     };
-    let what = match action {
-        Some(a) => format!("power {a}"),
-        None => "power status".to_string(),
-    };
+    let what = describe(action);
     bastion.audit(
-        Event::new("power")
-            .user(&id.user)
-            .source(id.source.to_string())
-            .device(&bmc.name)
-            .action(&what)
-            .outcome(if result.is_ok() { "ok" } else { "error" })
-            .detail(json!({
-                "server": name,
-                "power_on": result.as_ref().ok(),
-                "error": result.as_ref().err(),
-            })),
+        event(&id.user, &bmc.name, name, &what, &result, None).source(id.source.to_string()),
     );
     if action.is_some() {
         let note = format!(

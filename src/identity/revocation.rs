@@ -134,6 +134,17 @@ impl RevocationList {
     /// Whether a certificate with this serial and key id is revoked (or the list unusable).
     pub fn check(&self, serial: u64, key_id: &str) -> Option<Revoked> {
         self.refresh();
+        self.lookup(serial, key_id)
+    }
+
+    /// Re-reads the file if it changed; then [`RevocationList::lookup`] answers from it.
+    pub fn reload_if_changed(&self) {
+        self.refresh();
+    }
+
+    /// Like [`RevocationList::check`] without looking at the file again (a caller checking
+    /// many certificates reloads once).
+    pub fn lookup(&self, serial: u64, key_id: &str) -> Option<Revoked> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match &st.entries {
             Err(e) => Some(Revoked::ListUnusable(e.clone())),

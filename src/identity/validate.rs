@@ -145,20 +145,23 @@ impl Validator {
         }
     }
 
-    /// Why a certificate with this serial and key id may no longer be used (revoked, or the
-    /// revocation list is unusable), for ending live sessions.
-    pub fn revoked(&self, serial: u64, key_id: &str) -> Option<String> {
-        self.revocation.check(serial, key_id).map(|r| match r {
-            super::revocation::Revoked::Serial(s) => {
-                format!("your certificate (serial {s}) was revoked")
-            }
-            super::revocation::Revoked::KeyId(k) => {
-                format!("your certificate (key id {k}) was revoked")
-            }
-            super::revocation::Revoked::ListUnusable(e) => {
-                format!("the revocation list is unusable ({e}); closing every session")
-            }
-        })
+    /// A check of live sessions' certificates against the revocation list, re-read once:
+    /// why a certificate with this serial and key id may no longer be used, if so.
+    pub fn revocations(&self) -> impl Fn(u64, &str) -> Option<String> + '_ {
+        self.revocation.reload_if_changed();
+        move |serial, key_id| {
+            self.revocation.lookup(serial, key_id).map(|r| match r {
+                super::revocation::Revoked::Serial(s) => {
+                    format!("your certificate (serial {s}) was revoked")
+                }
+                super::revocation::Revoked::KeyId(k) => {
+                    format!("your certificate (key id {k}) was revoked")
+                }
+                super::revocation::Revoked::ListUnusable(e) => {
+                    format!("the revocation list is unusable ({e}); closing every session")
+                }
+            })
+        }
     }
 
     /// Validates `cert` presented by `login` from `peer`, yielding the admin's identity.

@@ -215,9 +215,14 @@ impl BmcTarget {
         username: &str,
         password: &str,
     ) -> Result<BmcTarget> {
-        let mut t = BmcTarget::new(&device.name, &device.address, username, password);
-        t.suites = BmcTarget::parse_suites(&device.cipher_suites)?;
-        Ok(t)
+        BmcTarget::new(&device.name, &device.address, username, password)
+            .with_suites(&device.cipher_suites)
+    }
+
+    /// The same target trying cipher suites `ids` (only 17 and 3 are accepted).
+    pub fn with_suites(mut self, ids: &[u8]) -> Result<BmcTarget> {
+        self.suites = BmcTarget::parse_suites(ids)?;
+        Ok(self)
     }
 }
 

@@ -21,8 +21,7 @@ const ROLE: u8 = 0x14;
 
 /// An authenticated, encrypted session with a BMC.
 pub struct Session {
-    sock: UdpSocket,
-    bmc: String,
+    wire: Wire,
     suite: Suite,
     keys: Keys,
     /// The BMC's id for this session (sent in our packets).
@@ -31,14 +30,12 @@ pub struct Session {
     our_sid: u32,
     seq: u32,
     rq_seq: u8,
-    timeout: Duration,
-    retries: u32,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("bmc", &self.bmc)
+            .field("bmc", &self.wire.bmc)
             .field("suite", &self.suite.id())
             .finish_non_exhaustive()
     }
@@ -135,19 +132,16 @@ impl Session {
                 Opened::Ok { bmc_sid } => {
                     let (keys, bmc_sid) = handshake(&wire, t, suite, our_sid, bmc_sid).await?;
                     let mut s = Session {
-                        sock: wire.sock,
-                        bmc: wire.bmc,
+                        wire,
                         suite,
                         keys,
                         bmc_sid,
                         our_sid,
                         seq: 0,
                         rq_seq: 0,
-                        timeout: wire.timeout,
-                        retries: wire.retries,
                     };
                     s.command(NETFN_APP, CMD_SET_PRIVILEGE, &[0x04]).await?;
-                    tracing::info!(bmc = %s.bmc, suite = suite.id(), "IPMI session open");
+                    tracing::info!(bmc = %s.wire.bmc, suite = suite.id(), "IPMI session open");
                     return Ok(s);
                 }
                 Opened::Refused(status) => {
@@ -180,7 +174,7 @@ impl Session {
             .await?;
         if resp.completion != 0 {
             return Err(IpmiError::Completion {
-                bmc: self.bmc.clone(),
+                bmc: self.wire.bmc.clone(),
                 cmd,
                 code: resp.completion,
             });
@@ -196,83 +190,49 @@ impl Session {
         body: &[u8],
         accept: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<T> {
-        let mut buf = vec![0u8; packet::MAX_DATAGRAM + 1];
-        for _ in 0..=self.retries {
-            let p = self.seal(ptype, body);
-            self.sock
-                .send(&p)
-                .await
-                .map_err(|e| IpmiError::Unreachable {
-                    bmc: self.bmc.clone(),
-                    message: e.to_string(),
-                })?;
-            let until = Instant::now() + self.timeout;
-            loop {
-                let n = match tokio::time::timeout_at(until, self.sock.recv(&mut buf)).await {
-                    Err(_) => break,
-                    Ok(Err(e)) => {
-                        return Err(IpmiError::Unreachable {
-                            bmc: self.bmc.clone(),
-                            message: e.to_string(),
-                        })
-                    }
-                    Ok(Ok(n)) => n,
-                };
-                if let Some(plain) = self.open_packet(&buf[..n], ptype) {
-                    if let Some(t) = accept(&plain) {
-                        return Ok(t);
-                    }
-                }
-            }
-        }
-        Err(IpmiError::Timeout {
-            bmc: self.bmc.clone(),
-            what: "IPMI request",
-            seconds: self.timeout.as_secs_f64() * f64::from(self.retries + 1),
-        })
+        let Session {
+            wire,
+            suite,
+            keys,
+            bmc_sid,
+            our_sid,
+            seq,
+            ..
+        } = self;
+        wire.exchange(
+            "IPMI request",
+            || seal(keys, *bmc_sid, seq, ptype, body),
+            |p| open(keys, *suite, *our_sid, &wire.bmc, p, ptype).and_then(|b| accept(&b).map(Ok)),
+        )
+        .await
     }
 
     /// An authenticated, encrypted packet carrying `body`.
     pub(crate) fn seal(&mut self, ptype: u8, body: &[u8]) -> Vec<u8> {
-        self.seq = self.seq.wrapping_add(1).max(1);
-        let enc = self.keys.encrypt(body, rand::random());
-        let keys = &self.keys;
-        packet::encode_v20(
-            ptype,
-            true,
-            self.bmc_sid,
-            self.seq,
-            &enc,
-            Some(&|b: &[u8]| keys.mac(b)),
-        )
+        seal(&self.keys, self.bmc_sid, &mut self.seq, ptype, body)
     }
 
     /// The decrypted payload of a packet for this session of type `ptype`, if it is one
     /// and its integrity code is right.
     pub(crate) fn open_packet(&self, p: &[u8], ptype: u8) -> Option<Vec<u8>> {
-        let v = packet::decode_v20(p, self.suite.code_len()).ok()?;
-        if v.payload_type != ptype || v.session_id != self.our_sid || !v.authenticated {
-            return None;
-        }
-        if !self.keys.verify(v.signed, v.auth_code) {
-            tracing::warn!(bmc = %self.bmc, "IPMI packet with a bad integrity code dropped");
-            return None;
-        }
-        if v.encrypted {
-            self.keys.decrypt(v.payload).ok()
-        } else {
-            Some(v.payload.to_vec())
-        }
+        open(
+            &self.keys,
+            self.suite,
+            self.our_sid,
+            &self.wire.bmc,
+            p,
+            ptype,
+        )
     }
 
     /// Sends an already sealed packet.
     pub(crate) async fn send_raw(&self, p: &[u8]) -> std::io::Result<()> {
-        self.sock.send(p).await.map(|_| ())
+        self.wire.sock.send(p).await.map(|_| ())
     }
 
     /// Receives one datagram.
     pub(crate) async fn recv_raw(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.sock.recv(buf).await
+        self.wire.sock.recv(buf).await
     }
 
     /// A sealed IPMI request that nobody waits for (keepalives).
@@ -289,14 +249,53 @@ impl Session {
 
     /// The BMC's name, for messages.
     pub(crate) fn bmc(&self) -> &str {
-        &self.bmc
+        &self.wire.bmc
     }
 
     /// Closes the session at the BMC (best effort).
     pub async fn close(mut self) {
         let sid = self.bmc_sid.to_le_bytes();
-        self.retries = 0;
+        self.wire.retries = 0;
         let _ = self.command(NETFN_APP, CMD_CLOSE, &sid).await;
+    }
+}
+
+/// An authenticated, encrypted packet carrying `body`, with the next sequence number.
+fn seal(keys: &Keys, bmc_sid: u32, seq: &mut u32, ptype: u8, body: &[u8]) -> Vec<u8> {
+    *seq = seq.wrapping_add(1).max(1);
+    let enc = keys.encrypt(body, rand::random());
+    packet::encode_v20(
+        ptype,
+        true,
+        bmc_sid,
+        *seq,
+        &enc,
+        Some(&|b: &[u8]| keys.mac(b)),
+    )
+}
+
+/// The decrypted payload of packet `p` if it is of type `ptype`, for session `our_sid`, and
+/// its integrity code is right.
+fn open(
+    keys: &Keys,
+    suite: Suite,
+    our_sid: u32,
+    bmc: &str,
+    p: &[u8],
+    ptype: u8,
+) -> Option<Vec<u8>> {
+    let v = packet::decode_v20(p, suite.code_len()).ok()?;
+    if v.payload_type != ptype || v.session_id != our_sid || !v.authenticated {
+        return None;
+    }
+    if !keys.verify(v.signed, v.auth_code) {
+        tracing::warn!(bmc, "IPMI packet with a bad integrity code dropped");
+        return None;
+    }
+    if v.encrypted {
+        keys.decrypt(v.payload).ok()
+    } else {
+        Some(v.payload.to_vec())
     }
 }
 

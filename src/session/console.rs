@@ -30,7 +30,7 @@ use crate::recording::{Recorder, RecordingHeader};
 
 /// The connector for a console device's address (`/dev/...`, `raw://`, `rfc2217://`, or a
 /// BMC's `host:port` for Serial-over-LAN).
-fn console_target(device: &Device) -> std::result::Result<(Target, ConsoleKind), String> {
+fn console_target(device: &Device) -> (Target, ConsoleKind) {
     let (kind, address) = if device.kind == crate::inventory::DeviceKind::IpmiSol {
         (ConsoleKind::Sol, device.address.clone())
     } else if let Some(a) = device.address.strip_prefix("raw://") {
@@ -40,7 +40,7 @@ fn console_target(device: &Device) -> std::result::Result<(Target, ConsoleKind),
     } else {
         (ConsoleKind::Local, device.address.clone())
     };
-    Ok((
+    (
         Target {
             name: device.name.clone(),
             address,
@@ -48,7 +48,7 @@ fn console_target(device: &Device) -> std::result::Result<(Target, ConsoleKind),
             legacy_algorithms: false,
         },
         kind,
-    ))
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,36 +91,32 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
                     "bastion stopped".into(),
                 ));
             };
-            let (target, kind) =
-                console_target(&dev).map_err(|reason| crate::connect::ConnectError::Config {
-                    device: dev.name.clone(),
-                    reason,
-                })?;
-            let settings: SerialSettings = match &dev.serial {
-                Some(s) => s
-                    .parse()
-                    .map_err(|reason| crate::connect::ConnectError::Config {
-                        device: dev.name.clone(),
-                        reason,
-                    })?,
-                None => SerialSettings::default(),
+            let (target, kind) = console_target(&dev);
+            let settings = || -> Result<SerialSettings, crate::connect::ConnectError> {
+                match &dev.serial {
+                    Some(s) => s
+                        .parse()
+                        .map_err(|reason| crate::connect::ConnectError::Config {
+                            device: dev.name.clone(),
+                            reason,
+                        }),
+                    None => Ok(SerialSettings::default()),
+                }
             };
-            let serial = SerialConnector::new(settings);
-            let rfc2217 = Rfc2217Connector::new(settings);
-            let sol = crate::connect::IpmiSolConnector::new(
-                dev.cipher_suites.clone(),
-                crate::ipmi::sol::SolOptions {
-                    deactivate_stale: dev.sol_takeover,
-                    ..Default::default()
-                },
-            );
-            let (connector, cred): (&dyn Connector, DeviceCredential) = match kind {
-                ConsoleKind::RawTcp => (&bastion.rawtcp, DeviceCredential::default()),
-                ConsoleKind::Local => (&serial, DeviceCredential::default()),
-                ConsoleKind::Rfc2217 => (&rfc2217, DeviceCredential::default()),
+            let plain = DeviceCredential::default;
+            let (connector, cred): (Box<dyn Connector>, DeviceCredential) = match kind {
+                ConsoleKind::RawTcp => (Box::new(bastion.rawtcp.clone()), plain()),
+                ConsoleKind::Local => (Box::new(SerialConnector::new(settings()?)), plain()),
+                ConsoleKind::Rfc2217 => (Box::new(Rfc2217Connector::new(settings()?)), plain()),
                 // The BMC login comes from the secrets store and never leaves the bastion.
                 ConsoleKind::Sol => (
-                    &sol,
+                    Box::new(crate::connect::IpmiSolConnector::new(
+                        dev.cipher_suites.clone(),
+                        crate::ipmi::sol::SolOptions {
+                            deactivate_stale: dev.sol_takeover,
+                            ..Default::default()
+                        },
+                    )),
                     crate::session::credential(&bastion, &dev)
                         .await
                         .map_err(|e| crate::connect::ConnectError::BadCredential {
@@ -142,11 +138,8 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
         open,
         // Raw TCP ports carry bytes only; ttys, RFC 2217 ports and SOL can send a break.
         send_break: matches!(
-            console_target(device),
-            Ok((
-                _,
-                ConsoleKind::Local | ConsoleKind::Rfc2217 | ConsoleKind::Sol
-            ))
+            console_target(device).1,
+            ConsoleKind::Local | ConsoleKind::Rfc2217 | ConsoleKind::Sol
         )
         .then_some(send_break),
     }) {

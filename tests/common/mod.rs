@@ -2,10 +2,12 @@
 //! real `ssh-keygen`, and the real `ssh` client driving it through a generated ssh_config.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use oobgate::audit::{AuditStore, EventFilter, EventRow};
 use oobgate::config::Config;
@@ -395,4 +397,84 @@ fn serve_in_thread(
         });
     });
     (shutdown, thread)
+}
+
+/// An interactive `ssh -tt` (a console attach) whose output is collected in the background.
+pub struct Attached {
+    child: Child,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Attached {
+    pub fn start(cfg: &std::path::Path, host: &str) -> Attached {
+        let mut child = Command::new("ssh")
+            .arg("-F")
+            .arg(cfg)
+            .args(["-tt", host])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let readers: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for mut r in readers {
+            let sink = out.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = r.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        Attached { child, out }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    pub fn wait_for(&self, needle: &str) -> bool {
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            if self.text().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn detach(mut self) -> String {
+        self.send(b"\x1dd");
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.text()
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
