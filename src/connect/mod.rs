@@ -207,6 +207,9 @@ impl From<russh::Error> for ConnectError {
 /// Result alias for this module.
 pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
 
+/// Read buffer in front of an SSH connection's socket.
+pub(crate) const READ_BUFFER: usize = 64 * 1024;
+
 /// Opens a TCP connection to `target` within `limit`, with `TCP_NODELAY` set; the errors
 /// name the device and the address.
 pub(crate) async fn connect_tcp(

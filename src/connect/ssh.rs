@@ -176,6 +176,8 @@ impl Connector for SshConnector {
             disconnect: disconnect.clone(),
         };
         let setup = async {
+            // Buffered: russh reads every packet as two exact reads.
+            let tcp = tokio::io::BufReader::with_capacity(super::READ_BUFFER, tcp);
             let mut handle = client::connect_stream(config, tcp, handler).await?;
             ssh_auth::authenticate(&mut handle, target, cred).await?;
             let (channel, pending) = start_session(&handle, target, req).await?;

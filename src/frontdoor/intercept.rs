@@ -18,6 +18,9 @@ use crate::audit::Event;
 use crate::identity::Identity;
 use crate::inventory::Device;
 
+/// The data size of one outer channel message (OpenSSH's default largest channel packet).
+const OUTER_CHUNK: usize = 32 * 1024;
+
 /// Serves the inner SSH server for `device` over `channel` until it ends. With `refusal`,
 /// the inner server only shows that text as its login banner and refuses the login, so a
 /// plain `ssh -J` user learns why (a refused channel would only say "stdio forwarding
@@ -45,7 +48,11 @@ pub async fn serve_inner(
         shutdown: shutdown.clone(),
         refusal,
     };
-    let session = match russh::server::run_stream(config, channel.into_stream(), handler).await {
+    // The inner server writes whole SSH packets, each a few bytes over the outer channel's
+    // largest data message: written as they come, every one would travel as a full message
+    // and a runt. Buffered, the outer channel carries full messages.
+    let stream = tokio::io::BufWriter::with_capacity(OUTER_CHUNK, channel.into_stream());
+    let session = match russh::server::run_stream(config, stream, handler).await {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!(error = %e, "inner ssh handshake failed");

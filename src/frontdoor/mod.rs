@@ -346,7 +346,12 @@ async fn run_connection(
     let auth_timeout = bastion.config.auth.auth_timeout;
     let cut = CancellationToken::new();
     let _cut_on_exit = cut.clone().drop_guard();
-    let socket = killable::Killable::new(socket, cut.clone());
+    // russh reads each packet as two exact reads (length, then body): buffering them
+    // halves the read syscalls on bulk output.
+    let socket = killable::Killable::new(
+        tokio::io::BufReader::with_capacity(crate::connect::READ_BUFFER, socket),
+        cut.clone(),
+    );
     let session = match tokio::time::timeout(
         auth_timeout,
         russh::server::run_stream(ssh_config, socket, conn),

@@ -48,6 +48,44 @@ pub struct RecordingSummary {
     pub duration: Duration,
 }
 
+/// How much recording is written between two write-behind steps.
+const WRITE_BEHIND_STEP: u64 = 8 << 20;
+
+/// Write-behind for bulk sessions: every [`WRITE_BEHIND_STEP`] the newest part of the file is
+/// handed to the disk and the part before it, written by then, leaves the page cache. A
+/// recording is written once and rarely read, so a session streaming gigabytes neither fills
+/// memory with dirty pages nor evicts what the machine needs cached, and less of it is lost
+/// if the host (not only the bastion) goes down. Best effort: the kernel may keep pages.
+#[derive(Default)]
+struct WriteBehind {
+    written: u64,
+    mark: u64,
+}
+
+impl WriteBehind {
+    fn wrote(&mut self, file: &File, n: usize) {
+        use std::os::fd::AsRawFd;
+        self.written += n as u64;
+        if self.written - self.mark < WRITE_BEHIND_STEP {
+            return;
+        }
+        let fd = file.as_raw_fd();
+        let from = self.mark.saturating_sub(WRITE_BEHIND_STEP);
+        // DONTNEED starts writeback of dirty pages in the range and drops the clean ones:
+        // the previous step (written back since) goes, the newest step starts its way out.
+        // SAFETY: plain syscall on an open descriptor owned by `file`; no memory is passed.
+        unsafe {
+            libc::posix_fadvise(
+                fd,
+                from as libc::off_t,
+                (self.written - from) as libc::off_t,
+                libc::POSIX_FADV_DONTNEED,
+            );
+        }
+        self.mark = self.written;
+    }
+}
+
 /// Writes one recording.
 pub struct Recorder {
     path: PathBuf,
@@ -57,6 +95,7 @@ pub struct Recorder {
     out: Decoder,
     inp: Decoder,
     line: Vec<u8>,
+    behind: WriteBehind,
     bytes_out: u64,
     bytes_in: u64,
     events: u64,
@@ -115,6 +154,7 @@ impl Recorder {
             out: Decoder::default(),
             inp: Decoder::default(),
             line: Vec::with_capacity(64 * 1024),
+            behind: WriteBehind::default(),
             bytes_out: 0,
             bytes_in: 0,
             events: 0,
@@ -143,6 +183,7 @@ impl Recorder {
         let file = self.file.as_mut().ok_or(RecordingError::Closed)?;
         file.write_all(line).map_err(io(&self.path))?;
         self.hash.update(line);
+        self.behind.wrote(file, line.len());
         Ok(())
     }
 
