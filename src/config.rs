@@ -373,9 +373,8 @@ impl Config {
                 Some(mut w) => {
                     w.secret_file = w.secret_file.as_deref().map(abs);
                     w.validate().map_err(|e| {
-                        let text = e.to_string();
-                        let (key, reason) = text.split_once(": ").unwrap_or(("webhook", &text));
-                        invalid(key, reason.to_string())
+                        let (key, reason) = e.setting();
+                        invalid(key, reason)
                     })?;
                     Some(w)
                 }

@@ -58,6 +58,22 @@ pub enum NotifyError {
     },
 }
 
+impl NotifyError {
+    /// The `[webhook]` setting at fault and what is wrong with it, for config errors.
+    pub fn setting(&self) -> (&'static str, String) {
+        match self {
+            NotifyError::Url(url) => (
+                "webhook.url",
+                format!("{url:?} is not an http:// or https:// URL"),
+            ),
+            NotifyError::Secret { path, reason } => (
+                "webhook.secret_file",
+                format!("{}: {reason}", path.display()),
+            ),
+        }
+    }
+}
+
 impl WebhookConfig {
     /// Checks the URL and the secret file (config load, `oobgate check`).
     pub fn validate(&self) -> Result<(), NotifyError> {

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,16 +32,7 @@ fn access_lab(access: &str, limits: &str) -> AccessLab {
         ..Default::default()
     })
     .expect("sshd");
-    let creds = tempfile::tempdir().unwrap();
-    let file = creds.path().join("credentials.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[credentials.\"devices/sw1\"]\nusername = \"{TEST_USER}\"\npassword = \"{TEST_PASSWORD}\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (creds, file) = common::credentials_file("devices/sw1", TEST_USER, TEST_PASSWORD);
     let inventory = format!(
         "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{0}\"\n\
          labels = {{ site = \"fra1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n\n\

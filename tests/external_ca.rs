@@ -137,27 +137,22 @@ fn built_in_ca_refuses_a_ttl_above_the_maximum() {
     });
     let key = lab.key("id_bob");
     let pubkey = common::pub_of(&key);
-    let out = lab.oobgate(&[
-        "ca",
-        "sign",
-        "--principals",
-        "bob",
-        "--ttl",
-        "9h",
-        pubkey.to_str().unwrap(),
-    ]);
+    let sign = |ttl: &str| {
+        lab.oobgate(&[
+            "ca",
+            "sign",
+            "--principals",
+            "bob",
+            "--ttl",
+            ttl,
+            pubkey.to_str().unwrap(),
+        ])
+    };
+    let out = sign("9h");
     let (o, e) = text(&out);
     assert!(!out.status.success(), "{o}{e}");
     assert!(e.contains("exceeds the maximum of 8h"), "{o}{e}");
-    let out = lab.oobgate(&[
-        "ca",
-        "sign",
-        "--principals",
-        "bob",
-        "--ttl",
-        "8h",
-        pubkey.to_str().unwrap(),
-    ]);
+    let out = sign("8h");
     assert!(out.status.success(), "{:?}", text(&out));
     let cert = std::fs::read_to_string(common::cert_of(&key)).unwrap();
     assert!(

@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::{text, Attached, Lab, LabOptions};
-use oobgate::ipmi::testing::{IpmiSim, BMC_PASSWORD, BMC_USER};
+use oobgate::ipmi::testing::{read_serial_until, IpmiSim, BMC_PASSWORD, BMC_USER};
 
 const POLICY: &str = "\
 p, role:ops, server:srv12, power.status, allow
@@ -16,23 +15,25 @@ p, role:viewer, server:srv12, power.status, allow
 ";
 
 fn lab(sim: &IpmiSim, password: &str) -> (Lab, tempfile::TempDir) {
-    let creds = tempfile::tempdir().unwrap();
-    let file = creds.path().join("credentials.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[credentials.\"bmc/srv12\"]\nusername = \"{BMC_USER}\"\npassword = \"{password}\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    lab_with(sim, password, POLICY, false)
+}
+
+/// A lab whose inventory has srv12's BMC (`srv12-sol`) at `sim`, with `password` as the
+/// BMC login the bastion holds.
+fn lab_with(
+    sim: &IpmiSim,
+    password: &str,
+    policy: &str,
+    always_on: bool,
+) -> (Lab, tempfile::TempDir) {
+    let (creds, file) = common::credentials_file("bmc/srv12", BMC_USER, password);
     let lab = Lab::start_with(LabOptions {
         inventory: Some(format!(
             "[[device]]\nname = \"srv12-sol\"\nkind = \"ipmi-sol\"\naddress = \"{}\"\n\
-             labels = {{ server = \"srv12\" }}\ncredential = \"bmc/srv12\"\n",
+             labels = {{ server = \"srv12\" }}\ncredential = \"bmc/srv12\"\nalways_on = {always_on}\n",
             sim.address
         )),
-        policy: Some(POLICY.into()),
+        policy: Some(policy.into()),
         extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
         ..Default::default()
     });
@@ -130,31 +131,14 @@ fn a_wrong_bmc_password_is_a_clear_error_without_the_secret() {
 
 #[test]
 fn sol_console_through_the_bastion_marks_power_actions() {
-    use std::io::{Read, Write};
-    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let sim = IpmiSim::start_with(Some(host.local_addr().unwrap().port()));
-    let (mut serial, _) = host.accept().unwrap();
-    serial
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let creds = tempfile::tempdir().unwrap();
-    let file = creds.path().join("credentials.toml");
-    std::fs::write(
-        &file,
-        format!("[credentials.\"bmc/srv12\"]\nusername = \"{BMC_USER}\"\npassword = \"{BMC_PASSWORD}\"\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let lab = Lab::start_with(LabOptions {
-        inventory: Some(format!(
-            "[[device]]\nname = \"srv12-sol\"\nkind = \"ipmi-sol\"\naddress = \"{}\"\n\
-             labels = {{ server = \"srv12\" }}\ncredential = \"bmc/srv12\"\nalways_on = true\n",
-            sim.address
-        )),
-        policy: Some("p, role:ops, server:srv12, *, allow\n".into()),
-        extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
-        ..Default::default()
-    });
+    use std::io::Write;
+    let (sim, mut serial) = IpmiSim::start_with_serial();
+    let (lab, _creds) = lab_with(
+        &sim,
+        BMC_PASSWORD,
+        "p, role:ops, server:srv12, *, allow\n",
+        true,
+    );
     let ops = lab.user("olga", "olga,role:ops");
     let ops = lab.with_devices(&ops, &["srv12-sol"]);
     // Printed by the host while nobody is attached: held and logged by the broker.
@@ -170,13 +154,7 @@ fn sol_console_through_the_bastion_marks_power_actions() {
         olga.text()
     );
     olga.send(b"root\r");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 256];
-    while !got.ends_with(b"root\r") {
-        let n = serial.read(&mut buf).unwrap();
-        assert!(n > 0);
-        got.extend_from_slice(&buf[..n]);
-    }
+    read_serial_until(&mut serial, b"root\r");
     let out = lab.ssh(&ops, &["power", "cycle", "srv12"]);
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(

@@ -39,13 +39,8 @@ pub fn run(config: &Path, verb: &str, server: &str) -> Result<ExitCode> {
             .credential(&reference)
             .await
             .with_context(|| format!("credential {reference}"))?;
-        let password = cred
-            .password
-            .as_ref()
-            .map(|p| p.expose().to_string())
-            .unwrap_or_default();
-        let username = cred.username.clone().unwrap_or_else(|| "admin".into());
-        let target = BmcTarget::for_device(bmc, &username, &password)?;
+        let held = oobgate::connect::DeviceCredential::from_secret(&cred);
+        let target = BmcTarget::for_device(bmc, &held)?;
         anyhow::Ok(oobgate::ipmi::chassis(&target, action).await?)
     });
     let what = oobgate::frontdoor::power::describe(action);

@@ -107,6 +107,21 @@ pub struct DeviceCredential {
     pub passphrase: Option<String>,
 }
 
+impl DeviceCredential {
+    /// The login held in the secrets store; a credential without a user name logs in as
+    /// `admin`.
+    pub fn from_secret(c: &crate::secrets::Credential) -> DeviceCredential {
+        let expose =
+            |v: &Option<crate::secrets::Secret>| v.as_ref().map(|s| s.expose().to_string());
+        DeviceCredential {
+            username: c.username.clone().unwrap_or_else(|| "admin".into()),
+            password: expose(&c.password),
+            private_key: expose(&c.private_key),
+            passphrase: expose(&c.passphrase),
+        }
+    }
+}
+
 impl fmt::Debug for DeviceCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn mask(v: &Option<String>) -> &'static str {

@@ -123,15 +123,12 @@ pub async fn run(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOu
     }
     let result = match crate::session::credential(bastion, bmc).await {
         Err(e) => Err(e.to_string()),
-        Ok(cred) => {
-            match BmcTarget::for_device(bmc, &cred.username, cred.password.as_deref().unwrap_or(""))
-            {
-                Err(e) => Err(e.to_string()),
-                Ok(target) => crate::ipmi::chassis(&target, action)
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        }
+        Ok(cred) => match BmcTarget::for_device(bmc, &cred) {
+            Err(e) => Err(e.to_string()),
+            Ok(target) => crate::ipmi::chassis(&target, action)
+                .await
+                .map_err(|e| e.to_string()),
+        },
     };
     let what = describe(action);
     bastion.audit(

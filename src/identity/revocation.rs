@@ -99,12 +99,13 @@ impl RevocationList {
             })?;
             parse(p, &text)?;
         }
-        list.refresh();
+        list.reload_if_changed();
         Ok(list)
     }
 
-    /// Re-reads the file if it changed since the last look.
-    fn refresh(&self) {
+    /// Re-reads the file if it changed since the last look; [`RevocationList::lookup`]
+    /// then answers from it.
+    pub fn reload_if_changed(&self) {
         let Some(path) = &self.path else { return };
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let stamp = std::fs::metadata(path)
@@ -133,13 +134,8 @@ impl RevocationList {
 
     /// Whether a certificate with this serial and key id is revoked (or the list unusable).
     pub fn check(&self, serial: u64, key_id: &str) -> Option<Revoked> {
-        self.refresh();
+        self.reload_if_changed();
         self.lookup(serial, key_id)
-    }
-
-    /// Re-reads the file if it changed; then [`RevocationList::lookup`] answers from it.
-    pub fn reload_if_changed(&self) {
-        self.refresh();
     }
 
     /// Like [`RevocationList::check`] without looking at the file again (a caller checking

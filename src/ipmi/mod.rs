@@ -138,6 +138,26 @@ impl BmcTarget {
         }
         ids.iter().map(|&i| Suite::from_id(i)).collect()
     }
+
+    /// The target for inventory device `device` with the bastion-held login.
+    pub fn for_device(
+        device: &crate::inventory::Device,
+        login: &crate::connect::DeviceCredential,
+    ) -> Result<BmcTarget> {
+        BmcTarget::new(
+            &device.name,
+            &device.address,
+            &login.username,
+            login.password.as_deref().unwrap_or(""),
+        )
+        .with_suites(&device.cipher_suites)
+    }
+
+    /// The same target trying cipher suites `ids` (only 17 and 3 are accepted).
+    pub fn with_suites(mut self, ids: &[u8]) -> Result<BmcTarget> {
+        self.suites = BmcTarget::parse_suites(ids)?;
+        Ok(self)
+    }
 }
 
 /// A chassis power action.
@@ -206,24 +226,6 @@ pub async fn chassis(target: &BmcTarget, action: Option<PowerAction>) -> Result<
     .await;
     s.close().await;
     r
-}
-
-impl BmcTarget {
-    /// The target for inventory device `device` with the bastion-held login.
-    pub fn for_device(
-        device: &crate::inventory::Device,
-        username: &str,
-        password: &str,
-    ) -> Result<BmcTarget> {
-        BmcTarget::new(&device.name, &device.address, username, password)
-            .with_suites(&device.cipher_suites)
-    }
-
-    /// The same target trying cipher suites `ids` (only 17 and 3 are accepted).
-    pub fn with_suites(mut self, ids: &[u8]) -> Result<BmcTarget> {
-        self.suites = BmcTarget::parse_suites(ids)?;
-        Ok(self)
-    }
 }
 
 impl Session {

@@ -151,8 +151,8 @@ pub struct V20<'a> {
 /// Computes a packet's integrity code from its signed bytes.
 pub type MacFn<'a> = dyn Fn(&[u8]) -> Vec<u8> + 'a;
 
-/// Encodes an RMCP+ packet. `integrity` (key and code length) adds the trailer: pad, pad
-/// length, next header, and the code computed by `mac` over the signed bytes.
+/// Encodes an RMCP+ packet. With `mac`, the packet gets the integrity trailer: pad, pad
+/// length, next header, and the code `mac` computes over the signed bytes.
 pub fn encode_v20(
     payload_type: u8,
     encrypted: bool,
@@ -214,28 +214,20 @@ pub fn decode_v20(p: &[u8], code_len: usize) -> Result<V20<'_>, IpmiError> {
     let payload = p
         .get(16..end)
         .ok_or_else(|| short("RMCP+ payload", end, p.len()))?;
-    if !authenticated {
-        return Ok(V20 {
-            payload_type,
-            encrypted,
-            authenticated,
-            session_id,
-            seq,
-            payload,
-            signed: &[],
-            auth_code: &[],
-        });
-    }
-    if p.len() < end + 2 + code_len {
-        return Err(short("RMCP+ trailer", end + 2 + code_len, p.len()));
-    }
-    let code_at = p.len() - code_len;
-    let signed = &p[4..code_at];
-    // pad length and next header precede the code
-    let pad_len = p[code_at - 2] as usize;
-    if p[code_at - 1] != 0x07 || end + pad_len + 2 != code_at {
-        return Err(IpmiError::Malformed("RMCP+ integrity trailer".into()));
-    }
+    let (signed, auth_code) = if authenticated {
+        if p.len() < end + 2 + code_len {
+            return Err(short("RMCP+ trailer", end + 2 + code_len, p.len()));
+        }
+        let code_at = p.len() - code_len;
+        // pad length and next header precede the code
+        let pad_len = p[code_at - 2] as usize;
+        if p[code_at - 1] != 0x07 || end + pad_len + 2 != code_at {
+            return Err(IpmiError::Malformed("RMCP+ integrity trailer".into()));
+        }
+        (&p[4..code_at], &p[code_at..])
+    } else {
+        (&[][..], &[][..])
+    };
     Ok(V20 {
         payload_type,
         encrypted,
@@ -244,7 +236,7 @@ pub fn decode_v20(p: &[u8], code_len: usize) -> Result<V20<'_>, IpmiError> {
         seq,
         payload,
         signed,
-        auth_code: &p[code_at..],
+        auth_code,
     })
 }
 

@@ -102,22 +102,18 @@ impl Session {
         if t.suites.is_empty() {
             return Err(IpmiError::Config("no cipher suite configured".into()));
         }
+        let unreachable = |e: std::io::Error| IpmiError::Unreachable {
+            bmc: t.name.clone(),
+            message: e.to_string(),
+        };
         let sock = UdpSocket::bind(if t.address.starts_with('[') {
             "[::]:0"
         } else {
             "0.0.0.0:0"
         })
         .await
-        .map_err(|e| IpmiError::Unreachable {
-            bmc: t.name.clone(),
-            message: e.to_string(),
-        })?;
-        sock.connect(&t.address)
-            .await
-            .map_err(|e| IpmiError::Unreachable {
-                bmc: t.name.clone(),
-                message: e.to_string(),
-            })?;
+        .map_err(unreachable)?;
+        sock.connect(&t.address).await.map_err(unreachable)?;
         let wire = Wire {
             sock,
             bmc: t.name.clone(),
@@ -332,21 +328,17 @@ fn algorithm_payloads(suite: Suite) -> Vec<u8> {
 
 async fn open_session(wire: &Wire, suite: Suite, our_sid: u32) -> Result<Opened> {
     let tag: u8 = rand::random();
+    let want = algorithm_payloads(suite);
     let mut body = vec![tag, 0x04, 0, 0];
     body.extend(our_sid.to_le_bytes());
-    body.extend(algorithm_payloads(suite));
-    let want = algorithm_payloads(suite);
+    body.extend(&want);
     wire.exchange(
         "open session",
         || packet::encode_v20(payload::OPEN_REQ, false, 0, 0, &body, None),
         |p| {
-            let v = packet::decode_v20(p, 0).ok()?;
-            let b = v.payload;
-            if v.payload_type != payload::OPEN_RESP || b.len() < 2 || b[0] != tag {
-                return None;
-            }
-            if b[1] != 0 {
-                return Some(Ok(Opened::Refused(b[1])));
+            let (status, b) = handshake_reply(p, payload::OPEN_RESP, tag)?;
+            if status != 0 {
+                return Some(Ok(Opened::Refused(status)));
             }
             if b.len() < 36 || u32::from_le_bytes([b[4], b[5], b[6], b[7]]) != our_sid {
                 return Some(Err(IpmiError::Malformed("open session response".into())));
@@ -435,12 +427,8 @@ async fn rakp(
             "RAKP 2",
             || packet::encode_v20(payload::RAKP1, false, 0, 0, &r1, None),
             |p| {
-                let v = packet::decode_v20(p, 0).ok()?;
-                let b = v.payload;
-                if v.payload_type != payload::RAKP2 || b.len() < 2 || b[0] != tag {
-                    return None;
-                }
-                if b[1] != 0 {
+                let (status, b) = handshake_reply(p, payload::RAKP2, tag)?;
+                if status != 0 {
                     return Some(Err(auth_failed()));
                 }
                 if b.len() < 40 + suite.hash_len() {
@@ -449,20 +437,17 @@ async fn rakp(
                 let rc: [u8; 16] = b[8..24].try_into().expect("16");
                 let guid: [u8; 16] = b[24..40].try_into().expect("16");
                 let code = &b[40..40 + suite.hash_len()];
-                let expect = suite.hmac(
-                    &kuid,
-                    &[
-                        &our_sid.to_le_bytes(),
-                        &bmc_sid.to_le_bytes(),
-                        &rm,
-                        &rc,
-                        &guid,
-                        &[ROLE, user.len() as u8],
-                        user,
-                    ],
-                );
+                let parts: [&[u8]; 7] = [
+                    &our_sid.to_le_bytes(),
+                    &bmc_sid.to_le_bytes(),
+                    &rm,
+                    &rc,
+                    &guid,
+                    &[ROLE, user.len() as u8],
+                    user,
+                ];
                 // A wrong password shows here: the BMC's proof does not match ours.
-                if !ct_eq(code, &expect) {
+                if !suite.verify(&kuid, &parts, code) {
                     return Some(Err(auth_failed()));
                 }
                 Some(Ok((rc, guid)))
@@ -482,20 +467,15 @@ async fn rakp(
         "RAKP 4",
         || packet::encode_v20(payload::RAKP3, false, 0, 0, &r3, None),
         |p| {
-            let v = packet::decode_v20(p, 0).ok()?;
-            let b = v.payload;
-            if v.payload_type != payload::RAKP4 || b.len() < 2 || b[0] != tag3 {
-                return None;
-            }
-            if b[1] != 0 {
+            let (status, b) = handshake_reply(p, payload::RAKP4, tag3)?;
+            if status != 0 {
                 return Some(Err(auth_failed()));
             }
             if b.len() < 8 + suite.icv_len() {
                 return Some(Err(IpmiError::Malformed("RAKP 4".into())));
             }
-            let mut icv = suite.hmac(&sik, &[&rm, &bmc_sid.to_le_bytes(), &guid]);
-            icv.truncate(suite.icv_len());
-            if !ct_eq(&b[8..8 + suite.icv_len()], &icv) {
+            let icv = &b[8..8 + suite.icv_len()];
+            if !suite.verify(&sik, &[&rm, &bmc_sid.to_le_bytes(), &guid], icv) {
                 return Some(Err(auth_failed()));
             }
             Some(Ok(()))
@@ -505,8 +485,12 @@ async fn rakp(
     Ok(Keys::derive(suite, &sik))
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// An unauthenticated handshake answer of type `ptype` to our message tagged `tag`: its
+/// status code and whole payload, or `None` when the packet is something else.
+fn handshake_reply(p: &[u8], ptype: u8, tag: u8) -> Option<(u8, &[u8])> {
+    let v = packet::decode_v20(p, 0).ok()?;
+    let b = v.payload;
+    (v.payload_type == ptype && b.len() >= 2 && b[0] == tag).then_some((b[1], b))
 }
 
 fn status_text(code: u8) -> &'static str {

@@ -52,14 +52,15 @@ impl Default for SolOptions {
     }
 }
 
-fn activate_data() -> [u8; 6] {
-    // SOL, instance 1, encrypted and authenticated, serial alerts deferred.
-    [payload::SOL, 1, 0xC4, 0, 0, 0]
-}
+/// Activate Payload data: SOL, instance 1, encrypted and authenticated, serial alerts
+/// deferred.
+const ACTIVATE_SOL: [u8; 6] = [payload::SOL, 1, 0xC4, 0, 0, 0];
+/// Deactivate Payload data: SOL, instance 1.
+const DEACTIVATE_SOL: [u8; 6] = [payload::SOL, 1, 0, 0, 0, 0];
 
 /// Activates SOL on `s`; returns the largest inbound (console to BMC) payload.
 pub async fn activate(s: &mut Session, opts: &SolOptions) -> Result<usize> {
-    let r = match s.command(NETFN_APP, CMD_ACTIVATE, &activate_data()).await {
+    let r = match s.command(NETFN_APP, CMD_ACTIVATE, &ACTIVATE_SOL).await {
         // Our own activation whose answer was lost, then retransmitted: already ours.
         Err(IpmiError::Completion {
             code: ALREADY_ACTIVE,
@@ -72,9 +73,9 @@ pub async fn activate(s: &mut Session, opts: &SolOptions) -> Result<usize> {
             ..
         }) if opts.deactivate_stale => {
             tracing::warn!(bmc = %s.bmc(), "SOL already active elsewhere: deactivating the stale session");
-            s.command(NETFN_APP, CMD_DEACTIVATE, &[payload::SOL, 1, 0, 0, 0, 0])
+            s.command(NETFN_APP, CMD_DEACTIVATE, &DEACTIVATE_SOL)
                 .await?;
-            s.command(NETFN_APP, CMD_ACTIVATE, &activate_data()).await?
+            s.command(NETFN_APP, CMD_ACTIVATE, &ACTIVATE_SOL).await?
         }
         Err(IpmiError::Completion {
             code: ALREADY_ACTIVE,
@@ -121,13 +122,7 @@ pub async fn pump(
     events: mpsc::Sender<LinkEvent>,
     mut control: mpsc::Receiver<LinkControl>,
 ) {
-    let mut st = State {
-        next_seq: 1,
-        outstanding: None,
-        queue: VecDeque::new(),
-        last_in: None,
-        break_pending: false,
-    };
+    let mut st = State::new();
     let mut buf = vec![0u8; packet::MAX_DATAGRAM + 1];
     let mut keepalive = tokio::time::interval(opts.keepalive);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -206,7 +201,7 @@ pub async fn pump(
     if !matches!(reason, EndReason::Lost(_)) {
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
-            s.command(NETFN_APP, CMD_DEACTIVATE, &[payload::SOL, 1, 0, 0, 0, 0]),
+            s.command(NETFN_APP, CMD_DEACTIVATE, &DEACTIVATE_SOL),
         )
         .await;
         s.close().await;
@@ -251,6 +246,16 @@ enum Inbound {
 }
 
 impl State {
+    fn new() -> State {
+        State {
+            next_seq: 1,
+            outstanding: None,
+            queue: VecDeque::new(),
+            last_in: None,
+            break_pending: false,
+        }
+    }
+
     /// Builds the next data packet from queued keystrokes (and a pending break).
     fn next_packet(&mut self, max_chunk: usize) -> Option<Vec<u8>> {
         if self.queue.is_empty() && !self.break_pending {
@@ -319,19 +324,9 @@ impl State {
 mod tests {
     use super::*;
 
-    fn state() -> State {
-        State {
-            next_seq: 1,
-            outstanding: None,
-            queue: VecDeque::new(),
-            last_in: None,
-            break_pending: false,
-        }
-    }
-
     #[test]
     fn sequence_numbers_wrap_from_15_to_1_and_partial_acks_resend_the_rest() {
-        let mut st = state();
+        let mut st = State::new();
         st.next_seq = 15;
         st.queue.extend(b"abcdef");
         let p = st.next_packet(4).unwrap();
@@ -352,7 +347,7 @@ mod tests {
         fn any_sol_payload_is_handled_without_panic(
             packets in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 1..20)
         ) {
-            let mut st = state();
+            let mut st = State::new();
             st.queue.extend(b"typed");
             for p in packets {
                 if st.outstanding.is_none() {
@@ -367,7 +362,7 @@ mod tests {
 
     #[test]
     fn nacks_keep_the_packet_and_duplicates_are_not_delivered_twice() {
-        let mut st = state();
+        let mut st = State::new();
         st.queue.extend(b"x");
         st.break_pending = true;
         let p = st.next_packet(8).unwrap();

@@ -1,6 +1,8 @@
 //! A real BMC for tests and the lab: `ipmi_sim` (Debian `openipmi`) on a loopback UDP port,
 //! with a chassis hook that keeps the power state in a file and logs every call.
 
+use std::io::Read;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -87,6 +89,19 @@ impl IpmiSim {
         }
     }
 
+    /// Starts a simulator whose SOL is the serial port of a host on loopback, and returns
+    /// the host's end of that port (reads time out after 10 s). Blocks until `ipmi_sim`
+    /// has connected to it.
+    pub fn start_with_serial() -> (IpmiSim, TcpStream) {
+        let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sim = Self::start_with(Some(host.local_addr().unwrap().port()));
+        let (serial, _) = host.accept().unwrap();
+        serial
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        (sim, serial)
+    }
+
     /// Stops the simulator (a BMC that dies or restarts).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -102,6 +117,22 @@ impl IpmiSim {
     pub fn power_file(&self) -> PathBuf {
         self.dir.path().join("power")
     }
+}
+
+/// Reads the host's serial port until what came ends with `suffix`; returns all of it.
+pub fn read_serial_until(serial: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(suffix) {
+        let n = serial.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "the serial port closed after {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
 }
 
 impl Drop for IpmiSim {

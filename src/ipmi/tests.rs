@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use super::packet::{self, payload};
-use super::testing::{IpmiSim, BMC_PASSWORD, BMC_USER};
+use super::testing::{read_serial_until, IpmiSim, BMC_PASSWORD, BMC_USER};
 use super::*;
 
 fn target(address: &str, password: &str) -> BmcTarget {
@@ -199,28 +199,6 @@ async fn a_lossy_link_still_gets_every_command_through() {
     }
 }
 
-/// The host's serial port as ipmi_sim's SOL `tcp:` backend sees it: a listener this test
-/// owns; the connection ipmi_sim makes to it.
-struct Host {
-    listener: std::net::TcpListener,
-    port: u16,
-}
-
-impl Host {
-    fn new() -> Host {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        Host { listener, port }
-    }
-
-    fn accept(&self) -> std::net::TcpStream {
-        self.listener.set_nonblocking(false).unwrap();
-        let (s, _) = self.listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s
-    }
-}
-
 async fn sol_link(
     address: &str,
     opts: sol::SolOptions,
@@ -271,10 +249,8 @@ fn fast() -> sol::SolOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sol_both_ways_already_active_and_takeover() {
-    use std::io::{Read, Write};
-    let host = Host::new();
-    let sim = IpmiSim::start_with(Some(host.port));
-    let mut serial = tokio::task::spawn_blocking(move || host.accept())
+    use std::io::Write;
+    let (sim, mut serial) = tokio::task::spawn_blocking(IpmiSim::start_with_serial)
         .await
         .unwrap();
     let mut link = sol_link(&sim.address, fast()).await.unwrap();
@@ -288,13 +264,7 @@ async fn sol_both_ways_already_active_and_takeover() {
         ))
         .await
         .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 256];
-    while !got.ends_with(b"root\r") {
-        let n = serial.read(&mut buf).unwrap();
-        assert!(n > 0);
-        got.extend_from_slice(&buf[..n]);
-    }
+    read_serial_until(&mut serial, b"root\r");
     // A second SOL session finds the payload active...
     let e = sol_link(&sim.address, fast())
         .await
@@ -313,9 +283,7 @@ async fn sol_both_ways_already_active_and_takeover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sol_over_a_lossy_link_delivers_every_byte_in_order() {
     use std::io::{Read, Write};
-    let host = Host::new();
-    let sim = IpmiSim::start_with(Some(host.port));
-    let mut serial = tokio::task::spawn_blocking(move || host.accept())
+    let (sim, mut serial) = tokio::task::spawn_blocking(IpmiSim::start_with_serial)
         .await
         .unwrap();
     let relay = lossy_relay(sim.address.clone(), 4).await;
@@ -363,9 +331,7 @@ async fn sol_over_a_lossy_link_delivers_every_byte_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bmc_that_restarts_mid_session_ends_the_link() {
-    let host = Host::new();
-    let mut sim = IpmiSim::start_with(Some(host.port));
-    let _serial = tokio::task::spawn_blocking(move || host.accept())
+    let (mut sim, _serial) = tokio::task::spawn_blocking(IpmiSim::start_with_serial)
         .await
         .unwrap();
     let mut link = sol_link(&sim.address, fast()).await.unwrap();

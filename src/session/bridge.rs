@@ -129,12 +129,7 @@ pub(crate) async fn credential(bastion: &Bastion, device: &Device) -> Result<Dev
                 device.name
             ))
         })?;
-    Ok(DeviceCredential {
-        username: fetched.username.clone().unwrap_or_else(|| "admin".into()),
-        password: fetched.password.as_ref().map(|s| s.expose().to_string()),
-        private_key: fetched.private_key.as_ref().map(|s| s.expose().to_string()),
-        passphrase: fetched.passphrase.as_ref().map(|s| s.expose().to_string()),
-    })
+    Ok(DeviceCredential::from_secret(&fetched))
 }
 
 /// When bytes last went either way, for the idle timeout.

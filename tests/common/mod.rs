@@ -13,6 +13,27 @@ use oobgate::audit::{AuditStore, EventFilter, EventRow};
 use oobgate::config::Config;
 use tokio_util::sync::CancellationToken;
 
+/// A local credentials file (mode 0600, as the bastion demands) holding one login under
+/// `reference`; the directory must live as long as the lab using it.
+pub fn credentials_file(
+    reference: &str,
+    username: &str,
+    password: &str,
+) -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credentials.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[credentials.\"{reference}\"]\nusername = \"{username}\"\npassword = \"{password}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (dir, file)
+}
+
 /// The inventory every test lab starts with.
 pub const INVENTORY: &str = r#"
 [[device]]
