@@ -110,6 +110,8 @@ struct RawLimits {
     reload_interval: Duration,
     #[serde(default = "default_warning", with = "humantime_serde")]
     deadline_warning: Duration,
+    #[serde(default = "default_stall", with = "humantime_serde")]
+    stall_timeout: Duration,
 }
 
 impl Default for RawLimits {
@@ -120,6 +122,7 @@ impl Default for RawLimits {
             idle_timeout: default_idle(),
             reload_interval: default_reload(),
             deadline_warning: default_warning(),
+            stall_timeout: default_stall(),
         }
     }
 }
@@ -147,6 +150,9 @@ fn default_idle() -> Duration {
 }
 fn default_warning() -> Duration {
     Duration::from_secs(300)
+}
+fn default_stall() -> Duration {
+    Duration::from_secs(120)
 }
 fn default_reload() -> Duration {
     Duration::from_secs(2)
@@ -228,6 +234,8 @@ pub struct Limits {
     pub reload_interval: Duration,
     /// How long before a session's deadline the admin is warned.
     pub deadline_warning: Duration,
+    /// A session whose admin stops reading its output for this long is closed.
+    pub stall_timeout: Duration,
 }
 
 impl Config {
@@ -267,47 +275,7 @@ impl Config {
                 format!("{:?} is not an IP:port address ({e})", raw.listen),
             )
         })?;
-        if raw.auth.max_auth_attempts == 0 || raw.auth.max_auth_attempts > 100 {
-            return Err(invalid(
-                "auth.max_auth_attempts",
-                "must be between 1 and 100".into(),
-            ));
-        }
-        if raw.auth.auth_timeout.is_zero() {
-            return Err(invalid("auth.auth_timeout", "must be more than 0s".into()));
-        }
-        if raw.auth.max_cert_ttl.is_zero() {
-            return Err(invalid("auth.max_cert_ttl", "must be more than 0s".into()));
-        }
-        if raw.limits.max_connections == 0 {
-            return Err(invalid(
-                "limits.max_connections",
-                "must be at least 1".into(),
-            ));
-        }
-        if raw.limits.max_session.is_zero() {
-            return Err(invalid("limits.max_session", "must be more than 0s".into()));
-        }
-        if raw.limits.reload_interval.is_zero() {
-            return Err(invalid(
-                "limits.reload_interval",
-                "must be more than 0s".into(),
-            ));
-        }
-        if !raw.auth.trust_builtin_ca && raw.auth.trusted_user_ca.is_empty() {
-            return Err(invalid(
-                "auth.trusted_user_ca",
-                "no user CA is trusted: list at least one CA public-key file or set trust_builtin_ca = true".into(),
-            ));
-        }
-        for (i, name) in raw.host_names.iter().enumerate() {
-            if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
-                return Err(invalid(
-                    &format!("host_names[{i}]"),
-                    format!("{name:?} is not a host name"),
-                ));
-            }
-        }
+        check(&raw).map_err(|(key, reason)| invalid(&key, reason))?;
         raw.access
             .validate()
             .map_err(|(key, reason)| invalid(&key, reason))?;
@@ -361,6 +329,7 @@ impl Config {
                 idle_timeout: raw.limits.idle_timeout,
                 reload_interval: raw.limits.reload_interval,
                 deadline_warning: raw.limits.deadline_warning,
+                stall_timeout: raw.limits.stall_timeout,
             },
             recording: raw.recording,
             secrets: raw
@@ -386,6 +355,52 @@ impl Config {
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("oobgate.db")
     }
+}
+
+/// Checks the values that need no file system; the error names the key and the reason.
+fn check(raw: &RawConfig) -> std::result::Result<(), (String, String)> {
+    if raw.auth.max_auth_attempts == 0 || raw.auth.max_auth_attempts > 100 {
+        return Err((
+            "auth.max_auth_attempts".into(),
+            "must be between 1 and 100".into(),
+        ));
+    }
+    if raw.auth.auth_timeout.is_zero() {
+        return Err(("auth.auth_timeout".into(), "must be more than 0s".into()));
+    }
+    if raw.auth.max_cert_ttl.is_zero() {
+        return Err(("auth.max_cert_ttl".into(), "must be more than 0s".into()));
+    }
+    if raw.limits.max_connections == 0 {
+        return Err(("limits.max_connections".into(), "must be at least 1".into()));
+    }
+    if raw.limits.max_session.is_zero() {
+        return Err(("limits.max_session".into(), "must be more than 0s".into()));
+    }
+    if raw.limits.stall_timeout.is_zero() {
+        return Err(("limits.stall_timeout".into(), "must be more than 0s".into()));
+    }
+    if raw.limits.reload_interval.is_zero() {
+        return Err((
+            "limits.reload_interval".into(),
+            "must be more than 0s".into(),
+        ));
+    }
+    if !raw.auth.trust_builtin_ca && raw.auth.trusted_user_ca.is_empty() {
+        return Err((
+            "auth.trusted_user_ca".into(),
+            "no user CA is trusted: list at least one CA public-key file or set trust_builtin_ca = true".into(),
+        ));
+    }
+    for (i, name) in raw.host_names.iter().enumerate() {
+        if name.is_empty() || name.contains(char::is_whitespace) || name.contains(',') {
+            return Err((
+                format!("host_names[{i}]"),
+                format!("{name:?} is not a host name"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

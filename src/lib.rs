@@ -1,10 +1,20 @@
 //! oobgate: a privileged-access bastion and session broker for out-of-band management.
 //!
 //! The module map follows `ARCHITECTURE.md`: one concept per module, each with its own
-//! error type. [`serve`] is the entry point both `main.rs` and the integration tests use.
+//! error type, in layers that import only downward:
+//!
+//! - `cli` (the `oobgate` command) over `frontdoor` (the russh servers, the `ssh bastion`
+//!   commands) over `session` (the pipeline: requests, guard, bridge, console attach);
+//! - `config` and `bastion` (the shared context: keys, stores, engines);
+//! - `access`, `connect`, `console`;
+//! - the foundations: `inventory`, `identity`, `policy`, `secrets`, `recording`, `audit`,
+//!   `store`, `ipmi`, `notify`.
+//!
+//! [`serve`] is the entry point both `main.rs` and the integration tests use.
 
 pub mod access;
 pub mod audit;
+pub mod bastion;
 pub mod config;
 pub mod connect;
 pub mod console;
@@ -17,5 +27,6 @@ pub mod policy;
 pub mod recording;
 pub mod secrets;
 pub mod session;
+pub mod store;
 
 pub use frontdoor::serve;

@@ -1,28 +1,33 @@
-//! Time-bound access: requests, approvals, the grants they become, break-glass, and the
-//! live sessions that depend on a grant or a certificate.
+//! Access decisions and time-bound access: every authorization the bastion makes
+//! ([`Authorizer`]), requests, approvals, the grants they become and break-glass
+//! ([`Requests`]), and the live sessions that depend on a grant or a certificate
+//! ([`LiveSessions`]).
 //!
 //! A request names a target (one device, a label selector such as `site=ams1,kind=switch`,
 //! or a role), a set of actions (default `connect`), a duration within
 //! `access.max_duration` and a reason. Approvers are whoever policy allows `approve` on the
 //! target; nobody approves their own request. Once it has its approvals, the request is a
-//! grant from that moment for its duration. Every state change is an audit event, and
-//! [`store`] keeps the requests in the audit store's sqlite file, so grants survive a
-//! restart. A grant can widen "no rule allows" into "allowed", never override a `deny` line.
+//! grant from that moment for its duration. Every state change is an audit event (and a
+//! webhook call), and requests live in the store, so grants survive a restart. A grant can
+//! widen "no rule allows" into "allowed", never override a `deny` line.
 
+mod authorize;
 mod config;
 mod live;
-pub mod store;
-mod target;
+mod requests;
 
+pub use authorize::{grant_label, Authorizer, Verdict};
 pub use config::AccessConfig;
 pub use live::{LiveSession, LiveSessions};
-pub use store::{AccessRequest, NewRequest, State, Transition};
-pub use target::AccessTarget;
+pub use requests::{shown_state, Ask, Requests, RequestsView, REQUESTABLE};
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub use crate::store::{AccessRequest, AccessTarget, NewRequest, State, Transition};
+
+use std::time::Duration;
 
 use crate::inventory::Device;
 use crate::policy::Action;
+use crate::store::StoreError;
 
 /// Errors of access requests (shown to the admin as they are).
 #[derive(Debug, thiserror::Error)]
@@ -48,23 +53,24 @@ pub enum AccessError {
     },
     /// The store failed.
     #[error("access store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for AccessError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => AccessError::NotFound(id),
+            StoreError::WrongState { id, state, verb } => {
+                AccessError::WrongState { id, state, verb }
+            }
+            StoreError::Refused(why) => AccessError::Invalid(why),
+            other => AccessError::Store(other),
+        }
+    }
 }
 
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, AccessError>;
-
-/// Seconds since the epoch (the store's time unit).
-pub fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// The time `secs` seconds after the epoch.
-pub fn from_unix(secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
-}
 
 /// Whether a grant for `actions` covers `action`: `connect` on a console covers reading
 /// and typing on it.

@@ -1,19 +1,18 @@
-//! The hash chain: appending an event and verifying the whole log.
+//! The hash chain: each event's hash covers its fields and its predecessor's hash.
 //!
 //! `hash = SHA-256(id, ts, kind, user, source, device, action, outcome, detail, prev_hash)`
 //! where every field is length-prefixed (and absent fields are tagged), so no two different
-//! rows encode alike. The first event's `prev_hash` is 64 zeros.
+//! rows encode alike. The first event's `prev_hash` is 64 zeros. [`ChainVerifier`] walks
+//! stored rows in id order and names the first one that breaks the chain.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use super::event::{select, EventRow};
-use super::{now_rfc3339, Event, Result};
+use super::EventRow;
 
 /// The `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The outcome of [`super::AuditStore::verify`].
+/// The outcome of verifying a whole chain.
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
     /// Events checked.
@@ -23,7 +22,7 @@ pub struct VerifyReport {
 }
 
 /// Where the chain breaks and why.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainProblem {
     /// The event id at which the problem shows.
     pub id: i64,
@@ -42,263 +41,186 @@ fn field(h: &mut Sha256, v: Option<&str>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn compute(
-    id: i64,
-    ts: &str,
-    kind: &str,
-    user: Option<&str>,
-    source: Option<&str>,
-    device: Option<&str>,
-    action: Option<&str>,
-    outcome: Option<&str>,
-    detail: &str,
-    prev: &str,
-) -> String {
+/// The hash of event `id` with these fields, `detail` being the stored JSON text.
+pub fn event_hash(row: &EventRow, detail: &str) -> String {
     let mut h = Sha256::new();
-    h.update(id.to_be_bytes());
+    h.update(row.id.to_be_bytes());
     for v in [
-        Some(ts),
-        Some(kind),
-        user,
-        source,
-        device,
-        action,
-        outcome,
+        Some(row.ts.as_str()),
+        Some(row.kind.as_str()),
+        row.user.as_deref(),
+        row.source.as_deref(),
+        row.device.as_deref(),
+        row.action.as_deref(),
+        row.outcome.as_deref(),
         Some(detail),
-        Some(prev),
+        Some(row.prev_hash.as_str()),
     ] {
         field(&mut h, v);
     }
     hex::encode(h.finalize())
 }
 
-fn row_hash(r: &EventRow, detail: &str) -> String {
-    compute(
-        r.id,
-        &r.ts,
-        &r.kind,
-        r.user.as_deref(),
-        r.source.as_deref(),
-        r.device.as_deref(),
-        r.action.as_deref(),
-        r.outcome.as_deref(),
-        detail,
-        &r.prev_hash,
-    )
+/// Checks rows fed in id order; the first problem sticks.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    expected_prev: String,
+    expected_id: i64,
+    checked: u64,
+    problem: Option<ChainProblem>,
 }
 
-/// Appends one event in an immediate transaction (safe across processes).
-pub fn append(conn: &mut Connection, ev: Event) -> Result<i64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let head: Option<i64> = tx
-        .query_row("SELECT id FROM chain_head WHERE one = 1", [], |r| r.get(0))
-        .optional()?;
-    let (last_id, prev) = last.unwrap_or((0, GENESIS.to_string()));
-    // Never reuse ids of events cut off the end: verify must keep seeing the gap.
-    let id = last_id.max(head.unwrap_or(0)) + 1;
-    let ts = now_rfc3339();
-    let detail = serde_json::to_string(&ev.detail).unwrap_or_else(|_| "{}".into());
-    let hash = compute(
-        id,
-        &ts,
-        &ev.kind,
-        ev.user.as_deref(),
-        ev.source.as_deref(),
-        ev.device.as_deref(),
-        ev.action.as_deref(),
-        ev.outcome.as_deref(),
-        &detail,
-        &prev,
-    );
-    tx.execute(
-        "INSERT INTO events (id, ts, kind, user, source, device, action, outcome, detail, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        rusqlite::params![
-            id, ts, ev.kind, ev.user, ev.source, ev.device, ev.action, ev.outcome, detail, prev, hash
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO chain_head (one, id, hash) VALUES (1, ?1, ?2)
-         ON CONFLICT(one) DO UPDATE SET id = excluded.id, hash = excluded.hash",
-        rusqlite::params![id, hash],
-    )?;
-    tx.commit()?;
-    Ok(id)
-}
-
-/// Walks the chain from the first event, reporting the first inconsistency.
-pub fn verify(conn: &Connection) -> Result<VerifyReport> {
-    let mut checked = 0u64;
-    let mut expected_prev = GENESIS.to_string();
-    let mut expected_id = 1i64;
-    let mut last = 0i64;
-    let problem = |id: i64, reason: String, checked: u64| VerifyReport {
-        rows_checked: checked,
-        first_problem: Some(ChainProblem { id, reason }),
-    };
-    loop {
-        let batch = select(
-            conn,
-            "WHERE id > ?1 ORDER BY id LIMIT 1000",
-            rusqlite::params![last],
-        )?;
-        if batch.is_empty() {
-            break;
-        }
-        for r in &batch {
-            if r.id != expected_id {
-                return Ok(problem(
-                    expected_id,
-                    format!(
-                        "event #{expected_id} is missing (deleted?); next is #{}",
-                        r.id
-                    ),
-                    checked,
-                ));
-            }
-            if r.prev_hash != expected_prev {
-                return Ok(problem(
-                    r.id,
-                    "link to the previous event is broken (event inserted, deleted or reordered)"
-                        .into(),
-                    checked,
-                ));
-            }
-            let detail: String =
-                conn.query_row("SELECT detail FROM events WHERE id = ?1", [r.id], |x| {
-                    x.get(0)
-                })?;
-            if row_hash(r, &detail) != r.hash {
-                return Ok(problem(
-                    r.id,
-                    "contents changed after it was recorded (hash mismatch)".into(),
-                    checked,
-                ));
-            }
-            checked += 1;
-            expected_prev = r.hash.clone();
-            expected_id += 1;
-            last = r.id;
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier {
+            expected_prev: GENESIS.to_string(),
+            expected_id: 1,
+            checked: 0,
+            problem: None,
         }
     }
-    let head: Option<(i64, String)> = conn
-        .query_row("SELECT id, hash FROM chain_head WHERE one = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    match head {
-        Some((id, _)) if id > last => Ok(problem(
-            last + 1,
-            format!("events #{} to #{id} were cut off the end", last + 1),
-            checked,
-        )),
-        Some((id, hash)) if id == last && hash != expected_prev => Ok(problem(
-            id,
-            "head record does not match the last event".into(),
-            checked,
-        )),
-        None if last > 0 => Ok(problem(last, "head record is missing".into(), checked)),
-        _ => Ok(VerifyReport {
-            rows_checked: checked,
-            first_problem: None,
-        }),
+}
+
+impl ChainVerifier {
+    /// Checks the next stored row (`detail` is its JSON text as stored); `false` once a
+    /// problem was found, so the caller can stop reading.
+    pub fn feed(&mut self, row: &EventRow, detail: &str) -> bool {
+        if self.problem.is_some() {
+            return false;
+        }
+        let problem = if row.id != self.expected_id {
+            Some((
+                self.expected_id,
+                format!(
+                    "event #{} is missing (deleted?); next is #{}",
+                    self.expected_id, row.id
+                ),
+            ))
+        } else if row.prev_hash != self.expected_prev {
+            Some((
+                row.id,
+                "link to the previous event is broken (event inserted, deleted or reordered)"
+                    .to_string(),
+            ))
+        } else if event_hash(row, detail) != row.hash {
+            Some((
+                row.id,
+                "contents changed after it was recorded (hash mismatch)".to_string(),
+            ))
+        } else {
+            None
+        };
+        if let Some((id, reason)) = problem {
+            self.problem = Some(ChainProblem { id, reason });
+            return false;
+        }
+        self.checked += 1;
+        self.expected_prev = row.hash.clone();
+        self.expected_id += 1;
+        true
+    }
+
+    /// Ends the walk against the stored head record (`id`, `hash` of the last event
+    /// appended), which catches events cut off the end.
+    pub fn finish(mut self, head: Option<(i64, String)>) -> VerifyReport {
+        let last = self.expected_id - 1;
+        if self.problem.is_none() {
+            self.problem = match head {
+                Some((id, _)) if id > last => Some(ChainProblem {
+                    id: last + 1,
+                    reason: format!("events #{} to #{id} were cut off the end", last + 1),
+                }),
+                Some((id, hash)) if id == last && hash != self.expected_prev => {
+                    Some(ChainProblem {
+                        id,
+                        reason: "head record does not match the last event".into(),
+                    })
+                }
+                None if last > 0 => Some(ChainProblem {
+                    id: last,
+                    reason: "head record is missing".into(),
+                }),
+                _ => None,
+            };
+        }
+        VerifyReport {
+            rows_checked: self.checked,
+            first_problem: self.problem,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::AuditStore;
     use super::*;
 
-    fn store_with(n: usize) -> AuditStore {
-        let s = AuditStore::open_in_memory().unwrap();
-        for i in 0..n {
-            s.record(
-                Event::new("test")
-                    .user(format!("u{i}"))
-                    .detail(serde_json::json!({ "i": i })),
-            )
-            .unwrap();
+    fn row(id: i64, prev: &str, user: &str) -> EventRow {
+        let mut r = EventRow {
+            id,
+            ts: "2026-11-23T10:00:00.000Z".into(),
+            kind: "test".into(),
+            user: Some(user.into()),
+            source: None,
+            device: None,
+            action: None,
+            outcome: None,
+            detail: serde_json::json!({}),
+            prev_hash: prev.into(),
+            hash: String::new(),
+        };
+        r.hash = event_hash(&r, "{}");
+        r
+    }
+
+    fn chain(n: i64) -> Vec<EventRow> {
+        let mut rows: Vec<EventRow> = Vec::new();
+        for id in 1..=n {
+            let prev = rows
+                .last()
+                .map(|r| r.hash.clone())
+                .unwrap_or(GENESIS.into());
+            rows.push(row(id, &prev, &format!("u{id}")));
         }
-        s
+        rows
     }
 
-    fn exec(s: &AuditStore, sql: &str) {
-        s.lock().execute_batch(sql).unwrap();
-    }
-
-    #[test]
-    fn intact_chain_verifies() {
-        let s = store_with(5);
-        let r = s.verify().unwrap();
-        assert_eq!(r.rows_checked, 5);
-        assert!(r.first_problem.is_none(), "{:?}", r.first_problem);
-    }
-
-    #[test]
-    fn edited_row_is_named() {
-        let s = store_with(5);
-        exec(&s, "UPDATE events SET detail = '{\"i\":99}' WHERE id = 3");
-        let p = s.verify().unwrap().first_problem.unwrap();
-        assert_eq!(p.id, 3);
-        assert!(p.reason.contains("hash mismatch"));
+    fn verify(rows: &[EventRow], head: Option<(i64, String)>) -> VerifyReport {
+        let mut v = ChainVerifier::default();
+        for r in rows {
+            if !v.feed(r, "{}") {
+                break;
+            }
+        }
+        v.finish(head)
     }
 
     #[test]
-    fn deleted_middle_and_last_rows_are_detected() {
-        let s = store_with(5);
-        exec(&s, "DELETE FROM events WHERE id = 2");
-        assert_eq!(s.verify().unwrap().first_problem.unwrap().id, 2);
-        let s = store_with(5);
-        exec(&s, "DELETE FROM events WHERE id = 5");
-        let p = s.verify().unwrap().first_problem.unwrap();
+    fn a_field_absent_and_a_field_empty_hash_differently() {
+        let mut a = row(1, GENESIS, "x");
+        a.user = None;
+        let mut b = a.clone();
+        b.user = Some(String::new());
+        assert_ne!(event_hash(&a, "{}"), event_hash(&b, "{}"));
+    }
+
+    #[test]
+    fn each_kind_of_break_names_its_event() {
+        let rows = chain(4);
+        let head = Some((4, rows[3].hash.clone()));
+        assert!(verify(&rows, head.clone()).first_problem.is_none());
+        let mut edited = rows.clone();
+        edited[1].user = Some("mallory".into());
+        assert_eq!(verify(&edited, head.clone()).first_problem.unwrap().id, 2);
+        let missing: Vec<_> = rows.iter().filter(|r| r.id != 2).cloned().collect();
+        let p = verify(&missing, head.clone()).first_problem.unwrap();
+        assert_eq!(p.id, 2);
+        assert!(p.reason.contains("missing"), "{}", p.reason);
+        let p = verify(&rows[..3], head).first_problem.unwrap();
         assert!(p.reason.contains("cut off"), "{}", p.reason);
-        // Appending after the cut does not hide it.
-        s.record(Event::new("later")).unwrap();
-        assert!(s.verify().unwrap().first_problem.is_some());
-    }
-
-    #[test]
-    fn rehashed_row_still_breaks_the_link() {
-        let s = store_with(4);
-        // An attacker who recomputes one row's hash breaks the next row's link.
-        exec(&s, "UPDATE events SET user = 'mallory' WHERE id = 2");
-        let rows = s.tail(10).unwrap();
-        let fixed = row_hash(&rows[1], "{\"i\":1}");
-        exec(
-            &s,
-            &format!("UPDATE events SET hash = '{fixed}' WHERE id = 2"),
-        );
-        assert_eq!(s.verify().unwrap().first_problem.unwrap().id, 3);
-    }
-
-    #[test]
-    fn concurrent_writers_keep_one_chain() {
-        let s = AuditStore::open_in_memory().unwrap();
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    for i in 0..50 {
-                        s.record(Event::new("c").detail(serde_json::json!([t, i])))
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let r = s.verify().unwrap();
-        assert_eq!(r.rows_checked, 400);
-        assert!(r.first_problem.is_none());
+        assert!(verify(&rows, None)
+            .first_problem
+            .unwrap()
+            .reason
+            .contains("head"));
     }
 }

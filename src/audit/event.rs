@@ -1,10 +1,7 @@
 //! Audit events: what callers record ([`Event`]), what is stored ([`EventRow`]), and
 //! queries over them.
 
-use rusqlite::{Connection, Params};
 use serde::Serialize;
-
-use super::Result;
 
 /// An event to record. Build with [`Event::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -138,7 +135,7 @@ impl EventRow {
     }
 }
 
-/// Which events [`super::AuditStore::query`] returns.
+/// Which events a query returns.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     /// Kind prefix, e.g. `auth.` (empty matches all).
@@ -153,64 +150,6 @@ pub struct EventFilter {
     pub until: Option<String>,
     /// At most this many (the newest ones).
     pub limit: Option<usize>,
-}
-
-pub(super) const COLUMNS: &str =
-    "id, ts, kind, user, source, device, action, outcome, detail, prev_hash, hash";
-
-fn row(r: &rusqlite::Row) -> rusqlite::Result<EventRow> {
-    let detail: String = r.get(8)?;
-    Ok(EventRow {
-        id: r.get(0)?,
-        ts: r.get(1)?,
-        kind: r.get(2)?,
-        user: r.get(3)?,
-        source: r.get(4)?,
-        device: r.get(5)?,
-        action: r.get(6)?,
-        outcome: r.get(7)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-        prev_hash: r.get(9)?,
-        hash: r.get(10)?,
-    })
-}
-
-/// `SELECT COLUMNS FROM events <tail>`.
-pub(super) fn select(conn: &Connection, tail: &str, params: impl Params) -> Result<Vec<EventRow>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM events {tail}"))?;
-    let rows = stmt.query_map(params, row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-pub(super) fn query(conn: &Connection, f: &EventFilter) -> Result<Vec<EventRow>> {
-    let mut clauses = Vec::new();
-    let mut params: Vec<String> = Vec::new();
-    if let Some(p) = &f.kind_prefix {
-        params.push(format!("{}%", p.replace('%', "\\%").replace('_', "\\_")));
-        clauses.push(format!("kind LIKE ?{} ESCAPE '\\'", params.len()));
-    }
-    for (col, v) in [
-        ("user =", &f.user),
-        ("device =", &f.device),
-        ("ts >=", &f.since),
-        ("ts <", &f.until),
-    ] {
-        if let Some(v) = v {
-            params.push(v.clone());
-            clauses.push(format!("{col} ?{}", params.len()));
-        }
-    }
-    let mut tail = String::new();
-    if !clauses.is_empty() {
-        tail = format!("WHERE {}", clauses.join(" AND "));
-    }
-    tail.push_str(" ORDER BY id DESC");
-    if let Some(n) = f.limit {
-        tail.push_str(&format!(" LIMIT {n}"));
-    }
-    let mut rows = select(conn, &tail, rusqlite::params_from_iter(params.iter()))?;
-    rows.reverse();
-    Ok(rows)
 }
 
 #[cfg(test)]

@@ -6,19 +6,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use oobgate::audit::{AuditStore, Event};
+use oobgate::access::Authorizer;
+use oobgate::audit::Event;
 use oobgate::config::Config;
 use oobgate::identity::{load_public_key, CertRequest, KeyStore};
 use oobgate::inventory::Inventory;
 use oobgate::policy::{Action, PolicyEngine};
+use oobgate::store::Stores;
 use tokio_util::sync::CancellationToken;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
+use super::stores::{runtime, with_stores};
 
 /// `oobgate serve`: runs until SIGINT or SIGTERM.
 pub fn serve(config: &Path) -> Result<ExitCode> {
@@ -104,18 +101,19 @@ pub fn ca_sign(
     let out = key.with_file_name(format!("{stem}-cert.pub"));
     std::fs::write(&out, format!("{}\n", cert.to_openssh()?))
         .with_context(|| format!("cannot write {}", out.display()))?;
-    let audit = AuditStore::open(&config.store_path())?;
-    audit.record(
-        Event::new("ca.sign")
-            .user(principals.first().cloned().unwrap_or_default())
-            .outcome("ok")
-            .detail(serde_json::json!({
-                "key_id": key_id,
-                "serial": cert.serial(),
-                "principals": principals,
-                "valid_before": cert.valid_before(),
-            })),
-    )?;
+    let ev = Event::new("ca.sign")
+        .user(principals.first().cloned().unwrap_or_default())
+        .outcome("ok")
+        .detail(serde_json::json!({
+            "key_id": key_id,
+            "serial": cert.serial(),
+            "principals": principals,
+            "valid_before": cert.valid_before(),
+        }));
+    with_stores(&config, |stores| async move {
+        stores.audit.append(ev).await?;
+        anyhow::Ok(())
+    })?;
     println!(
         "{}: serial {} key id {:?} valid for {}",
         out.display(),
@@ -153,15 +151,11 @@ pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) ->
         })
         .collect();
     let inventory = Inventory::load(&config.inventory)?;
-    let store = AuditStore::open(&config.store_path())?;
-    let (decision, _grant) = runtime()?.block_on(async {
-        let engine = PolicyEngine::load(&config.policy_dir, &inventory).await?;
-        anyhow::Ok(
-            oobgate::frontdoor::authorize::decide_with_grants(
-                &engine, &store, &user, &roles, device, action,
-            )
-            .await,
-        )
+    let (policy_dir, who, with_roles) = (&config.policy_dir, &user, &roles);
+    let decision = with_stores(&config, |stores| async move {
+        let engine = PolicyEngine::load(policy_dir, &inventory).await?;
+        let authz = Authorizer::new(engine, stores.access.clone(), stores.audit.clone());
+        anyhow::Ok(authz.decide_as(who, with_roles, device, action).await)
     })?;
     println!(
         "{}: {} {} {} on {}",
@@ -186,76 +180,89 @@ pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) ->
     })
 }
 
-fn open_audit(config: &Path) -> Result<AuditStore> {
+fn stores_of(config: &Path) -> Result<(Config, Stores)> {
     let config = Config::load(config)?;
-    Ok(AuditStore::open(&config.store_path())?)
+    let stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+    Ok((config, stores))
 }
 
 /// `oobgate audit verify`.
 pub fn audit_verify(config: &Path) -> Result<ExitCode> {
-    let store = open_audit(config)?;
-    let report = store.verify()?;
-    match report.first_problem {
-        None => {
-            let head = store.head()?;
-            println!(
-                "audit chain OK: {} events{}",
-                report.rows_checked,
-                head.map(|(id, h)| format!(", head #{id} {h}"))
-                    .unwrap_or_default()
-            );
-            Ok(ExitCode::SUCCESS)
+    runtime()?.block_on(async {
+        let (_, stores) = stores_of(config)?;
+        let report = stores.audit.verify().await?;
+        match report.first_problem {
+            None => {
+                let head = stores.audit.head().await?;
+                println!(
+                    "audit chain OK: {} events{}",
+                    report.rows_checked,
+                    head.map(|(id, h)| format!(", head #{id} {h}"))
+                        .unwrap_or_default()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(p) => {
+                println!(
+                    "audit chain BROKEN at event #{}: {} ({} events checked)",
+                    p.id, p.reason, report.rows_checked
+                );
+                Ok(ExitCode::from(1))
+            }
         }
-        Some(p) => {
-            println!(
-                "audit chain BROKEN at event #{}: {} ({} events checked)",
-                p.id, p.reason, report.rows_checked
-            );
-            Ok(ExitCode::from(1))
-        }
-    }
+    })
 }
 
 /// `oobgate audit tail`.
 pub fn audit_tail(config: &Path, lines: usize, follow: bool) -> Result<ExitCode> {
-    let store = open_audit(config)?;
-    let mut last = 0;
-    for row in store.tail(lines)? {
-        println!("{}", row.to_line());
-        last = row.id;
-    }
-    if !follow {
-        return Ok(ExitCode::SUCCESS);
-    }
-    loop {
-        std::thread::sleep(Duration::from_millis(500));
-        for row in store.after(last, 1000)? {
+    runtime()?.block_on(async {
+        let (_, stores) = stores_of(config)?;
+        let mut last = 0;
+        for row in stores.audit.tail(lines).await? {
             println!("{}", row.to_line());
             last = row.id;
         }
-        std::io::stdout().flush()?;
-    }
+        if !follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            for row in stores.audit.after(last, 1000).await? {
+                println!("{}", row.to_line());
+                last = row.id;
+            }
+            std::io::stdout().flush()?;
+        }
+    })
 }
 
 /// `oobgate audit export --json`.
 pub fn audit_export(config: &Path, output: Option<&Path>) -> Result<ExitCode> {
-    let store = open_audit(config)?;
-    let n = match output {
-        Some(p) => {
-            let mut f = std::io::BufWriter::new(
+    runtime()?.block_on(async {
+        let (_, stores) = stores_of(config)?;
+        let mut out: Box<dyn Write> = match output {
+            Some(p) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(p)
                     .with_context(|| format!("cannot create {}", p.display()))?,
-            );
-            let n = store.export_json(&mut f)?;
-            f.flush()?;
-            n
+            )),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let mut last = 0;
+        let mut n = 0u64;
+        loop {
+            let batch = stores.audit.after(last, 1000).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for row in &batch {
+                serde_json::to_writer(&mut out, row)?;
+                out.write_all(b"\n")?;
+                last = row.id;
+                n += 1;
+            }
         }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            store.export_json(&mut lock)?
-        }
-    };
-    eprintln!("exported {n} events");
-    Ok(ExitCode::SUCCESS)
+        out.flush()?;
+        eprintln!("exported {n} events");
+        Ok(ExitCode::SUCCESS)
+    })
 }

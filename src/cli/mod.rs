@@ -3,6 +3,7 @@
 mod admin;
 mod power;
 mod replay;
+mod stores;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,51 +52,24 @@ enum Command {
         /// The TOML config file.
         #[arg(long, short)]
         config: PathBuf,
-        /// status | on | off | cycle | reset | soft
-        action: String,
-        /// The server (its BMC is the ipmi-sol device SERVER-sol or labelled server = SERVER).
-        server: String,
+        #[command(flatten)]
+        args: oobgate::frontdoor::commands::PowerArgs,
     },
     /// List recorded sessions (newest first).
     Sessions {
         /// The TOML config file.
         #[arg(long, short)]
         config: PathBuf,
-        /// Only this user's sessions.
-        #[arg(long)]
-        user: Option<String>,
-        /// Only sessions on this device.
-        #[arg(long)]
-        device: Option<String>,
-        /// Started at or after (RFC 3339 or a prefix such as 2026-11-23).
-        #[arg(long)]
-        since: Option<String>,
-        /// Started before.
-        #[arg(long)]
-        until: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        #[command(flatten)]
+        args: oobgate::frontdoor::commands::SessionsArgs,
     },
     /// Play a recorded session back in this terminal (space pauses, +/- speed, f skips 5 s, q quits).
     Replay {
         /// The TOML config file.
         #[arg(long, short)]
         config: PathBuf,
-        /// Session id (or a unique prefix), as `sessions` lists them.
-        id: String,
-        /// Speed factor.
-        #[arg(long, default_value_t = 1.0)]
-        speed: f64,
-        /// Longest pause kept, in seconds (0: keep all pauses).
-        #[arg(long, default_value_t = 2.0)]
-        idle_cap: f64,
-        /// Start at this offset (90, 1m30s or 01:30).
-        #[arg(long)]
-        at: Option<String>,
-        /// Print the output only, without timing.
-        #[arg(long)]
-        cat: bool,
+        #[command(flatten)]
+        args: oobgate::frontdoor::commands::ReplayArgs,
     },
 }
 
@@ -223,36 +197,9 @@ pub fn main() -> ExitCode {
                     action,
                 },
         } => admin::policy_check(&config, &subject, &device, &action),
-        Command::Power {
-            config,
-            action,
-            server,
-        } => power::run(&config, &action, &server),
-        Command::Sessions {
-            config,
-            user,
-            device,
-            since,
-            until,
-            limit,
-        } => replay::list(
-            &config,
-            oobgate::audit::SessionFilter {
-                user,
-                device,
-                since,
-                until,
-                limit: Some(limit),
-            },
-        ),
-        Command::Replay {
-            config,
-            id,
-            speed,
-            idle_cap,
-            at,
-            cat,
-        } => replay::replay(&config, &id, speed, idle_cap, at.as_deref(), cat),
+        Command::Power { config, args } => power::run(&config, args),
+        Command::Sessions { config, args } => replay::list(&config, &args),
+        Command::Replay { config, args } => replay::replay(&config, args),
         Command::Audit { command } => match command {
             AuditCommand::Verify { config } => admin::audit_verify(&config),
             AuditCommand::Tail {

@@ -4,45 +4,31 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use oobgate::audit::{AuditStore, SessionFilter};
+use anyhow::{Context, Result};
 use oobgate::config::Config;
-use oobgate::recording::{play, PlayOptions, Recording};
+use oobgate::frontdoor::commands::{sessions_table, ReplayArgs, SessionsArgs};
+use oobgate::recording::{play, PlayOptions};
+
+use super::stores::with_stores;
 
 /// `oobgate replay`.
-pub fn replay(
-    config: &Path,
-    id: &str,
-    speed: f64,
-    idle_cap: f64,
-    at: Option<&str>,
-    cat: bool,
-) -> Result<ExitCode> {
+pub fn replay(config: &Path, args: ReplayArgs) -> Result<ExitCode> {
     let config = Config::load(config)?;
-    let store = AuditStore::open(&config.store_path())?;
-    let row = store
-        .session(id)?
-        .with_context(|| format!("no session {id:?} (or the prefix is ambiguous)"))?;
-    let path = row
-        .recording
-        .with_context(|| format!("session {} has no recording", row.id))?;
-    let rec = Recording::open(Path::new(&path))?;
-    if cat {
+    let rec = with_stores(&config, |stores| async move {
+        let row =
+            stores.sessions.get(&args.id).await?.with_context(|| {
+                format!("no session {:?} (or the prefix is ambiguous)", args.id)
+            })?;
+        anyhow::Ok(stores.recordings.open(&row.id).await?)
+    })?;
+    if args.cat {
         rec.cat(&mut std::io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }
-    if !(speed > 0.0 && speed.is_finite()) {
-        bail!("--speed must be a positive number");
-    }
-    let start_at = match at {
-        Some(a) => oobgate::frontdoor::parse_offset(a)
-            .with_context(|| format!("--at {a:?} is not an offset like 90, 1m30s or 01:30"))?,
-        None => Duration::ZERO,
-    };
     let opts = PlayOptions {
-        speed,
-        idle_cap: (idle_cap > 0.0).then(|| Duration::from_secs_f64(idle_cap)),
-        start_at,
+        speed: args.speed,
+        idle_cap: args.idle_cap.0.map(Duration::from_secs_f64),
+        start_at: args.at.unwrap_or_default(),
     };
     let _raw = RawTerminal::enter();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -87,15 +73,17 @@ impl Drop for RawTerminal {
     }
 }
 
-/// Lists sessions matching `filter`.
-pub fn list(config: &Path, filter: SessionFilter) -> Result<ExitCode> {
+/// Lists sessions matching `args`.
+pub fn list(config: &Path, args: &SessionsArgs) -> Result<ExitCode> {
     let config = Config::load(config)?;
-    let store = AuditStore::open(&config.store_path())?;
-    let rows = store.sessions(&filter)?;
+    let filter = args.filter();
+    let rows = with_stores(&config, |stores| async move {
+        anyhow::Ok(stores.sessions.list(&filter).await?)
+    })?;
     if rows.is_empty() {
         println!("No sessions match.");
     } else {
-        print!("{}", oobgate::frontdoor::sessions_table(&rows));
+        print!("{}", sessions_table(&rows));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,46 +1,10 @@
 //! Device host key pinning: a pinned key wins, else the stored key, else trust on
-//! first use (the key is stored and logged). A changed key refuses the connection.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! first use (the key is stored and logged). A changed key refuses the connection. The
+//! keys are kept by the store's [`HostKeys`](crate::store::HostKeys).
 
 use russh::keys::{HashAlg, PublicKey};
 
-use super::{ConnectError, Result, Target};
-
-/// Where trust-on-first-use host keys live. The bastion implements it on its state
-/// store; [`MemoryHostKeyStore`] serves tests.
-pub trait HostKeyStore: Send + Sync {
-    /// The recorded OpenSSH public key line for `device`, if any.
-    fn get(&self, device: &str) -> Option<String>;
-    /// Records `key_line` as the host key of `device`.
-    fn put(&self, device: &str, key_line: &str);
-}
-
-/// An in-memory [`HostKeyStore`].
-#[derive(Debug, Default)]
-pub struct MemoryHostKeyStore {
-    keys: Mutex<HashMap<String, String>>,
-}
-
-impl MemoryHostKeyStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl HostKeyStore for MemoryHostKeyStore {
-    fn get(&self, device: &str) -> Option<String> {
-        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.get(device).cloned()
-    }
-
-    fn put(&self, device: &str, key_line: &str) {
-        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.insert(device.to_owned(), key_line.to_owned());
-    }
-}
+use super::{ConnectError, HostKeys, Result, Target};
 
 /// The `SHA256:...` fingerprint of an OpenSSH public key line, as `ssh-keygen -l`
 /// prints it.
@@ -51,29 +15,35 @@ pub fn fingerprint(key_line: &str) -> Option<String> {
 }
 
 /// Decides whether `presented` is the right host key for `target`.
-pub(crate) fn verify(
+pub(crate) async fn verify(
     target: &Target,
-    store: &dyn HostKeyStore,
+    store: &dyn HostKeys,
     presented: &PublicKey,
 ) -> Result<()> {
     let got_fp = presented.fingerprint(HashAlg::Sha256).to_string();
     let (expected_line, source) = match &target.host_key {
         Some(pinned) => (pinned.clone(), "pinned"),
-        None => match store.get(&target.name) {
-            Some(stored) => (stored, "stored"),
-            None => {
-                let line = presented
-                    .to_openssh()
-                    .map_err(|e| ConnectError::Protocol(format!("cannot encode host key: {e}")))?;
-                tracing::warn!(
-                    device = %target.name,
-                    fingerprint = %got_fp,
-                    "first connection to device: trusting and recording its host key"
-                );
-                store.put(&target.name, &line);
-                return Ok(());
+        None => {
+            match store.get(&target.name).await.map_err(|e| {
+                ConnectError::Protocol(format!("cannot read the stored host key: {e}"))
+            })? {
+                Some(stored) => (stored, "stored"),
+                None => {
+                    let line = presented.to_openssh().map_err(|e| {
+                        ConnectError::Protocol(format!("cannot encode host key: {e}"))
+                    })?;
+                    tracing::warn!(
+                        device = %target.name,
+                        fingerprint = %got_fp,
+                        "first connection to device: trusting and recording its host key"
+                    );
+                    if let Err(e) = store.put(&target.name, &line).await {
+                        tracing::error!(device = %target.name, error = %e, "cannot store the learnt host key");
+                    }
+                    return Ok(());
+                }
             }
-        },
+        }
     };
     let expected =
         PublicKey::from_openssh(expected_line.trim()).map_err(|e| ConnectError::Config {

@@ -4,9 +4,41 @@
 
 use async_trait::async_trait;
 
-use super::{ConnectError, Connector, DeviceCredential, Link, LinkRequest, Result, Target};
-use crate::ipmi::sol::{self, SolOptions};
+use super::{
+    ConnectError, Connector, DeviceCredential, EndReason, Link, LinkControl, LinkEvent,
+    LinkRequest, Result, Target,
+};
+use crate::inventory::Device;
+use crate::ipmi::sol::{self, SolEnd, SolInput, SolOptions};
 use crate::ipmi::{BmcTarget, IpmiError, Session};
+
+/// The IPMI target for BMC device `device` with the bastion-held login.
+pub fn bmc_target(device: &Device, login: &DeviceCredential) -> crate::ipmi::Result<BmcTarget> {
+    BmcTarget::new(
+        &device.name,
+        &device.address.endpoint(),
+        &login.username,
+        login.password.as_deref().unwrap_or(""),
+    )
+    .with_suites(&device.cipher_suites)
+}
+
+fn sol_input(c: LinkControl) -> Option<SolInput> {
+    match c {
+        LinkControl::Data(b) => Some(SolInput::Data(b)),
+        LinkControl::Break => Some(SolInput::Break),
+        LinkControl::Close => Some(SolInput::Close),
+        _ => None,
+    }
+}
+
+fn end_reason(e: SolEnd) -> EndReason {
+    match e {
+        SolEnd::Deactivated => EndReason::DeviceClosed,
+        SolEnd::Closed => EndReason::LocalClose,
+        SolEnd::Lost(why) => EndReason::Lost(why),
+    }
+}
 
 /// Opens SOL consoles on BMCs.
 #[derive(Debug, Clone)]
@@ -71,13 +103,21 @@ impl Connector for IpmiSolConnector {
             .map_err(|e| map_err(target, e))?;
         tracing::info!(device = %target.name, "SOL link open");
         let (link, ends) = Link::pair();
-        tokio::spawn(sol::pump(
-            session,
-            chunk,
-            self.opts.clone(),
-            ends.events,
-            ends.control,
-        ));
+        let opts = self.opts.clone();
+        tokio::spawn(async move {
+            let events = ends.events.clone();
+            let end = sol::pump(
+                session,
+                chunk,
+                opts,
+                ends.events,
+                ends.control,
+                LinkEvent::Data,
+                sol_input,
+            )
+            .await;
+            let _ = events.send(LinkEvent::Closed(end_reason(end))).await;
+        });
         Ok(link)
     }
 }

@@ -13,6 +13,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::inventory::{Device, DeviceKind};
+
 pub mod hostkey;
 pub mod ipmi_sol;
 mod link;
@@ -21,9 +23,10 @@ pub mod rfc2217;
 pub mod serial;
 pub mod ssh;
 mod ssh_auth;
+mod ssh_handler;
 pub mod telnet;
 mod telnet_codec;
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(test)]
@@ -33,8 +36,9 @@ mod ssh_tests;
 #[cfg(test)]
 mod telnet_tests;
 
-pub use hostkey::{fingerprint, HostKeyStore, MemoryHostKeyStore};
-pub use ipmi_sol::IpmiSolConnector;
+pub use crate::store::{HostKeys, MemoryHostKeys};
+pub use hostkey::fingerprint;
+pub use ipmi_sol::{bmc_target, IpmiSolConnector};
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
 pub use rawtcp::RawTcpConnector;
 pub use rfc2217::Rfc2217Connector;
@@ -247,6 +251,70 @@ pub(crate) async fn connect_tcp(
         tracing::debug!(device = %target.name, "set_nodelay failed: {e}");
     }
     Ok(tcp)
+}
+
+/// The connectors of one bastion: the SSH connector keeps learnt host keys in a store;
+/// the others hold no state. [`Connectors::for_device`] is the one place a device's kind
+/// and address choose how it is reached, for device sessions and consoles alike.
+#[derive(Clone)]
+pub struct Connectors {
+    ssh: std::sync::Arc<SshConnector>,
+}
+
+impl Connectors {
+    /// Connectors learning SSH host keys into `hostkeys`.
+    pub fn new(hostkeys: std::sync::Arc<dyn HostKeys>) -> Connectors {
+        Connectors {
+            ssh: std::sync::Arc::new(SshConnector::new(hostkeys)),
+        }
+    }
+
+    /// The connector for `device` and the target it dials.
+    pub fn for_device(&self, device: &Device) -> (std::sync::Arc<dyn Connector>, Target) {
+        use crate::inventory::Address;
+        let connector: std::sync::Arc<dyn Connector> = match (&device.kind, &device.address) {
+            (DeviceKind::Ssh, _) => self.ssh.clone(),
+            (DeviceKind::Telnet, _) => std::sync::Arc::new(TelnetConnector::new()),
+            (DeviceKind::IpmiSol, _) => std::sync::Arc::new(IpmiSolConnector::new(
+                device.cipher_suites.clone(),
+                crate::ipmi::sol::SolOptions {
+                    deactivate_stale: device.sol_takeover,
+                    ..Default::default()
+                },
+            )),
+            (DeviceKind::Serial, Address::Raw(_)) => {
+                std::sync::Arc::new(RawTcpConnector::default())
+            }
+            (DeviceKind::Serial, Address::Rfc2217(_)) => {
+                std::sync::Arc::new(Rfc2217Connector::new(device.serial))
+            }
+            (DeviceKind::Serial, _) => std::sync::Arc::new(SerialConnector::new(device.serial)),
+        };
+        (connector, Target::of(device))
+    }
+
+    /// Whether `device`'s link can send a serial break (ttys, RFC 2217 ports and SOL can;
+    /// raw TCP ports and CLI sessions cannot).
+    pub fn can_break(device: &Device) -> bool {
+        use crate::inventory::Address;
+        match device.kind {
+            DeviceKind::IpmiSol => true,
+            DeviceKind::Serial => !matches!(device.address, Address::Raw(_)),
+            DeviceKind::Ssh | DeviceKind::Telnet => false,
+        }
+    }
+}
+
+impl Target {
+    /// The target for inventory device `device`.
+    pub fn of(device: &Device) -> Target {
+        Target {
+            name: device.name.clone(),
+            address: device.address.endpoint(),
+            host_key: device.host_key.clone(),
+            legacy_algorithms: device.legacy_algorithms,
+        }
+    }
 }
 
 /// A way to log into a kind of device and obtain a [`Link`] to it.

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 
 use super::telnet::{pump, Wire};
-use super::telnet_codec::{Decoder, Negotiator, IAC, OPT_COM_PORT, SB, SE};
+use super::telnet_codec::{ComPortOption, Decoder, Negotiator, IAC, OPT_COM_PORT, SB, SE};
 use super::{
     ConnectError, Connector, DeviceCredential, Link, LinkRequest, Result, SerialSettings, Target,
 };
@@ -49,8 +49,16 @@ impl ComPort {
         }
     }
 
+    /// Settings the console server has not confirmed (yet).
+    #[cfg(test)]
+    fn unconfirmed(&self) -> Vec<&'static str> {
+        self.pending.iter().map(|&(c, _)| setting_name(c)).collect()
+    }
+}
+
+impl ComPortOption for ComPort {
     /// The requests that set the line, sent once the port agreed to COM-PORT-OPTION.
-    pub(crate) fn request(&mut self) -> Vec<u8> {
+    fn request(&mut self) -> Vec<u8> {
         let s = self.settings;
         let parity = match s.parity {
             'o' => 2,
@@ -79,7 +87,7 @@ impl ComPort {
 
     /// Checks one server reply; a setting the port did not take is logged as a warning
     /// naming the device (the console still works, perhaps with garbled characters).
-    pub(crate) fn reply(&mut self, payload: &[u8]) {
+    fn reply(&mut self, payload: &[u8]) {
         let Some((&code, value)) = payload.split_first() else {
             return;
         };
@@ -108,10 +116,8 @@ impl ComPort {
         }
     }
 
-    /// Settings the console server has not confirmed (yet).
-    #[cfg(test)]
-    fn unconfirmed(&self) -> Vec<&'static str> {
-        self.pending.iter().map(|&(c, _)| setting_name(c)).collect()
+    fn break_request(&self, on: bool) -> Vec<u8> {
+        set_break(on)
     }
 }
 
@@ -178,7 +184,7 @@ impl Connector for Rfc2217Connector {
     ) -> Result<Link> {
         let tcp = super::connect_tcp(target, self.connect_timeout).await?;
         let (read, mut write) = tcp.into_split();
-        let mut neg = Negotiator::com_port(ComPort::new(&target.name, self.settings));
+        let mut neg = Negotiator::com_port(Box::new(ComPort::new(&target.name, self.settings)));
         write
             .write_all(&neg.start(false))
             .await

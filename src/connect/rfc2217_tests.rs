@@ -46,7 +46,7 @@ fn iac_in_a_value_is_doubled() {
 
 #[test]
 fn negotiation_sets_the_line_once_agreed_and_refuses_the_rest() {
-    let mut n = Negotiator::com_port(ComPort::new("srv1", settings("115200n81")));
+    let mut n = Negotiator::com_port(Box::new(ComPort::new("srv1", settings("115200n81"))));
     let start = n.start(false);
     assert!(start.windows(3).any(|w| w == [IAC, WILL, 44]), "{start:?}");
     assert!(

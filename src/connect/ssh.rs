@@ -18,16 +18,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use russh::client::{self, DisconnectReason, Handle};
-use russh::keys::{Algorithm, PublicKey, PublicKeyOrCertificate};
+use russh::client::{self, Handle};
+use russh::keys::{Algorithm, PublicKey};
 use russh::{cipher, kex, mac, ChannelMsg, Disconnect, Preferred, Sig};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
 use super::link::LinkEnds;
+use super::ssh_handler::DeviceHandler;
 use super::{
-    hostkey, ssh_auth, ConnectError, Connector, DeviceCredential, EndReason, HostKeyStore, Link,
-    LinkControl, LinkEvent, LinkRequest, Result, Target,
+    ssh_auth, ConnectError, Connector, DeviceCredential, EndReason, HostKeys, Link, LinkControl,
+    LinkEvent, LinkRequest, Result, Target,
 };
 
 /// Default limit for the TCP connect and for handshake + login + session setup.
@@ -35,14 +36,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to SSH devices; one per bastion is enough (it holds no per-device state).
 pub struct SshConnector {
-    store: Arc<dyn HostKeyStore>,
+    store: Arc<dyn HostKeys>,
     connect_timeout: Duration,
     handshake_timeout: Duration,
 }
 
 impl SshConnector {
     /// A connector recording trust-on-first-use keys in `store`, with 10 s timeouts.
-    pub fn new(store: Arc<dyn HostKeyStore>) -> Self {
+    pub fn new(store: Arc<dyn HostKeys>) -> Self {
         SshConnector {
             store,
             connect_timeout: DEFAULT_TIMEOUT,
@@ -62,13 +63,16 @@ impl SshConnector {
     /// Algorithms for `target`. When a host key is already known (pinned or
     /// stored), only its algorithm is offered, so a device that also has other host
     /// key types presents the known one instead of tripping a false "changed" alarm.
-    fn preferred_for(&self, target: &Target) -> Preferred {
+    async fn preferred_for(&self, target: &Target) -> Preferred {
         let mut p = preferred_algorithms(target.legacy_algorithms);
-        let known = target
-            .host_key
-            .clone()
-            .or_else(|| self.store.get(&target.name))
-            .and_then(|line| PublicKey::from_openssh(line.trim()).ok());
+        let stored = match &target.host_key {
+            Some(pinned) => Some(pinned.clone()),
+            None => self.store.get(&target.name).await.unwrap_or_else(|e| {
+                tracing::error!(device = %target.name, error = %e, "cannot read the stored host key");
+                None
+            }),
+        };
+        let known = stored.and_then(|line| PublicKey::from_openssh(line.trim()).ok());
         if let Some(key) = known {
             let algorithm = key.algorithm();
             let only: Vec<Algorithm> = if algorithm.clone().is_rsa() {
@@ -119,41 +123,6 @@ pub fn preferred_algorithms(legacy: bool) -> Preferred {
     p
 }
 
-/// russh callbacks for one device connection: host key check and disconnect notes.
-pub(crate) struct DeviceHandler {
-    target: Target,
-    store: Arc<dyn HostKeyStore>,
-    /// Text of a disconnect message received from the device, if any.
-    disconnect: Arc<Mutex<Option<String>>>,
-}
-
-impl client::Handler for DeviceHandler {
-    type Error = ConnectError;
-
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool> {
-        let key = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            PublicKeyOrCertificate::Certificate(cert) => PublicKey::from(cert.public_key().clone()),
-        };
-        hostkey::verify(&self.target, &*self.store, &key)?;
-        Ok(true)
-    }
-
-    async fn disconnected(&mut self, reason: DisconnectReason<ConnectError>) -> Result<()> {
-        match reason {
-            DisconnectReason::ReceivedDisconnect(info) => {
-                let text = format!(
-                    "device disconnected ({:?}): {}",
-                    info.reason_code, info.message
-                );
-                *self.disconnect.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
-                Ok(())
-            }
-            DisconnectReason::Error(e) => Err(e),
-        }
-    }
-}
-
 #[async_trait]
 impl Connector for SshConnector {
     async fn open(
@@ -164,17 +133,13 @@ impl Connector for SshConnector {
     ) -> Result<Link> {
         let tcp = super::connect_tcp(target, self.connect_timeout).await?;
         let config = Arc::new(client::Config {
-            preferred: self.preferred_for(target),
+            preferred: self.preferred_for(target).await,
             nodelay: true,
             keepalive_interval: Some(Duration::from_secs(30)),
             ..Default::default()
         });
         let disconnect = Arc::new(Mutex::new(None));
-        let handler = DeviceHandler {
-            target: target.clone(),
-            store: self.store.clone(),
-            disconnect: disconnect.clone(),
-        };
+        let handler = DeviceHandler::new(target.clone(), self.store.clone(), disconnect.clone());
         let setup = async {
             // Buffered: russh reads every packet as two exact reads.
             let tcp = tokio::io::BufReader::with_capacity(super::READ_BUFFER, tcp);
@@ -345,7 +310,7 @@ async fn lost_reason(
 }
 
 /// Maps a signal name (`INT`, `SIGINT`) to russh's type.
-fn to_sig(name: &str) -> Sig {
+pub fn to_sig(name: &str) -> Sig {
     let name = name.trim().trim_start_matches("SIG");
     match name {
         "ABRT" => Sig::ABRT,

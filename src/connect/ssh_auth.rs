@@ -8,7 +8,7 @@ use russh::client::{AuthResult, Handle, KeyboardInteractiveAuthResponse};
 use russh::keys::{decode_secret_key, HashAlg, PrivateKeyWithHashAlg};
 use russh::MethodKind;
 
-use super::ssh::DeviceHandler;
+use super::ssh_handler::DeviceHandler;
 use super::{ConnectError, DeviceCredential, Result, Target};
 
 /// Most keyboard-interactive rounds answered before giving up.

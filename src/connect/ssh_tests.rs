@@ -29,7 +29,7 @@ pub(super) fn password_cred() -> DeviceCredential {
 }
 
 pub(super) fn connector() -> SshConnector {
-    SshConnector::new(Arc::new(MemoryHostKeyStore::new()))
+    SshConnector::new(Arc::new(MemoryHostKeys::new()))
 }
 
 pub(super) fn password_sshd() -> TestSshd {
@@ -195,7 +195,7 @@ async fn wrong_pinned_host_key_is_refused_loudly() {
 #[tokio::test]
 async fn trust_on_first_use_records_then_detects_a_changed_key() {
     let mut sshd = password_sshd();
-    let store = Arc::new(MemoryHostKeyStore::new());
+    let store = Arc::new(MemoryHostKeys::new());
     let conn = SshConnector::new(store.clone());
     let t = Target {
         host_key: None,
@@ -208,7 +208,12 @@ async fn trust_on_first_use_records_then_detects_a_changed_key() {
     drain(&mut link, Duration::from_secs(10)).await;
     let first = sshd.host_key_pub.clone();
     assert_eq!(
-        store.get("sw1").as_deref().and_then(fingerprint),
+        store
+            .get("sw1")
+            .await
+            .unwrap()
+            .as_deref()
+            .and_then(fingerprint),
         fingerprint(&first)
     );
 
@@ -234,7 +239,12 @@ async fn trust_on_first_use_records_then_detects_a_changed_key() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        store.get("sw1").as_deref().and_then(fingerprint),
+        store
+            .get("sw1")
+            .await
+            .unwrap()
+            .as_deref()
+            .and_then(fingerprint),
         fingerprint(&first)
     );
 }
@@ -300,8 +310,8 @@ async fn known_key_type_is_negotiated_when_the_device_has_several() {
         ..Default::default()
     })
     .unwrap();
-    let store = Arc::new(MemoryHostKeyStore::new());
-    store.put("sw1", &rsa_pub);
+    let store = Arc::new(MemoryHostKeys::new());
+    store.put("sw1", &rsa_pub).await.unwrap();
     let conn = SshConnector::new(store);
     // Stored RSA key, device prefers ed25519: the RSA key must be the one checked.
     let t = Target {

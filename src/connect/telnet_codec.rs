@@ -177,6 +177,17 @@ enum Q {
 }
 
 /// Option negotiation state of a telnet client.
+/// What RFC 2217 adds to the negotiation of a console port (the `rfc2217` connector
+/// implements it), so this codec needs no knowledge of serial settings.
+pub(crate) trait ComPortOption: Send + std::fmt::Debug {
+    /// The requests that set the line, sent once the port agreed to COM-PORT-OPTION.
+    fn request(&mut self) -> Vec<u8>;
+    /// Checks one reply of the console server.
+    fn reply(&mut self, payload: &[u8]);
+    /// The request that holds (`on`) or releases a serial break.
+    fn break_request(&self, on: bool) -> Vec<u8>;
+}
+
 #[derive(Debug)]
 pub(crate) struct Negotiator {
     /// Options we perform (answers to DO / DONT).
@@ -186,7 +197,7 @@ pub(crate) struct Negotiator {
     term: String,
     size: (u16, u16),
     /// Set for an RFC 2217 console port: the line settings to ask for.
-    com_port: Option<super::rfc2217::ComPort>,
+    com_port: Option<Box<dyn ComPortOption>>,
 }
 
 impl Negotiator {
@@ -201,7 +212,7 @@ impl Negotiator {
     }
 
     /// A negotiator for an RFC 2217 console port that will ask for `port`'s line settings.
-    pub(crate) fn com_port(port: super::rfc2217::ComPort) -> Self {
+    pub(crate) fn com_port(port: Box<dyn ComPortOption>) -> Self {
         Negotiator {
             com_port: Some(port),
             ..Negotiator::new("unknown", 80, 24)
@@ -264,10 +275,9 @@ impl Negotiator {
     /// The bytes that hold (`on`) or release a serial break, when the port agreed to
     /// RFC 2217; empty otherwise.
     pub(crate) fn break_bytes(&self, on: bool) -> Vec<u8> {
-        if self.com_port.is_some() && self.local[OPT_COM_PORT as usize] == Q::Yes {
-            super::rfc2217::set_break(on)
-        } else {
-            Vec::new()
+        match &self.com_port {
+            Some(port) if self.local[OPT_COM_PORT as usize] == Q::Yes => port.break_request(on),
+            _ => Vec::new(),
         }
     }
 

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::pending;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,7 +29,7 @@ use crate::connect::{self, Link, LinkControl, LinkEvent};
 use super::log::ConsoleLog;
 use super::peer::{Delivery, Peer};
 use super::protocol::{Cmd, PeerId};
-use super::ring::Ring;
+use super::ring::{lock, Ring};
 use super::spec::{AttachedUser, BreakFn, BrokerOptions, ConsoleSpec, ConsoleStatus, LinkState};
 
 /// A finished link open: the opener's generation and its result.
@@ -69,10 +69,6 @@ pub(crate) struct Console {
 }
 
 /// Locks the ring; a poisoned lock still holds valid bytes.
-pub(super) fn lock(ring: &Mutex<Ring>) -> std::sync::MutexGuard<'_, Ring> {
-    ring.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Console {
     /// State for `spec`; nothing runs until [`Console::run`].
     pub(crate) fn new(

@@ -8,26 +8,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::actor::lock;
 use super::peer::ConsoleOutput;
-use super::protocol::{Cmd, PeerId};
+use super::protocol::{Cmd, PeerId, WriteRequest};
+use super::ring::lock;
 use super::ring::Ring;
 use super::spec::AttachedUser;
 use super::{ConsoleError, Result};
-
-/// What came of asking for the write lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteRequest {
-    /// The lock was free and is now yours.
-    Granted,
-    /// You already held it.
-    AlreadyHeld,
-    /// Someone else holds it and was told you asked.
-    Asked {
-        /// The current holder.
-        holder: String,
-    },
-}
 
 /// A user attached to a console. Read [`output`](Attachment::output): the backlog
 /// first, then live output and `[console: ...]` notices, ending when the console stops.

@@ -37,10 +37,11 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use attachment::{Attachment, WriteRequest};
+pub use attachment::Attachment;
 pub use broker::ConsoleBroker;
 pub use escape::{EscapeCmd, EscapeItem, EscapeParser, ESCAPE_BYTE, ESCAPE_HELP};
 pub use peer::ConsoleOutput;
+pub use protocol::WriteRequest;
 pub use spec::{
     AttachedUser, Attacher, BoxFuture, BreakFn, BrokerOptions, ConsoleSpec, ConsoleStatus,
     LinkState, OpenFn,

@@ -3,10 +3,23 @@
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::attachment::WriteRequest;
 use super::peer::ConsoleOutput;
 use super::spec::{AttachedUser, Attacher, BreakFn};
 use super::Result;
+
+/// What came of asking for the write lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteRequest {
+    /// The lock was free and is now yours.
+    Granted,
+    /// You already held it.
+    AlreadyHeld,
+    /// Someone else holds it and was told you asked.
+    Asked {
+        /// The current holder.
+        holder: String,
+    },
+}
 
 /// An attachment's identity inside its console task.
 pub(crate) type PeerId = u64;

@@ -81,6 +81,12 @@ impl Ring {
     }
 }
 
+/// Locks a shared ring (a panic elsewhere never makes it unusable).
+pub(super) fn lock(ring: &std::sync::Mutex<Ring>) -> std::sync::MutexGuard<'_, Ring> {
+    ring.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

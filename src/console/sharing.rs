@@ -11,10 +11,11 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::actor::{lock, Console};
-use super::attachment::WriteRequest;
+use super::actor::Console;
 use super::peer::{ConsoleOutput, Peer};
 use super::protocol::PeerId;
+use super::protocol::WriteRequest;
+use super::ring::lock;
 use super::spec::{Attacher, BreakFn};
 use super::{ConsoleError, Result};
 

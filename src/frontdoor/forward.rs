@@ -7,10 +7,9 @@ use std::time::Duration;
 use russh::server::Msg;
 use russh::Channel;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use super::Bastion;
 use crate::audit::Event;
+use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::Device;
 
@@ -23,13 +22,12 @@ pub async fn run(
     device: Device,
     port: u32,
     channel: Channel<Msg>,
-    shutdown: CancellationToken,
 ) {
-    let host = device
-        .address
-        .rsplit_once(':')
-        .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').to_string())
-        .unwrap_or_else(|| device.address.clone());
+    let shutdown = bastion.shutdown.clone();
+    let Some(host) = device.address.host_port().map(|hp| hp.host.clone()) else {
+        let _ = channel.close().await;
+        return;
+    };
     let event = |outcome: &str, detail: serde_json::Value| {
         Event::new("forward")
             .user(&id.user)
@@ -39,30 +37,40 @@ pub async fn run(
             .outcome(outcome)
             .detail(detail)
     };
-    let target = format!("{host}:{port}");
+    let Ok(port) = u16::try_from(port) else {
+        let _ = channel.close().await;
+        return;
+    };
+    let target = crate::inventory::HostPort { host, port }.to_string();
     let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&target))
         .await
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            bastion.audit(event(
-                "error",
-                json!({ "target": target, "error": e.to_string() }),
-            ));
+            bastion
+                .audit(event(
+                    "error",
+                    json!({ "target": target, "error": e.to_string() }),
+                ))
+                .await;
             let _ = channel.close().await;
             return;
         }
         Err(_) => {
-            bastion.audit(event(
-                "error",
-                json!({ "target": target, "error": "connect timed out" }),
-            ));
+            bastion
+                .audit(event(
+                    "error",
+                    json!({ "target": target, "error": "connect timed out" }),
+                ))
+                .await;
             let _ = channel.close().await;
             return;
         }
     };
     let _ = tcp.set_nodelay(true);
-    bastion.audit(event("ok", json!({ "target": target, "state": "open" })));
+    bastion
+        .audit(event("ok", json!({ "target": target, "state": "open" })))
+        .await;
     let mut stream = channel.into_stream();
     let mut tcp = tcp;
     let result = tokio::select! {
@@ -70,8 +78,10 @@ pub async fn run(
         _ = shutdown.cancelled() => Ok((0, 0)),
     };
     let (up, down) = result.unwrap_or((0, 0));
-    bastion.audit(event(
-        "ok",
-        json!({ "target": target, "state": "closed", "bytes_to_device": up, "bytes_from_device": down }),
-    ));
+    bastion
+        .audit(event(
+            "ok",
+            json!({ "target": target, "state": "closed", "bytes_to_device": up, "bytes_from_device": down }),
+        ))
+        .await;
 }

@@ -12,19 +12,20 @@ use russh::keys::ssh_key::{Certificate, HashAlg};
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use super::{authlog, forward, intercept, shell, Bastion};
+use super::configs::ServerConfigs;
+use super::jump::Jump;
+use super::{authlog, forward, intercept, shell};
 use crate::audit::Event;
+use crate::bastion::Bastion;
 use crate::identity::Identity;
-use crate::policy::Action;
 
 /// State of one client connection.
 pub struct Conn {
     bastion: Arc<Bastion>,
+    configs: Arc<ServerConfigs>,
     peer: SocketAddr,
     authed: Arc<AtomicBool>,
-    shutdown: CancellationToken,
     identity: Option<Identity>,
     registration: Option<authlog::Registration>,
 }
@@ -33,33 +34,35 @@ impl Conn {
     /// A connection from `peer`; `authed` is set once a certificate is accepted.
     pub fn new(
         bastion: Arc<Bastion>,
+        configs: Arc<ServerConfigs>,
         peer: SocketAddr,
         authed: Arc<AtomicBool>,
-        shutdown: CancellationToken,
     ) -> Conn {
         Conn {
             bastion,
+            configs,
             peer,
             authed,
-            shutdown,
             identity: None,
             registration: None,
         }
     }
 
-    fn reject(&self, user: &str, code: &str, reason: &str, extra: serde_json::Value) -> Auth {
+    async fn reject(&self, user: &str, code: &str, reason: &str, extra: serde_json::Value) -> Auth {
         tracing::info!(peer = %self.peer, user, code, reason, "authentication rejected");
         let mut detail = json!({ "code": code, "reason": reason });
         if let (Some(d), serde_json::Value::Object(x)) = (detail.as_object_mut(), extra) {
             d.extend(x);
         }
-        self.bastion.audit(
-            Event::new("auth.reject")
-                .user(user)
-                .source(self.peer.to_string())
-                .outcome("deny")
-                .detail(detail),
-        );
+        self.bastion
+            .audit(
+                Event::new("auth.reject")
+                    .user(user)
+                    .source(self.peer.to_string())
+                    .outcome("deny")
+                    .detail(detail),
+            )
+            .await;
         Auth::reject()
     }
 }
@@ -72,7 +75,7 @@ impl russh::server::Handler for Conn {
             let bastion = self.bastion.clone();
             let peer = self.peer;
             self.registration = authlog::register(Arc::new(move |reason: &str| {
-                bastion.audit(
+                bastion.audit_later(
                     Event::new("auth.reject")
                         .source(peer.to_string())
                         .outcome("deny")
@@ -88,12 +91,14 @@ impl russh::server::Handler for Conn {
     }
 
     async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
-        Ok(self.reject(
-            user,
-            "password",
-            "password authentication is not accepted; log in with an OpenSSH certificate",
-            json!({}),
-        ))
+        Ok(self
+            .reject(
+                user,
+                "password",
+                "password authentication is not accepted; log in with an OpenSSH certificate",
+                json!({}),
+            )
+            .await)
     }
 
     async fn auth_keyboard_interactive<'a>(
@@ -107,7 +112,8 @@ impl russh::server::Handler for Conn {
             "keyboard-interactive",
             "keyboard-interactive authentication is not accepted; log in with an OpenSSH certificate",
             json!({}),
-        ))
+        )
+        .await)
     }
 
     async fn auth_publickey(
@@ -116,12 +122,14 @@ impl russh::server::Handler for Conn {
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         let fp = key.public_key.fingerprint(HashAlg::Sha256).to_string();
-        Ok(self.reject(
-            user,
-            "plain-key",
-            "plain public key without a certificate",
-            json!({ "key": fp }),
-        ))
+        Ok(self
+            .reject(
+                user,
+                "plain-key",
+                "plain public key without a certificate",
+                json!({ "key": fp }),
+            )
+            .await)
     }
 
     async fn auth_openssh_certificate(
@@ -132,30 +140,34 @@ impl russh::server::Handler for Conn {
         match self.bastion.validator.validate(cert, user, self.peer) {
             Ok(id) => {
                 tracing::info!(peer = %self.peer, user, key_id = %id.key_id, "certificate accepted");
-                self.bastion.audit(
-                    Event::new("auth.accept")
-                        .user(user)
-                        .source(self.peer.to_string())
-                        .outcome("allow")
-                        .detail(json!({
-                            "key_id": id.key_id,
-                            "serial": id.serial,
-                            "roles": id.roles,
-                            "ca": id.ca_fingerprint,
-                            "key": id.key_fingerprint,
-                            "valid_before": cert.valid_before(),
-                        })),
-                );
+                self.bastion
+                    .audit(
+                        Event::new("auth.accept")
+                            .user(user)
+                            .source(self.peer.to_string())
+                            .outcome("allow")
+                            .detail(json!({
+                                "key_id": id.key_id,
+                                "serial": id.serial,
+                                "roles": id.roles,
+                                "ca": id.ca_fingerprint,
+                                "key": id.key_fingerprint,
+                                "valid_before": cert.valid_before(),
+                            })),
+                    )
+                    .await;
                 self.identity = Some(id);
                 self.authed.store(true, Ordering::SeqCst);
                 Ok(Auth::Accept)
             }
-            Err(rej) => Ok(self.reject(
-                user,
-                rej.code(),
-                &rej.to_string(),
-                json!({ "key_id": cert.key_id(), "serial": cert.serial() }),
-            )),
+            Err(rej) => Ok(self
+                .reject(
+                    user,
+                    rej.code(),
+                    &rej.to_string(),
+                    json!({ "key_id": cert.key_id(), "serial": cert.serial() }),
+                )
+                .await),
         }
     }
 
@@ -163,7 +175,7 @@ impl russh::server::Handler for Conn {
         &mut self,
         channel: Channel<Msg>,
         reply: ChannelOpenHandle,
-        _session: &mut Session,
+        session: &mut Session,
     ) -> Result<(), Self::Error> {
         let Some(id) = self.identity.clone() else {
             reply
@@ -172,11 +184,11 @@ impl russh::server::Handler for Conn {
             return Ok(());
         };
         reply.accept().await;
-        tokio::spawn(shell::run_channel(
+        self.bastion.tasks.spawn(shell::run_channel(
             self.bastion.clone(),
             id,
             channel,
-            self.shutdown.clone(),
+            session.handle(),
         ));
         Ok(())
     }
@@ -199,74 +211,33 @@ impl russh::server::Handler for Conn {
                 .await;
             return Ok(());
         };
-        let inventory = self.bastion.policy.inventory();
-        let device = inventory.get(host).cloned();
-        let action = match &device {
-            _ if port != 22 => Action::Forward,
-            Some(d) if d.kind.is_console() => Action::ConsoleRead,
-            _ => Action::Connect,
-        };
-        let decision = match &device {
-            None => None,
-            Some(d) => Some(self.bastion.authorize(&id, &d.name, action).await),
-        };
-        let (allowed, reason, rule) = match (&device, &decision) {
-            (None, _) => (false, format!("{host} is not in the inventory"), None),
-            (Some(_), Some(d)) if !d.allowed => (false, d.reason.clone(), d.rule.clone()),
-            (Some(_), _) if action == Action::Forward && !id.permit_port_forwarding => (
-                false,
-                "the certificate does not permit port forwarding".to_string(),
-                None,
-            ),
-            (Some(_), Some(d)) => (true, d.reason.clone(), d.rule.clone()),
-            (Some(_), None) => (false, "no decision".to_string(), None),
-        };
-        self.bastion.audit(
-            Event::new("policy.decision")
-                .user(&id.user)
-                .source(self.peer.to_string())
-                .device(host)
-                .action(action.as_str())
-                .outcome(if allowed { "allow" } else { "deny" })
-                .detail(
-                    json!({ "port": port, "reason": reason, "rule": rule, "via": "direct-tcpip" }),
-                ),
-        );
-        // A device session that policy refuses still gets an inner SSH server, which only
-        // tells the user why; forwards and unknown hosts are refused at the channel.
-        let refusal = match (&device, allowed, action) {
-            (Some(d), false, Action::Connect | Action::ConsoleRead) => Some(format!(
-                "oobgate: access to {} denied: {reason}\r\n\
-                 Ask for time-bound access: ssh bastion request {} DURATION REASON\r\n",
-                d.name, d.name
-            )),
-            _ => None,
-        };
-        let Some(device) = device.filter(|_| allowed || refusal.is_some()) else {
-            reply
-                .reject(ChannelOpenFailure::AdministrativelyProhibited)
-                .await;
-            return Ok(());
-        };
-        reply.accept().await;
-        if action != Action::Forward {
-            tokio::spawn(intercept::serve_inner(
-                self.bastion.clone(),
-                id,
-                device,
-                channel,
-                self.shutdown.clone(),
-                refusal,
-            ));
-        } else {
-            tokio::spawn(forward::run(
-                self.bastion.clone(),
-                id,
-                device,
-                port,
-                channel,
-                self.shutdown.clone(),
-            ));
+        match super::jump::decide(&self.bastion, &id, self.peer, host, port).await {
+            Jump::Refuse => {
+                reply
+                    .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
+            }
+            Jump::Inner { device, refusal } => {
+                reply.accept().await;
+                self.bastion.tasks.spawn(intercept::serve_inner(
+                    self.bastion.clone(),
+                    self.configs.clone(),
+                    id,
+                    device,
+                    channel,
+                    refusal,
+                ));
+            }
+            Jump::Forward { device } => {
+                reply.accept().await;
+                self.bastion.tasks.spawn(forward::run(
+                    self.bastion.clone(),
+                    id,
+                    device,
+                    port,
+                    channel,
+                ));
+            }
         }
         Ok(())
     }

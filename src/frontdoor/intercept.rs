@@ -11,10 +11,10 @@ use russh::keys::ssh_key::Certificate;
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use super::Bastion;
+use super::configs::ServerConfigs;
 use crate::audit::Event;
+use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::Device;
 
@@ -27,13 +27,14 @@ const OUTER_CHUNK: usize = 32 * 1024;
 /// failed").
 pub async fn serve_inner(
     bastion: Arc<Bastion>,
+    configs: Arc<ServerConfigs>,
     outer: Identity,
     device: Device,
     channel: Channel<Msg>,
-    shutdown: CancellationToken,
     refusal: Option<String>,
 ) {
-    let config = match bastion.inner_ssh_config(&device.name) {
+    let shutdown = bastion.shutdown.clone();
+    let config = match configs.inner(&device.name) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(device = %device.name, error = %e, "cannot mint device host certificate");
@@ -45,7 +46,6 @@ pub async fn serve_inner(
         outer,
         device,
         identity: None,
-        shutdown: shutdown.clone(),
         refusal,
     };
     // The inner server writes whole SSH packets, each a few bytes over the outer channel's
@@ -80,20 +80,21 @@ struct InnerConn {
     outer: Identity,
     device: Device,
     identity: Option<Identity>,
-    shutdown: CancellationToken,
     refusal: Option<String>,
 }
 
 impl InnerConn {
-    fn reject(&self, user: &str, code: &str, reason: &str) -> Auth {
-        self.bastion.audit(
-            Event::new("auth.reject")
-                .user(user)
-                .source(self.outer.source.to_string())
-                .device(&self.device.name)
-                .outcome("deny")
-                .detail(json!({ "code": code, "reason": reason, "inner": true })),
-        );
+    async fn reject(&self, user: &str, code: &str, reason: &str) -> Auth {
+        self.bastion
+            .audit(
+                Event::new("auth.reject")
+                    .user(user)
+                    .source(self.outer.source.to_string())
+                    .device(&self.device.name)
+                    .outcome("deny")
+                    .detail(json!({ "code": code, "reason": reason, "inner": true })),
+            )
+            .await;
         Auth::reject()
     }
 }
@@ -106,7 +107,9 @@ impl russh::server::Handler for InnerConn {
     }
 
     async fn auth_password(&mut self, user: &str, _p: &str) -> Result<Auth, Self::Error> {
-        Ok(self.reject(user, "password", "password authentication is not accepted"))
+        Ok(self
+            .reject(user, "password", "password authentication is not accepted")
+            .await)
     }
 
     async fn auth_publickey(
@@ -114,7 +117,9 @@ impl russh::server::Handler for InnerConn {
         user: &str,
         _key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        Ok(self.reject(user, "plain-key", "plain public key without a certificate"))
+        Ok(self
+            .reject(user, "plain-key", "plain public key without a certificate")
+            .await)
     }
 
     async fn auth_openssh_certificate(
@@ -132,7 +137,7 @@ impl russh::server::Handler for InnerConn {
             .validate(cert, user, self.outer.source)
         {
             Ok(id) => id,
-            Err(rej) => return Ok(self.reject(user, rej.code(), &rej.to_string())),
+            Err(rej) => return Ok(self.reject(user, rej.code(), &rej.to_string()).await),
         };
         let same = id.user == self.outer.user
             && id.serial == self.outer.serial
@@ -148,7 +153,7 @@ impl russh::server::Handler for InnerConn {
                     id.user,
                     self.outer.key_fingerprint
                 ),
-            ));
+            ).await);
         }
         self.identity = Some(id);
         Ok(Auth::Accept)
@@ -158,7 +163,7 @@ impl russh::server::Handler for InnerConn {
         &mut self,
         channel: Channel<Msg>,
         reply: ChannelOpenHandle,
-        _session: &mut Session,
+        session: &mut Session,
     ) -> Result<(), Self::Error> {
         let Some(id) = self.identity.clone() else {
             reply
@@ -167,13 +172,13 @@ impl russh::server::Handler for InnerConn {
             return Ok(());
         };
         reply.accept().await;
-        tokio::spawn(crate::session::run(
+        self.bastion.tasks.spawn(crate::session::run(
             self.bastion.clone(),
             id,
             self.device.clone(),
             channel,
+            session.handle(),
             None,
-            self.shutdown.clone(),
         ));
         Ok(())
     }

@@ -4,16 +4,15 @@
 
 use std::sync::Arc;
 
-use russh::server::Msg;
+use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelMsg};
-use tokio_util::sync::CancellationToken;
 
-use super::{commands, Bastion};
-use crate::audit::Event;
+use super::commands::{self, Command};
+use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::Device;
 use crate::policy::Action;
-use crate::session::{PtyInfo, Start};
+use crate::session::{finish_channel, read_start, Start};
 
 /// The longest line the menu accepts before it discards the input.
 const MAX_LINE: usize = 4096;
@@ -23,115 +22,46 @@ pub async fn run_channel(
     bastion: Arc<Bastion>,
     id: Identity,
     mut channel: Channel<Msg>,
-    shutdown: CancellationToken,
+    handle: Handle,
 ) {
-    let mut pty = false;
-    let mut pty_info: Option<PtyInfo> = None;
-    loop {
-        let msg = tokio::select! {
-            m = channel.wait() => m,
-            _ = shutdown.cancelled() => None,
+    let Some(start) = read_start(&mut channel, &id, &bastion.shutdown).await else {
+        return;
+    };
+    let pty = start.pty.is_some();
+    let Some(line) = start.command.clone() else {
+        let exit = match start.subsystem.as_deref() {
+            Some(name) => {
+                let msg = format!("oobgate: the bastion offers no {name:?} subsystem\n");
+                let _ = channel.extended_data_bytes(1, msg.into_bytes()).await;
+                255
+            }
+            None => menu(&bastion, &id, &mut channel, pty).await,
         };
-        match msg {
-            Some(ChannelMsg::RequestPty {
-                term,
-                col_width,
-                row_height,
-                ..
-            }) => {
-                pty = id.permit_pty;
-                if pty {
-                    pty_info = Some(PtyInfo {
-                        term,
-                        cols: col_width,
-                        rows: row_height,
-                    });
+        return finish_channel(&channel, exit).await;
+    };
+    match commands::parse(&line) {
+        Ok(Command::Replay(args)) => super::replay::replay(&bastion, &id, args, channel).await,
+        Ok(Command::Connect { device, command }) => {
+            match resolve_device(&bastion, &id, &device).await {
+                Ok(device) => {
+                    let start = Start {
+                        command: (!command.is_empty()).then(|| shell_words::join(&command)),
+                        forced: false,
+                        ..start
+                    };
+                    crate::session::run(bastion, id, device, channel, handle, Some(start)).await;
+                }
+                Err(msg) => {
+                    let _ = channel.data_bytes(render(&msg, pty)).await;
+                    finish_channel(&channel, 1).await;
                 }
             }
-            Some(ChannelMsg::WindowChange {
-                col_width,
-                row_height,
-                ..
-            }) => {
-                if let Some(p) = pty_info.as_mut() {
-                    p.cols = col_width;
-                    p.rows = row_height;
-                }
-            }
-            Some(ChannelMsg::Exec { command, .. }) => {
-                let line = match &id.force_command {
-                    Some(forced) => forced.clone(),
-                    None => String::from_utf8_lossy(&command).into_owned(),
-                };
-                if let Some(args) = replay_args(&line) {
-                    super::replay::replay(&bastion, &id, &args, channel).await;
-                    return;
-                }
-                if let Some(target) = connect_target(&line) {
-                    match resolve_device(&bastion, &id, &target.0).await {
-                        Ok(device) => {
-                            let start = Start {
-                                pty: pty_info.clone(),
-                                command: target.1,
-                            };
-                            crate::session::run(
-                                bastion,
-                                id,
-                                device,
-                                channel,
-                                Some(start),
-                                shutdown,
-                            )
-                            .await;
-                        }
-                        Err(msg) => {
-                            let _ = channel.data_bytes(render(&msg, pty)).await;
-                            finish(&channel, 1).await;
-                        }
-                    }
-                    return;
-                }
-                let out = commands::run(&bastion, &id, &line).await;
-                let _ = channel.data_bytes(render(&out.text, pty)).await;
-                finish(&channel, out.exit).await;
-                return;
-            }
-            Some(ChannelMsg::RequestShell { .. }) => {
-                let exit = match &id.force_command {
-                    Some(forced) => {
-                        let out = commands::run(&bastion, &id, forced).await;
-                        let _ = channel.data_bytes(render(&out.text, pty)).await;
-                        out.exit
-                    }
-                    None => menu(&bastion, &id, &mut channel, pty, &shutdown).await,
-                };
-                finish(&channel, exit).await;
-                return;
-            }
-            Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => return,
-            Some(_) => {}
         }
-    }
-}
-
-/// `replay ARGS...` → the arguments.
-fn replay_args(line: &str) -> Option<Vec<String>> {
-    let args = shell_words::split(line).ok()?;
-    match args.split_first() {
-        Some((cmd, rest)) if cmd == "replay" => Some(rest.to_vec()),
-        _ => None,
-    }
-}
-
-/// `connect DEVICE [COMMAND...]` → the device and the optional command.
-fn connect_target(line: &str) -> Option<(String, Option<String>)> {
-    let args = shell_words::split(line).ok()?;
-    match args.as_slice() {
-        [cmd, device, rest @ ..] if cmd == "connect" => Some((
-            device.clone(),
-            (!rest.is_empty()).then(|| shell_words::join(rest)),
-        )),
-        _ => None,
+        _ => {
+            let out = commands::run(&bastion, &id, &line).await;
+            let _ = channel.data_bytes(render(&out.text, pty)).await;
+            finish_channel(&channel, out.exit).await;
+        }
     }
 }
 
@@ -148,28 +78,15 @@ async fn resolve_device(bastion: &Bastion, id: &Identity, name: &str) -> Result<
     } else {
         Action::Connect
     };
-    let d = bastion.authorize(id, name, action).await;
-    bastion.audit(
-        Event::new("policy.decision")
-            .user(&id.user)
-            .source(id.source.to_string())
-            .device(name)
-            .action(action.as_str())
-            .outcome(if d.allowed { "allow" } else { "deny" })
-            .detail(serde_json::json!({ "reason": d.reason, "rule": d.rule, "via": "connect" })),
-    );
+    let d = bastion
+        .authz
+        .decide_audited(id, name, action, serde_json::json!({ "via": "connect" }))
+        .await;
     if d.allowed {
         Ok(device)
     } else {
         Err(format!("connect: access to {name} denied: {}\n", d.reason))
     }
-}
-
-/// Sends the exit status, EOF and close.
-pub(super) async fn finish(channel: &Channel<Msg>, exit: u32) {
-    let _ = channel.exit_status(exit).await;
-    let _ = channel.eof().await;
-    let _ = channel.close().await;
 }
 
 /// Text with `\n` turned into `\r\n` when the client has a terminal.
@@ -182,13 +99,7 @@ fn render(text: &str, pty: bool) -> Vec<u8> {
 }
 
 /// The interactive menu: a greeting, then a prompt reading one command per line.
-async fn menu(
-    bastion: &Bastion,
-    id: &Identity,
-    channel: &mut Channel<Msg>,
-    pty: bool,
-    shutdown: &CancellationToken,
-) -> u32 {
+async fn menu(bastion: &Bastion, id: &Identity, channel: &mut Channel<Msg>, pty: bool) -> u32 {
     let greeting = format!(
         "{}\n{}\nType `help` for commands, `exit` to leave.\n",
         commands::run(bastion, id, "whoami").await.text,
@@ -201,7 +112,7 @@ async fn menu(
     loop {
         let msg = tokio::select! {
             m = channel.wait() => m,
-            _ = shutdown.cancelled() => None,
+            _ = bastion.shutdown.cancelled() => None,
         };
         let data = match msg {
             Some(ChannelMsg::Data { data }) => data,

@@ -112,6 +112,15 @@ fn fmt_time(secs: u64) -> String {
         .unwrap_or_else(|| secs.to_string())
 }
 
+/// A certificate's `valid_before` as a time; ssh-keygen's "forever" (`u64::MAX`) and
+/// anything the clock cannot hold are `None`.
+fn valid_until(secs: u64) -> Option<SystemTime> {
+    if secs == u64::MAX {
+        return None;
+    }
+    UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+}
+
 /// Maps an IPv4-mapped IPv6 peer (`::ffff:a.b.c.d`) to plain IPv4 before matching.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -230,7 +239,7 @@ impl Validator {
             roles,
             key_id: cert.key_id().to_string(),
             serial: cert.serial(),
-            valid_before: cert.valid_before_time(),
+            valid_before: valid_until(cert.valid_before()),
             ca_fingerprint: fingerprint(signer),
             key_fingerprint: fingerprint(cert.public_key()),
             force_command: opts.get("force-command").cloned(),

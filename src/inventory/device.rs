@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use super::{Address, SerialSettings};
+
 /// How the bastion reaches a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeviceKind {
@@ -76,8 +78,9 @@ pub struct Device {
     pub name: String,
     /// How the device is reached.
     pub kind: DeviceKind,
-    /// `host:port` for network kinds, a device path for serial.
-    pub address: String,
+    /// Where it is: `host:port` for network kinds, a tty or console-server port for
+    /// serial consoles.
+    pub address: Address,
     /// Free-form labels; they become policy resource roles `KEY:VALUE`.
     pub labels: BTreeMap<String, String>,
     /// Opaque reference to the device credential in the secrets store.
@@ -88,8 +91,8 @@ pub struct Device {
     pub description: Option<String>,
     /// Also offer SHA-1 key exchange, `ssh-rsa` and CBC ciphers (old network gear).
     pub legacy_algorithms: bool,
-    /// Serial line settings such as `115200n81` (serial consoles).
-    pub serial: Option<String>,
+    /// Serial line settings (`serial = "115200n81"`) of a console; 115200n81 when unset.
+    pub serial: SerialSettings,
     /// Keep the console link open and logged even when nobody is attached.
     pub always_on: bool,
     /// Record what admins type on this device (`i` events); `None` follows
@@ -163,43 +166,4 @@ pub(crate) fn check_label(key: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Checks an address against the device kind: `host:port` or an absolute device path.
-pub(crate) fn check_address(kind: DeviceKind, address: &str) -> Result<(), String> {
-    if !kind.is_network() {
-        // A console server port: raw TCP or telnet with RFC 2217.
-        for scheme in ["raw://", "rfc2217://"] {
-            if let Some(hostport) = address.strip_prefix(scheme) {
-                return check_address(DeviceKind::Ssh, hostport).map_err(|_| {
-                    format!(
-                        "invalid address {address:?} for kind {kind} (expected {scheme}host:port)"
-                    )
-                });
-            }
-        }
-        if !address.starts_with('/') || address.len() < 2 {
-            return Err(format!(
-                "invalid address {address:?} for kind {kind} (expected a device path like /dev/ttyUSB0, or raw://host:port or rfc2217://host:port for a console server port)"
-            ));
-        }
-        return Ok(());
-    }
-    let bad = || {
-        format!(
-            "invalid address {address:?} for kind {kind} (expected host:port, e.g. 192.0.2.10:22 or [2001:db8::1]:22)"
-        )
-    };
-    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
-    let host_ok = if let Some(inner) = host.strip_prefix('[') {
-        inner
-            .strip_suffix(']')
-            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
-    } else {
-        !host.is_empty() && !host.contains(':') && !host.chars().any(char::is_whitespace)
-    };
-    match port.parse::<u16>() {
-        Ok(p) if p != 0 && host_ok => Ok(()),
-        _ => Err(bad()),
-    }
 }

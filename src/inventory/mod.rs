@@ -17,11 +17,13 @@
 //! Every error names the file, the line and the device, so an operator can fix the file
 //! without guessing. Labels become policy resource roles (see [`Device::resource_roles`]).
 
+mod address;
 mod device;
 mod error;
 #[cfg(test)]
 mod tests;
 
+pub use address::{Address, HostPort, SerialSettings};
 pub use device::{Device, DeviceKind, UnknownKind};
 pub use error::{InventoryError, Result};
 
@@ -96,87 +98,10 @@ impl Inventory {
         let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
         for (index, table) in raw.device.into_iter().enumerate() {
             let table_start = table.span().start;
-            let raw = table.into_inner();
-            let Some(name) = raw.name else {
-                return Err(at(
-                    Some(table_start),
-                    format!("device #{}: missing name", index + 1),
-                ));
-            };
-            let name_at = name.span().start;
-            let name = name.into_inner();
-            device::check_name(&name).map_err(|r| at(Some(name_at), r))?;
-            if let Some(first) = first_line.get(&name) {
-                return Err(at(
-                    Some(name_at),
-                    format!("duplicate device name {name:?} (first defined on line {first})"),
-                ));
-            }
-            let ctx = |reason: String| format!("device {name:?}: {reason}");
-
-            let Some(kind) = raw.kind else {
-                return Err(at(Some(name_at), ctx("missing kind".into())));
-            };
-            let kind_at = kind.span().start;
-            let kind: DeviceKind = kind
-                .into_inner()
-                .parse()
-                .map_err(|e: UnknownKind| at(Some(kind_at), ctx(e.to_string())))?;
-
-            let Some(address) = raw.address else {
-                return Err(at(Some(name_at), ctx("missing address".into())));
-            };
-            let address_at = address.span().start;
-            let address = address.into_inner();
-            device::check_address(kind, &address).map_err(|r| at(Some(address_at), ctx(r)))?;
-
-            let (labels_at, labels) = match raw.labels {
-                Some(labels) => (labels.span().start, labels.into_inner()),
-                None => (name_at, BTreeMap::new()),
-            };
-            for (key, value) in &labels {
-                device::check_label(key, value).map_err(|r| at(Some(labels_at), ctx(r)))?;
-            }
-
-            for (field, value) in [("credential", &raw.credential), ("host_key", &raw.host_key)] {
-                if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                    return Err(at(Some(name_at), ctx(format!("{field} is empty"))));
-                }
-            }
-
-            if let Some(line) = &raw.serial {
-                line.parse::<crate::connect::SerialSettings>()
-                    .map_err(|r| at(Some(name_at), ctx(format!("serial: {r}"))))?;
-            }
-
-            let cipher_suites = match raw.cipher_suites {
-                Some(ids) => {
-                    crate::ipmi::BmcTarget::parse_suites(&ids)
-                        .map_err(|e| at(Some(name_at), ctx(format!("cipher_suites: {e}"))))?;
-                    ids
-                }
-                None => vec![17, 3],
-            };
-
-            first_line.insert(name.clone(), line_of(text, name_at));
-            devices.insert(
-                name.clone(),
-                Device {
-                    name,
-                    kind,
-                    address,
-                    labels,
-                    credential: raw.credential,
-                    host_key: raw.host_key,
-                    description: raw.description,
-                    legacy_algorithms: raw.legacy_algorithms,
-                    serial: raw.serial,
-                    always_on: raw.always_on,
-                    record_input: raw.record_input,
-                    cipher_suites,
-                    sol_takeover: raw.sol_takeover,
-                },
-            );
+            let (device, name_at) =
+                parse_device(table.into_inner(), index, table_start, &at, &first_line)?;
+            first_line.insert(device.name.clone(), line_of(text, name_at));
+            devices.insert(device.name.clone(), device);
         }
         Ok(Inventory { devices })
     }
@@ -209,6 +134,98 @@ impl Inventory {
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
     }
+}
+
+/// One `[[device]]` table, validated, and the offset of its name; `at` builds an error
+/// for an offset, `first_line` holds the names already seen.
+fn parse_device(
+    raw: RawDevice,
+    index: usize,
+    table_start: usize,
+    at: &dyn Fn(Option<usize>, String) -> InventoryError,
+    first_line: &BTreeMap<String, usize>,
+) -> Result<(Device, usize)> {
+    let Some(name) = raw.name else {
+        return Err(at(
+            Some(table_start),
+            format!("device #{}: missing name", index + 1),
+        ));
+    };
+    let name_at = name.span().start;
+    let name = name.into_inner();
+    device::check_name(&name).map_err(|r| at(Some(name_at), r))?;
+    if let Some(first) = first_line.get(&name) {
+        return Err(at(
+            Some(name_at),
+            format!("duplicate device name {name:?} (first defined on line {first})"),
+        ));
+    }
+    let ctx = |reason: String| format!("device {name:?}: {reason}");
+
+    let Some(kind) = raw.kind else {
+        return Err(at(Some(name_at), ctx("missing kind".into())));
+    };
+    let kind_at = kind.span().start;
+    let kind: DeviceKind = kind
+        .into_inner()
+        .parse()
+        .map_err(|e: UnknownKind| at(Some(kind_at), ctx(e.to_string())))?;
+
+    let Some(address) = raw.address else {
+        return Err(at(Some(name_at), ctx("missing address".into())));
+    };
+    let address_at = address.span().start;
+    let address =
+        Address::parse(kind, &address.into_inner()).map_err(|r| at(Some(address_at), ctx(r)))?;
+
+    let (labels_at, labels) = match raw.labels {
+        Some(labels) => (labels.span().start, labels.into_inner()),
+        None => (name_at, BTreeMap::new()),
+    };
+    for (key, value) in &labels {
+        device::check_label(key, value).map_err(|r| at(Some(labels_at), ctx(r)))?;
+    }
+
+    for (field, value) in [("credential", &raw.credential), ("host_key", &raw.host_key)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(at(Some(name_at), ctx(format!("{field} is empty"))));
+        }
+    }
+
+    let serial = match &raw.serial {
+        Some(line) => line
+            .parse::<SerialSettings>()
+            .map_err(|r| at(Some(name_at), ctx(format!("serial: {r}"))))?,
+        None => SerialSettings::default(),
+    };
+
+    let cipher_suites = match raw.cipher_suites {
+        Some(ids) => {
+            crate::ipmi::BmcTarget::parse_suites(&ids)
+                .map_err(|e| at(Some(name_at), ctx(format!("cipher_suites: {e}"))))?;
+            ids
+        }
+        None => vec![17, 3],
+    };
+
+    Ok((
+        Device {
+            name,
+            kind,
+            address,
+            labels,
+            credential: raw.credential,
+            host_key: raw.host_key,
+            description: raw.description,
+            legacy_algorithms: raw.legacy_algorithms,
+            serial,
+            always_on: raw.always_on,
+            record_input: raw.record_input,
+            cipher_suites,
+            sol_takeover: raw.sol_takeover,
+        },
+        name_at,
+    ))
 }
 
 /// 1-based line number of byte `offset` in `text`.

@@ -41,7 +41,8 @@ fn parses_devices_sorted_by_name() {
     assert_eq!(names, ["bmc-srv12", "con-srv12", "sw1"]);
     let sw1 = inv.get("sw1").unwrap();
     assert_eq!(sw1.kind, DeviceKind::Ssh);
-    assert_eq!(sw1.address, "127.0.0.1:2201");
+    assert_eq!(sw1.address.to_string(), "127.0.0.1:2201");
+    assert_eq!(sw1.address.host_port().map(|h| h.port), Some(2201));
     assert_eq!(sw1.credential.as_deref(), Some("secret/data/devices/sw1"));
     assert_eq!(sw1.description.as_deref(), Some("Access switch, rack 12"));
     assert_eq!(

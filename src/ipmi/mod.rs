@@ -8,7 +8,7 @@ mod crypto;
 pub mod packet;
 mod session;
 pub mod sol;
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use crypto::Suite;
@@ -137,20 +137,6 @@ impl BmcTarget {
             return Err(IpmiError::Config("cipher_suites is empty".into()));
         }
         ids.iter().map(|&i| Suite::from_id(i)).collect()
-    }
-
-    /// The target for inventory device `device` with the bastion-held login.
-    pub fn for_device(
-        device: &crate::inventory::Device,
-        login: &crate::connect::DeviceCredential,
-    ) -> Result<BmcTarget> {
-        BmcTarget::new(
-            &device.name,
-            &device.address,
-            &login.username,
-            login.password.as_deref().unwrap_or(""),
-        )
-        .with_suites(&device.cipher_suites)
     }
 
     /// The same target trying cipher suites `ids` (only 17 and 3 are accepted).

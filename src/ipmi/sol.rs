@@ -12,7 +12,6 @@ use tokio::time::Instant;
 
 use super::packet::{self, payload};
 use super::{IpmiError, Result, Session};
-use crate::connect::{EndReason, LinkControl, LinkEvent};
 
 const NETFN_APP: u8 = 0x06;
 const CMD_ACTIVATE: u8 = 0x48;
@@ -114,14 +113,49 @@ async fn owned_by_us(s: &mut Session) -> bool {
     }
 }
 
-/// Runs SOL until the link closes: BMC output to `events`, `control` input to the BMC.
-pub async fn pump(
+/// What the pump is asked to do (mapped from the caller's own control messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SolInput {
+    /// Keystrokes for the host's serial port.
+    Data(Bytes),
+    /// Send a serial break.
+    Break,
+    /// Deactivate SOL and end.
+    Close,
+}
+
+/// Why the pump ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SolEnd {
+    /// The BMC deactivated the payload (another client took it, or the BMC ended it).
+    Deactivated,
+    /// The caller closed it (or stopped reading).
+    Closed,
+    /// The BMC stopped answering or a packet could not be sent.
+    Lost(String),
+}
+
+impl std::fmt::Display for SolEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SolEnd::Deactivated => f.write_str("SOL deactivated by the BMC"),
+            SolEnd::Closed => f.write_str("closed by the bastion"),
+            SolEnd::Lost(why) => write!(f, "connection to the BMC lost: {why}"),
+        }
+    }
+}
+
+/// Runs SOL until the link closes: BMC output to `events` (each chunk wrapped by `wrap`),
+/// `control` input to the BMC (each message read by `read`; `None` is ignored).
+pub async fn pump<E: Send, C: Send>(
     mut s: Session,
     max_chunk: usize,
     opts: SolOptions,
-    events: mpsc::Sender<LinkEvent>,
-    mut control: mpsc::Receiver<LinkControl>,
-) {
+    events: mpsc::Sender<E>,
+    mut control: mpsc::Receiver<C>,
+    wrap: fn(Bytes) -> E,
+    read: fn(C) -> Option<SolInput>,
+) -> SolEnd {
     let mut st = State::new();
     let mut buf = vec![0u8; packet::MAX_DATAGRAM + 1];
     let mut keepalive = tokio::time::interval(opts.keepalive);
@@ -136,21 +170,21 @@ pub async fn pump(
             r = s.recv_raw(&mut buf) => {
                 let n = match r {
                     Ok(n) => n,
-                    Err(e) => break EndReason::Lost(format!("BMC {}: {e}", s.bmc())),
+                    Err(e) => break SolEnd::Lost(format!("BMC {}: {e}", s.bmc())),
                 };
                 let p = &buf[..n];
                 if let Some(body) = s.open_packet(p, payload::SOL) {
                     last_heard = Instant::now();
                     match st.inbound(&body) {
-                        Inbound::Deactivated => break EndReason::DeviceClosed,
+                        Inbound::Deactivated => break SolEnd::Deactivated,
                         Inbound::Data { seq, accepted, data } => {
                             let ack = [0, seq, accepted, 0];
                             let ackp = s.seal(payload::SOL, &ack);
                             if let Err(e) = s.send_raw(&ackp).await {
-                                break EndReason::Lost(e.to_string());
+                                break SolEnd::Lost(e.to_string());
                             }
-                            if !data.is_empty() && events.send(LinkEvent::Data(Bytes::from(data))).await.is_err() {
-                                break EndReason::LocalClose;
+                            if !data.is_empty() && events.send(wrap(Bytes::from(data))).await.is_err() {
+                                break SolEnd::Closed;
                             }
                         }
                         Inbound::Nothing => {}
@@ -159,16 +193,16 @@ pub async fn pump(
                     last_heard = Instant::now();
                 }
             }
-            c = control.recv() => match c {
-                None | Some(LinkControl::Close) => break EndReason::LocalClose,
-                Some(LinkControl::Data(b)) => st.queue.extend(b.iter().copied()),
-                Some(LinkControl::Break) => st.break_pending = true,
-                Some(_) => {}
+            c = control.recv() => match c.map(read) {
+                None | Some(Some(SolInput::Close)) => break SolEnd::Closed,
+                Some(Some(SolInput::Data(b))) => st.queue.extend(b.iter().copied()),
+                Some(Some(SolInput::Break)) => st.break_pending = true,
+                Some(None) => {}
             },
             _ = sleep_until(retransmit_at) => {
                 if let Some(o) = st.outstanding.as_mut() {
                     if o.sends >= opts.max_sends {
-                        break EndReason::Lost(format!("BMC {} stopped acknowledging SOL data", s.bmc()));
+                        break SolEnd::Lost(format!("BMC {} stopped acknowledging SOL data", s.bmc()));
                     }
                     o.sends += 1;
                     o.sent_at = Instant::now();
@@ -178,7 +212,7 @@ pub async fn pump(
             }
             _ = keepalive.tick() => {
                 if last_heard.elapsed() > opts.keepalive * 3 {
-                    break EndReason::Lost(format!("BMC {} stopped answering", s.bmc()));
+                    break SolEnd::Lost(format!("BMC {} stopped answering", s.bmc()));
                 }
                 let p = s.seal_request(NETFN_APP, CMD_DEVICE_ID, &[]);
                 let _ = s.send_raw(&p).await;
@@ -188,7 +222,7 @@ pub async fn pump(
             if let Some(packet) = st.next_packet(max_chunk) {
                 let p = s.seal(payload::SOL, &packet);
                 if let Err(e) = s.send_raw(&p).await {
-                    break EndReason::Lost(e.to_string());
+                    break SolEnd::Lost(e.to_string());
                 }
                 st.outstanding = Some(Outstanding {
                     packet,
@@ -198,7 +232,7 @@ pub async fn pump(
             }
         }
     };
-    if !matches!(reason, EndReason::Lost(_)) {
+    if !matches!(reason, SolEnd::Lost(_)) {
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
             s.command(NETFN_APP, CMD_DEACTIVATE, &DEACTIVATE_SOL),
@@ -207,7 +241,7 @@ pub async fn pump(
         s.close().await;
     }
     tracing::info!(%reason, "SOL link closed");
-    let _ = events.send(LinkEvent::Closed(reason)).await;
+    reason
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -8,7 +8,7 @@
 mod player;
 mod queue;
 mod reader;
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;
 mod writer;

@@ -68,6 +68,11 @@ impl RecordingQueue {
 }
 
 impl RecordingSender {
+    /// Whether the recorder has stopped (on an error, or finished).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     async fn send(&self, op: Op) -> bool {
         self.tx.send(op).await.is_ok()
     }
@@ -93,27 +98,70 @@ impl RecordingSender {
     }
 }
 
-async fn run(mut recorder: Recorder, mut rx: mpsc::Receiver<Op>) -> Result<RecordingSummary> {
+/// The most events applied in one trip to the blocking pool.
+const BATCH: usize = 64;
+
+async fn run(recorder: Recorder, mut rx: mpsc::Receiver<Op>) -> Result<RecordingSummary> {
+    let mut recorder = Some(recorder);
     let mut end = None;
-    while let Some(op) = rx.recv().await {
-        let r = match op {
-            Op::Output(b) => recorder.output(&b),
-            Op::Input(b) => recorder.input(&b),
-            Op::Resize(c, r) => recorder.resize(c, r),
-            Op::Marker(m) => recorder.marker(&m),
-            Op::Finish(m) => {
-                end = Some(m);
-                break;
+    let mut batch = Vec::with_capacity(BATCH);
+    while end.is_none() {
+        let Some(op) = rx.recv().await else { break };
+        batch.push(op);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
             }
-        };
+        }
+        // Encoding, hashing and the file write run off the async runtime, a batch of
+        // what is waiting at a time: a slow disk holds this recorder, never a runtime thread.
+        let mut r = recorder.take().ok_or(RecordingError::Closed)?;
+        let ops = std::mem::take(&mut batch);
+        let (r, result, finish) = blocking(move || {
+            let mut finish = None;
+            for op in ops {
+                let res = match op {
+                    Op::Output(b) => r.output(&b),
+                    Op::Input(b) => r.input(&b),
+                    Op::Resize(c, rows) => r.resize(c, rows),
+                    Op::Marker(m) => r.marker(&m),
+                    Op::Finish(m) => {
+                        finish = Some(m);
+                        break;
+                    }
+                };
+                if res.is_err() {
+                    return (r, res, None);
+                }
+            }
+            (r, Ok(()), finish)
+        })
+        .await?;
+        recorder = Some(r);
         // Dropping `rx` on return makes every later hand-off fail: the session closes.
-        r?;
+        result?;
+        end = finish;
     }
     drop(rx);
-    if let Some(m) = end {
-        recorder.marker(&m)?;
-    }
-    recorder.finish()
+    let mut r = recorder.ok_or(RecordingError::Closed)?;
+    blocking(move || {
+        if let Some(m) = end {
+            r.marker(&m)?;
+        }
+        r.finish()
+    })
+    .await?
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| RecordingError::Io {
+            path: Default::default(),
+            source: std::io::Error::other(format!("recorder task failed: {e}")),
+        })
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ mod local;
 mod local_file;
 mod reference;
 mod secret;
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod vault;
 mod vault_config;

@@ -9,8 +9,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use oobgate::audit::{AuditStore, EventFilter, EventRow};
+use oobgate::audit::{EventFilter, EventRow};
 use oobgate::config::Config;
+use oobgate::store::{sqlite::SqliteStore, AuditLog};
 use tokio_util::sync::CancellationToken;
 
 /// A local credentials file (mode 0600, as the bastion demands) holding one login under
@@ -308,19 +309,21 @@ impl Lab {
             .stdin(std::process::Stdio::null()))
     }
 
-    /// Opens the lab's audit store (a second handle; sqlite WAL allows it).
-    pub fn audit(&self) -> AuditStore {
-        AuditStore::open(&self.config.store_path()).unwrap()
-    }
-
-    /// Audit events whose kind starts with `prefix`.
+    /// Audit events whose kind starts with `prefix`, read through a second handle on the
+    /// lab's store (sqlite WAL allows it).
     pub fn events(&self, prefix: &str) -> Vec<EventRow> {
-        self.audit()
-            .query(&EventFilter {
-                kind_prefix: Some(prefix.to_string()),
-                ..Default::default()
-            })
+        let path = self.config.store_path();
+        let filter = EventFilter {
+            kind_prefix: Some(prefix.to_string()),
+            ..Default::default()
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
             .unwrap()
+            .block_on(async move {
+                let store = SqliteStore::open(&path).unwrap();
+                store.query(&filter).await.unwrap()
+            })
     }
 
     /// Waits up to 5 s for an audit event matching `pred`, returning it.

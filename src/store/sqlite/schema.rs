@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use super::Result;
+use crate::store::Result;
 
 const MIGRATIONS: &[&str] = &[
     // 1: events (hash chain), chain head, sessions, key-value.

@@ -3,17 +3,41 @@
 //! audited, and announced on the server's consoles (so it is in the continuous log and in
 //! the recordings of everyone attached).
 
+use clap::Args;
 use serde_json::json;
 
-use super::commands::CommandOutput;
-use super::Bastion;
+use super::{CommandOutput, EXIT_FORBIDDEN};
 use crate::audit::Event;
+use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::{Device, DeviceKind, Inventory};
-use crate::ipmi::{BmcTarget, PowerAction};
+use crate::ipmi::PowerAction;
 use crate::policy::Action;
 
-const USAGE: &str = "usage: power status|on|off|cycle|reset|soft SERVER";
+/// `power ACTION SERVER` (also the local `oobgate power`).
+#[derive(Debug, Clone, Args)]
+pub struct PowerArgs {
+    /// status | on | off | cycle | reset | soft
+    #[arg(value_parser = power_verb)]
+    pub action: PowerVerb,
+    /// The server (its BMC is the ipmi-sol device SERVER-sol or labelled server = SERVER).
+    pub server: String,
+}
+
+/// `status`, or an action that changes the chassis power.
+#[derive(Debug, Clone, Copy)]
+pub struct PowerVerb(pub Option<PowerAction>);
+
+fn power_verb(s: &str) -> Result<PowerVerb, String> {
+    match s {
+        "status" => Ok(PowerVerb(None)),
+        other => PowerAction::parse(other)
+            .map(|a| PowerVerb(Some(a)))
+            .ok_or_else(|| {
+                format!("unknown action {other:?} (status, on, off, cycle, reset, soft)")
+            }),
+    }
+}
 
 /// The BMC device for `name`: an `ipmi-sol` device of that name, one labelled
 /// `server = NAME`, or `NAME-sol`.
@@ -77,24 +101,13 @@ pub fn event(
 }
 
 /// Runs the `power` command.
-pub async fn run(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOutput {
-    let [verb, name] = args else {
-        return CommandOutput::fail(format!("power: {USAGE}\n"), 2);
-    };
-    let action = match verb.as_str() {
-        "status" => None,
-        other => match PowerAction::parse(other) {
-            Some(a) => Some(a),
-            None => {
-                return CommandOutput::fail(
-                    format!("power: unknown action {other:?}; {USAGE}\n"),
-                    2,
-                )
-            }
-        },
-    };
+pub(super) async fn run(bastion: &Bastion, id: &Identity, args: PowerArgs) -> CommandOutput {
+    let PowerArgs {
+        action: PowerVerb(action),
+        server: name,
+    } = args;
     let inventory = bastion.policy.inventory();
-    let Some(bmc) = bmc_for(&inventory, name) else {
+    let Some(bmc) = bmc_for(&inventory, &name) else {
         return CommandOutput::fail(
             format!("power: no BMC for {name:?} (an ipmi-sol device named {name} or {name}-sol, or labelled server = \"{name}\")\n"),
             1,
@@ -105,25 +118,19 @@ pub async fn run(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOu
     } else {
         Action::PowerStatus
     };
-    let d = bastion.authorize(id, &bmc.name, needed).await;
-    bastion.audit(
-        Event::new("policy.decision")
-            .user(&id.user)
-            .source(id.source.to_string())
-            .device(&bmc.name)
-            .action(needed.as_str())
-            .outcome(if d.allowed { "allow" } else { "deny" })
-            .detail(json!({ "reason": d.reason, "rule": d.rule, "via": "power" })),
-    );
+    let d = bastion
+        .authz
+        .decide_audited(id, &bmc.name, needed, json!({ "via": "power" }))
+        .await;
     if !d.allowed {
         return CommandOutput::fail(
             format!("power: {needed} on {} denied: {}\n", bmc.name, d.reason),
-            77,
+            EXIT_FORBIDDEN,
         );
     }
     let result = match crate::session::credential(bastion, bmc).await {
         Err(e) => Err(e.to_string()),
-        Ok(cred) => match BmcTarget::for_device(bmc, &cred) {
+        Ok(cred) => match crate::connect::bmc_target(bmc, &cred) {
             Err(e) => Err(e.to_string()),
             Ok(target) => crate::ipmi::chassis(&target, action)
                 .await
@@ -131,9 +138,11 @@ pub async fn run(bastion: &Bastion, id: &Identity, args: &[String]) -> CommandOu
         },
     };
     let what = describe(action);
-    bastion.audit(
-        event(&id.user, &bmc.name, name, &what, &result, None).source(id.source.to_string()),
-    );
+    bastion
+        .audit(
+            event(&id.user, &bmc.name, &name, &what, &result, None).source(id.source.to_string()),
+        )
+        .await;
     if action.is_some() {
         let note = format!(
             "{} ran `{what} {name}`: {}",

@@ -1,142 +1,14 @@
-//! Access requests in sqlite (the audit store's file). Every state change is one
-//! conditional `UPDATE ... WHERE state = ...` under the store's lock, so concurrent
-//! approve / revoke / cancel calls are serialised and never both succeed on a stale state.
+//! Access requests in sqlite. Every state change runs in an immediate transaction on the
+//! store's one connection, so concurrent approve / revoke / cancel calls are serialised
+//! and never both succeed on a stale state (other processes included).
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{from_unix, unix, AccessError, AccessTarget, Result};
-use crate::audit::AuditStore;
-use crate::policy::Action;
-
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Waiting for approvals.
-    Pending,
-    /// Approved: a grant until its end.
-    Approved,
-    /// Refused by an approver.
-    Denied,
-    /// Nobody acted in time, or the grant ran out.
-    Expired,
-    /// The grant was withdrawn before its end.
-    Revoked,
-    /// The requester withdrew it while pending.
-    Cancelled,
-}
-
-impl State {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Approved => "approved",
-            State::Denied => "denied",
-            State::Expired => "expired",
-            State::Revoked => "revoked",
-            State::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(s: &str) -> State {
-        match s {
-            "pending" => State::Pending,
-            "approved" => State::Approved,
-            "denied" => State::Denied,
-            "revoked" => State::Revoked,
-            "cancelled" => State::Cancelled,
-            _ => State::Expired,
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A request as stored.
-#[derive(Debug, Clone)]
-pub struct AccessRequest {
-    /// Its number (`approve 42`).
-    pub id: i64,
-    /// Who asked.
-    pub requester: String,
-    /// The requester's roles when asking.
-    pub roles: Vec<String>,
-    /// What for.
-    pub target: AccessTarget,
-    /// Which actions.
-    pub actions: Vec<Action>,
-    /// How long, from approval.
-    pub duration: Duration,
-    /// Why.
-    pub reason: String,
-    /// Optional ticket id.
-    pub ticket: Option<String>,
-    /// Current state.
-    pub state: State,
-    /// When asked.
-    pub created: SystemTime,
-    /// When a pending request expires.
-    pub expires: SystemTime,
-    /// Approvals needed.
-    pub approvals_needed: u32,
-    /// Who approved, in order.
-    pub approvers: Vec<String>,
-    /// When the grant started.
-    pub granted_at: Option<SystemTime>,
-    /// When the grant ends.
-    pub grant_end: Option<SystemTime>,
-    /// Who denied, revoked or cancelled it.
-    pub closed_by: Option<String>,
-    /// Their note.
-    pub close_note: Option<String>,
-    /// Break-glass access (self-granted by a break-glass role member).
-    pub breakglass: bool,
-}
-
-impl AccessRequest {
-    /// Whether this is a grant in force at `now`.
-    pub fn active_at(&self, now: SystemTime) -> bool {
-        self.state == State::Approved && self.grant_end.is_some_and(|end| end > now)
-    }
-
-    /// The actions as written on the command line (`connect,console.write`).
-    pub fn actions_display(&self) -> String {
-        let v: Vec<&str> = self.actions.iter().map(|a| a.as_str()).collect();
-        v.join(",")
-    }
-}
-
-/// A new request (or a break-glass grant).
-#[derive(Debug, Clone)]
-pub struct NewRequest {
-    /// Who asks.
-    pub requester: String,
-    /// Their roles.
-    pub roles: Vec<String>,
-    /// What for.
-    pub target: AccessTarget,
-    /// Which actions.
-    pub actions: Vec<Action>,
-    /// How long.
-    pub duration: Duration,
-    /// Why.
-    pub reason: String,
-    /// Optional ticket id.
-    pub ticket: Option<String>,
-    /// Approvals needed.
-    pub approvals_needed: u32,
-    /// When a pending request expires.
-    pub expires: SystemTime,
-    /// Granted at once (break-glass).
-    pub breakglass: bool,
-}
+use crate::store::access::{from_unix, unix};
+use crate::store::Transition;
+use crate::store::{AccessRequest, AccessTarget, NewRequest, Result, State, StoreError};
 
 const COLUMNS: &str =
     "id, requester, roles, target, actions, duration_secs, reason, ticket, state, \
@@ -184,7 +56,7 @@ fn load_approvers(conn: &Connection, req: &mut AccessRequest) -> rusqlite::Resul
     Ok(())
 }
 
-fn get(conn: &Connection, id: i64) -> Result<AccessRequest> {
+pub(super) fn get(conn: &Connection, id: i64) -> Result<AccessRequest> {
     let mut req = conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM access_requests WHERE id = ?1"),
@@ -192,16 +64,24 @@ fn get(conn: &Connection, id: i64) -> Result<AccessRequest> {
             from_row,
         )
         .optional()?
-        .ok_or(AccessError::NotFound(id))?;
+        .ok_or(StoreError::NotFound(id))?;
     load_approvers(conn, &mut req)?;
     Ok(req)
 }
 
 /// Stores a new request; a break-glass one is approved at once. Returns it.
-pub fn insert(store: &AuditStore, new: &NewRequest, now: SystemTime) -> Result<AccessRequest> {
-    store.on_conn(|conn| {
+pub(super) fn insert(
+    conn: &mut Connection,
+    new: &NewRequest,
+    now: SystemTime,
+) -> Result<AccessRequest> {
+    {
         let (state, granted, end) = if new.breakglass {
-            (State::Approved, Some(unix(now)), Some(unix(now + new.duration)))
+            (
+                State::Approved,
+                Some(unix(now)),
+                Some(unix(now + new.duration)),
+            )
         } else {
             (State::Pending, None, None)
         };
@@ -228,22 +108,17 @@ pub fn insert(store: &AuditStore, new: &NewRequest, now: SystemTime) -> Result<A
             ],
         )?;
         get(conn, conn.last_insert_rowid())
-    })
-}
-
-/// One request by id.
-pub fn request(store: &AuditStore, id: i64) -> Result<AccessRequest> {
-    store.on_conn(|conn| get(conn, id))
+    }
 }
 
 /// Requests, newest first: of `requester` if given, in `state` if given, at most `limit`.
-pub fn list(
-    store: &AuditStore,
+pub(super) fn list(
+    conn: &mut Connection,
     requester: Option<&str>,
     state: Option<State>,
     limit: usize,
 ) -> Result<Vec<AccessRequest>> {
-    store.on_conn(|conn| {
+    {
         let mut st = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM access_requests
              WHERE (?1 IS NULL OR requester = ?1) AND (?2 IS NULL OR state = ?2)
@@ -259,16 +134,16 @@ pub fn list(
             load_approvers(conn, r)?;
         }
         Ok(v)
-    })
+    }
 }
 
 /// Grants of `user` in force at `now`.
-pub fn active_grants(
-    store: &AuditStore,
+pub(super) fn active_grants(
+    conn: &mut Connection,
     user: &str,
     now: SystemTime,
 ) -> Result<Vec<AccessRequest>> {
-    store.on_conn(|conn| {
+    {
         let mut st = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM access_requests
              WHERE requester = ?1 AND state = 'approved' AND grant_end > ?2 ORDER BY id"
@@ -277,18 +152,18 @@ pub fn active_grants(
             .query_map(params![user, unix(now)], from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(v)
-    })
+    }
 }
 
 /// Adds `approver`'s approval to a pending, unexpired request; with enough approvals it
 /// becomes a grant from `now`. Returns the request after the change.
-pub fn approve(
-    store: &AuditStore,
+pub(super) fn approve(
+    conn: &mut Connection,
     id: i64,
     approver: &str,
     now: SystemTime,
 ) -> Result<AccessRequest> {
-    store.on_conn(|conn| {
+    {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let req = get(&tx, id)?;
         if req.state != State::Pending || req.expires <= now {
@@ -297,14 +172,14 @@ pub fn approve(
             } else {
                 req.state
             };
-            return Err(AccessError::WrongState {
+            return Err(StoreError::WrongState {
                 id,
                 state,
                 verb: "approved",
             });
         }
         if req.approvers.iter().any(|a| a == approver) {
-            return Err(AccessError::Invalid(format!(
+            return Err(StoreError::Refused(format!(
                 "you already approved request {id}"
             )));
         }
@@ -322,30 +197,15 @@ pub fn approve(
         let after = get(&tx, id)?;
         tx.commit()?;
         Ok(after)
-    })
-}
-
-/// A state change of a request: deny, revoke, cancel.
-#[derive(Debug, Clone, Copy)]
-pub struct Transition<'a> {
-    /// States it may start from.
-    pub from: &'a [State],
-    /// The new state.
-    pub to: State,
-    /// What it is called in errors (`revoked`).
-    pub verb: &'static str,
-    /// Who does it.
-    pub by: &'a str,
-    /// Their note.
-    pub note: Option<&'a str>,
+    }
 }
 
 /// Applies `t` to request `id`, recording who and why; fails naming the current state
 /// otherwise. A grant whose end passed counts as expired.
-pub fn close(
-    store: &AuditStore,
+pub(super) fn close(
+    conn: &mut Connection,
     id: i64,
-    t: Transition<'_>,
+    t: Transition,
     now: SystemTime,
 ) -> Result<AccessRequest> {
     let Transition {
@@ -355,7 +215,7 @@ pub fn close(
         by,
         note,
     } = t;
-    store.on_conn(|conn| {
+    {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let req = get(&tx, id)?;
         let lapsed = match req.state {
@@ -365,7 +225,7 @@ pub fn close(
         };
         if lapsed || !from.contains(&req.state) {
             let state = if lapsed { State::Expired } else { req.state };
-            return Err(AccessError::WrongState { id, state, verb });
+            return Err(StoreError::WrongState { id, state, verb });
         }
         tx.execute(
             "UPDATE access_requests SET state = ?2, closed_by = ?3, close_note = ?4 WHERE id = ?1",
@@ -374,13 +234,13 @@ pub fn close(
         let after = get(&tx, id)?;
         tx.commit()?;
         Ok(after)
-    })
+    }
 }
 
 /// Marks pending requests past their expiry and grants past their end as expired;
 /// returns them (for the audit log and for ending sessions).
-pub fn sweep(store: &AuditStore, now: SystemTime) -> Result<Vec<AccessRequest>> {
-    store.on_conn(|conn| {
+pub(super) fn sweep(conn: &mut Connection, now: SystemTime) -> Result<Vec<AccessRequest>> {
+    {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let ids: Vec<i64> = {
             let mut st = tx.prepare_cached(
@@ -402,5 +262,5 @@ pub fn sweep(store: &AuditStore, now: SystemTime) -> Result<Vec<AccessRequest>> 
         }
         tx.commit()?;
         Ok(out)
-    })
+    }
 }

@@ -1,0 +1,118 @@
+//! Where the bastion's state lives, behind one trait per kind of state: the audit log
+//! ([`AuditLog`]), the session ledger ([`SessionLedger`]), access requests and grants
+//! ([`AccessStore`]), learnt device keys ([`HostKeys`]) and session recordings
+//! ([`RecordingStore`]).
+//!
+//! The embedded implementation is [`sqlite::SqliteStore`] (one database file, WAL mode)
+//! with recordings as files ([`FileRecordings`]). Every trait method is async and no
+//! implementation blocks the async runtime: sqlite runs on a worker thread of its own fed
+//! by a bounded queue (audit appends waiting together are committed in one transaction),
+//! and recording files are written from the blocking pool. [`Stores`] bundles one of each
+//! for the bastion's shared context.
+
+mod access;
+mod audit_log;
+mod hostkeys;
+mod ledger;
+mod recordings;
+pub mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod suite;
+
+pub use access::{AccessRequest, AccessStore, AccessTarget, NewRequest, State, Transition};
+pub use audit_log::AuditLog;
+pub use hostkeys::{HostKeys, MemoryHostKeys};
+pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
+pub use recordings::{FileRecordings, RecordingStore};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Errors of the stores.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or is not a sqlite database.
+    #[error("{path}: cannot open the store: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// sqlite's error.
+        source: rusqlite::Error,
+    },
+    /// A statement failed.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file of the store could not be read or written.
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+    /// A batch of audit appends failed together; the text is the first error's.
+    #[error("store: audit append failed: {0}")]
+    Append(String),
+    /// A stored row cannot be decoded.
+    #[error("store row {id}: {reason}")]
+    Corrupt {
+        /// The row id.
+        id: i64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No access request of that number.
+    #[error("no access request {0}")]
+    NotFound(i64),
+    /// The access request is not in a state that allows the change.
+    #[error("request {id} is {state}, it cannot be {verb}")]
+    WrongState {
+        /// The request.
+        id: i64,
+        /// Its current state.
+        state: State,
+        /// What was attempted (`approved`, `revoked`...).
+        verb: &'static str,
+    },
+    /// The change is refused as it stands (e.g. a second approval by the same person).
+    #[error("{0}")]
+    Refused(String),
+    /// The store's worker is gone (the bastion is stopping).
+    #[error("store is shut down")]
+    Closed,
+    /// A recording could not be created or read.
+    #[error(transparent)]
+    Recording(#[from] crate::recording::RecordingError),
+}
+
+/// Result alias for this module.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One store of each kind: what the bastion's shared context holds.
+#[derive(Clone)]
+pub struct Stores {
+    /// The hash-chained audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Session start and end rows.
+    pub sessions: Arc<dyn SessionLedger>,
+    /// Access requests, approvals and grants.
+    pub access: Arc<dyn AccessStore>,
+    /// Device host keys learnt on first use.
+    pub hostkeys: Arc<dyn HostKeys>,
+    /// Session recordings.
+    pub recordings: Arc<dyn RecordingStore>,
+}
+
+impl Stores {
+    /// The embedded stores: the sqlite file at `db` and recordings under `recording_dir`.
+    pub fn embedded(db: &std::path::Path, recording_dir: PathBuf) -> Result<Stores> {
+        let sqlite = Arc::new(sqlite::SqliteStore::open(db)?);
+        Ok(Stores::with_sqlite(sqlite, recording_dir))
+    }
+
+    /// Stores on `sqlite`, with recordings under `recording_dir`.
+    pub fn with_sqlite(sqlite: Arc<sqlite::SqliteStore>, recording_dir: PathBuf) -> Stores {
+        Stores {
+            audit: sqlite.clone(),
+            sessions: sqlite.clone(),
+            access: sqlite.clone(),
+            hostkeys: sqlite,
+            recordings: Arc::new(FileRecordings::new(recording_dir)),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Where session recordings are kept. [`FileRecordings`] keeps them as files under the
+//! recording directory (`DATE/ID.cast`); creating and reading files runs on the blocking
+//! pool, never on a runtime thread.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+use super::{Result, StoreError};
+use crate::recording::{Recorder, Recording, RecordingHeader};
+
+/// Session recordings.
+#[async_trait]
+pub trait RecordingStore: Send + Sync {
+    /// Creates the recording of session `id` and writes its header.
+    async fn create(&self, id: &str, header: RecordingHeader) -> Result<Recorder>;
+    /// Reads the recording of session `id` back, whole.
+    async fn open(&self, id: &str) -> Result<Recording>;
+    /// Where the recording of session `id` is, as the sessions table shows it.
+    fn location(&self, id: &str) -> String;
+}
+
+/// Recordings as asciicast files under one directory.
+#[derive(Debug, Clone)]
+pub struct FileRecordings {
+    dir: PathBuf,
+}
+
+impl FileRecordings {
+    /// Recordings under `dir` (created on first use).
+    pub fn new(dir: PathBuf) -> FileRecordings {
+        FileRecordings { dir }
+    }
+
+    fn path(&self, id: &str) -> Result<PathBuf> {
+        // Session ids are `DATE/HEX`; anything that could leave the directory is refused.
+        let plain = !id.is_empty()
+            && id.split('/').all(|part| {
+                !part.is_empty()
+                    && part != ".."
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            });
+        if !plain {
+            return Err(StoreError::Refused(format!("{id:?} is not a session id")));
+        }
+        Ok(self.dir.join(format!("{id}.cast")))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+}
+
+#[async_trait]
+impl RecordingStore for FileRecordings {
+    async fn create(&self, id: &str, header: RecordingHeader) -> Result<Recorder> {
+        self.path(id)?;
+        let (dir, id) = (self.dir.clone(), id.to_string());
+        blocking(move || Ok(Recorder::create(&dir, &id, header)?)).await
+    }
+
+    async fn open(&self, id: &str) -> Result<Recording> {
+        let path = self.path(id)?;
+        blocking(move || Ok(Recording::open(&path)?)).await
+    }
+
+    fn location(&self, id: &str) -> String {
+        self.dir.join(format!("{id}.cast")).display().to_string()
+    }
+}

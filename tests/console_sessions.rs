@@ -1,0 +1,186 @@
+//! A console attach runs under the same session guard as a device session: it is warned
+//! before its deadline and detached at it, closed when idle, cut when its certificate is
+//! revoked, and a restricted certificate cannot use it to escape its forced command. A
+//! console program on a pty (socat) plays the console; the admin is the real ssh client.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use common::{text, Attached, Lab, LabOptions};
+
+/// A console program on a pty that the bastion opens like a local serial port.
+struct PtyConsole {
+    socat: Child,
+    pty: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PtyConsole {
+    fn drop(&mut self) {
+        let _ = self.socat.kill();
+        let _ = self.socat.wait();
+    }
+}
+
+fn pty_console() -> PtyConsole {
+    let dir = tempfile::tempdir().unwrap();
+    let pty = dir.path().join("ttyS1");
+    let program = dir.path().join("console.sh");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\necho CONSOLE-READY\nwhile read l; do echo \"got:$l\"; done\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let socat = Command::new("socat")
+        .arg(format!("PTY,link={},raw,echo=0", pty.display()))
+        .arg(format!("EXEC:{}", program.display()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat (scripts/test installs it)");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !pty.exists() {
+        assert!(std::time::Instant::now() < until, "socat made no pty");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    PtyConsole {
+        socat,
+        pty,
+        _dir: dir,
+    }
+}
+
+fn console_lab(console: &PtyConsole, limits: &str, extra: &str) -> Lab {
+    let inventory = format!(
+        "[[device]]\nname = \"srv7-console\"\nkind = \"serial\"\naddress = \"{}\"\nalways_on = true\n",
+        console.pty.display()
+    );
+    Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        limits: limits.into(),
+        extra: extra.into(),
+        ..Default::default()
+    })
+}
+
+fn ended_because(lab: &Lab, reason: &str) -> bool {
+    lab.wait_event("session.end", |e| {
+        e.device.as_deref() == Some("srv7-console")
+            && e.detail["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(reason))
+    })
+    .is_some()
+}
+
+#[test]
+fn a_console_attach_is_warned_then_detached_at_its_deadline() {
+    let console = pty_console();
+    let lab = console_lab(
+        &console,
+        "max_session = \"4s\"\ndeadline_warning = \"3s\"",
+        "",
+    );
+    let cfg = lab.user("carol", "carol,role:admin");
+    let cfg = lab.with_devices(&cfg, &["srv7-console"]);
+    let carol = Attached::start(&cfg, "srv7-console");
+    assert!(carol.wait_for("attached to console"), "{}", carol.text());
+    assert!(
+        carol.wait_for("this session ends in about 1 min"),
+        "no warning: {}",
+        carol.text()
+    );
+    assert!(
+        carol.wait_for("session deadline reached"),
+        "not detached: {}",
+        carol.text()
+    );
+    assert!(ended_because(&lab, "deadline reached"));
+}
+
+#[test]
+fn a_quiet_console_attach_is_closed_after_the_idle_timeout() {
+    let console = pty_console();
+    let lab = console_lab(&console, "", "[access]\nsession_idle = \"2s\"\n");
+    let cfg = lab.user("carol", "carol,role:admin");
+    let cfg = lab.with_devices(&cfg, &["srv7-console"]);
+    let mut carol = Attached::start(&cfg, "srv7-console");
+    assert!(carol.wait_for("CONSOLE-READY"), "{}", carol.text());
+    // Typing keeps it alive for a while; then silence ends it.
+    carol.send(b"first\n");
+    assert!(carol.wait_for("got:first"), "{}", carol.text());
+    assert!(
+        carol.wait_for("session idle for 2s; closing"),
+        "idle attach still open: {}",
+        carol.text()
+    );
+    assert!(ended_because(&lab, "idle timeout"));
+}
+
+#[test]
+fn revoking_the_certificate_detaches_a_console_viewer() {
+    let console = pty_console();
+    let lab = console_lab(&console, "", "");
+    let key = lab.key("vera");
+    lab.sign(
+        &key,
+        &[
+            "-I",
+            "vera-key",
+            "-n",
+            "vera,role:admin",
+            "-z",
+            "777",
+            "-V",
+            "-1m:+1h",
+        ],
+    );
+    let cfg = lab.ssh_config("vera", &key, true);
+    let cfg = lab.with_devices(&cfg, &["srv7-console"]);
+    let vera = Attached::start(&cfg, "srv7-console");
+    assert!(vera.wait_for("CONSOLE-READY"), "{}", vera.text());
+    std::fs::write(lab.root().join("revoked"), "serial 777\n").unwrap();
+    assert!(
+        vera.wait_for("your certificate (serial 777) was revoked"),
+        "{}",
+        vera.text()
+    );
+    assert!(ended_because(&lab, "was revoked"));
+}
+
+#[test]
+fn a_forced_command_certificate_cannot_attach_a_console() {
+    let console = pty_console();
+    let lab = console_lab(&console, "", "");
+    let key = lab.key("robot");
+    lab.sign(
+        &key,
+        &[
+            "-I",
+            "robot",
+            "-n",
+            "robot,role:admin",
+            "-V",
+            "-1m:+1h",
+            "-O",
+            "force-command=show version",
+        ],
+    );
+    let cfg = lab.ssh_config("robot", &key, true);
+    let cfg = lab.with_devices(&cfg, &["srv7-console"]);
+    let out = lab.ssh_to(&cfg, "srv7-console", &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(255), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("may only run the command \"show version\""),
+        "{stdout}{stderr}"
+    );
+    assert!(!stdout.contains("CONSOLE-READY"), "{stdout}");
+    assert!(lab.events("session.start").is_empty());
+}
