@@ -7,13 +7,20 @@
 //! write access to the database could still rewrite the whole chain consistently: the
 //! defence is to copy [`AuditStore::head`] to another system from time to time.
 
+pub mod cef;
 mod chain;
+mod config;
 mod event;
+mod export;
+pub mod ocsf;
 mod schema;
 mod sessions;
+pub mod syslog;
 
 pub use chain::{ChainProblem, VerifyReport};
+pub use config::AuditConfig;
 pub use event::{Event, EventFilter, EventRow};
+pub use export::ExportFormat;
 pub use sessions::{SessionEnd, SessionFilter, SessionRow, SessionStart};
 
 use std::path::{Path, PathBuf};
