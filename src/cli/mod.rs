@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one function per subcommand.
 
 mod admin;
+mod logging;
 mod power;
 mod replay;
 
@@ -186,11 +187,10 @@ enum AuditCommand {
 /// Parses arguments, runs the subcommand, and maps errors to a message and exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(if matches!(cli.command, Command::Serve { .. }) {
-        "info"
-    } else {
-        "warn"
-    });
+    match &cli.command {
+        Command::Serve { config } => logging::init("info", logging::format_of(config)),
+        _ => logging::init("warn", oobgate::config::LogFormat::Text),
+    }
     let result = match cli.command {
         Command::Serve { config } => admin::serve(&config),
         Command::Check { config } => admin::check(&config),
@@ -274,14 +274,4 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn init_tracing(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OOBGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .finish();
-    let _ = tracing::subscriber::set_global_default(subscriber);
 }
