@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use oobgate::audit::{AuditStore, Event};
+use oobgate::audit::{AuditStore, Event, ExportFormat};
 use oobgate::config::Config;
 use oobgate::identity::{load_public_key, CertRequest, KeyStore};
 use oobgate::inventory::Inventory;
@@ -237,25 +237,32 @@ pub fn audit_tail(config: &Path, lines: usize, follow: bool) -> Result<ExitCode>
     }
 }
 
-/// `oobgate audit export --json`.
-pub fn audit_export(config: &Path, output: Option<&Path>) -> Result<ExitCode> {
+/// `oobgate audit export [--format json|ocsf|cef]`.
+pub fn audit_export(
+    config: &Path,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
     let store = open_audit(config)?;
-    let n = match output {
-        Some(p) => {
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(p)
-                    .with_context(|| format!("cannot create {}", p.display()))?,
-            );
-            let n = store.export_json(&mut f)?;
-            f.flush()?;
-            n
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            store.export_json(&mut lock)?
-        }
+    let mut out: Box<dyn Write> = match output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
+    let (mut last, mut n) = (0, 0u64);
+    loop {
+        let batch = store.after(last, 1000)?;
+        if batch.is_empty() {
+            break;
+        }
+        for row in &batch {
+            writeln!(out, "{}", format.render(row))?;
+            last = row.id;
+            n += 1;
+        }
+    }
+    out.flush()?;
     eprintln!("exported {n} events");
     Ok(ExitCode::SUCCESS)
 }

@@ -170,13 +170,16 @@ enum AuditCommand {
         #[arg(long, short)]
         follow: bool,
     },
-    /// Export every event as JSON Lines (for SIEMs).
+    /// Export every event, one per line, for SIEMs: json (the stored rows), ocsf or cef.
     Export {
         /// The TOML config file.
         #[arg(long, short)]
         config: PathBuf,
-        /// JSON Lines output (the only format).
-        #[arg(long)]
+        /// json (JSON Lines of the stored rows), ocsf (OCSF 1.5.0 events) or cef.
+        #[arg(long, default_value = "json")]
+        format: oobgate::audit::ExportFormat,
+        /// The same as --format json.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
@@ -262,9 +265,10 @@ pub fn main() -> ExitCode {
             } => admin::audit_tail(&config, lines, follow),
             AuditCommand::Export {
                 config,
+                format,
                 json: _,
                 output,
-            } => admin::audit_export(&config, output.as_deref()),
+            } => admin::audit_export(&config, format, output.as_deref()),
         },
     };
     match result {
