@@ -70,3 +70,4 @@ ensure_peers() {
 
 source "$OOBGATE_ROOT/scripts/lib/openbao.sh"
 source "$OOBGATE_ROOT/scripts/lib/ocsf.sh"
+source "$OOBGATE_ROOT/scripts/lib/packaging.sh"
