@@ -27,7 +27,7 @@ pub fn to_cef(row: &EventRow) -> String {
         severity(row.outcome.as_deref()),
     );
     let mut ext: Vec<(&str, String)> = Vec::new();
-    if let Some(ms) = super::export::epoch_millis(&row.ts) {
+    if let Some(ms) = super::timestamp::epoch_millis(&row.ts) {
         ext.push(("rt", ms.to_string()));
     }
     ext.push(("externalId", row.id.to_string()));

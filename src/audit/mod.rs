@@ -16,6 +16,7 @@ pub mod ocsf;
 mod schema;
 mod sessions;
 pub mod syslog;
+mod timestamp;
 
 pub use chain::{ChainProblem, VerifyReport};
 pub use config::AuditConfig;

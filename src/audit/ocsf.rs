@@ -132,7 +132,7 @@ pub fn to_ocsf(row: &EventRow) -> Value {
         "type_uid": class.uid() * 100 + activity_id,
         "type_name": format!("{}: {}", class.name(), activity_name),
         // A time that does not parse is 0; the text is kept in `metadata.original_time`.
-        "time": super::export::epoch_millis(&row.ts).unwrap_or(0),
+        "time": super::timestamp::epoch_millis(&row.ts).unwrap_or(0),
         "severity_id": severity_id,
         "severity": severity,
         "status_id": status_id,
