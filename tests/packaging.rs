@@ -151,8 +151,8 @@ fn mode_and_owner(path: &str) -> (u32, u32, u32) {
     (m.permissions().mode() & 0o7777, m.uid(), m.gid())
 }
 
-#[test]
-fn debian_package_installs_checks_its_config_and_purges_cleanly() {
+/// Fails unless this test may install and purge the package here.
+fn assert_machine_is_free() {
     assert_eq!(
         unsafe { libc::geteuid() },
         0,
@@ -162,19 +162,21 @@ fn debian_package_installs_checks_its_config_and_purges_cleanly() {
         !package_known() && !Path::new("/etc/oobgate").exists(),
         "an oobgate package or /etc/oobgate is already on this machine; this test leaves it alone"
     );
+    let state = machine_state();
+    assert!(
+        state.is_empty(),
+        "oobgate's user or files are already here:\n{state}"
+    );
     let cargo_deb = run(Command::new("cargo").args(["deb", "--version"]));
     assert!(
         cargo_deb.status.success(),
         "cargo-deb is missing: run scripts/test (ensure_cargo_deb in scripts/lib/packaging.sh)"
     );
-    let before = machine_state();
-    assert!(
-        before.is_empty(),
-        "oobgate's user or files are already here:\n{before}"
-    );
-    let out_dir = tempfile::tempdir().unwrap();
-    // The dev profile is the binary the tests just built (cargo-deb warns it is not for
-    // releases: `cargo deb` alone builds those).
+}
+
+/// `cargo deb` from the binary the tests just built (the dev profile: cargo-deb warns it
+/// is not for releases, which plain `cargo deb` builds); returns the .deb.
+fn build_deb(out_dir: &Path) -> PathBuf {
     run_ok(
         Command::new("cargo")
             .current_dir(root())
@@ -187,30 +189,27 @@ fn debian_package_installs_checks_its_config_and_purges_cleanly() {
                 "--fast",
                 "-o",
             ])
-            .arg(out_dir.path()),
+            .arg(out_dir),
     );
-    let deb = std::fs::read_dir(out_dir.path())
+    std::fs::read_dir(out_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .expect("cargo deb made a .deb");
+        .expect("cargo deb made a .deb")
+}
 
-    let installed = Installed;
-    let said = run_ok(Command::new("dpkg").arg("-i").arg(&deb));
-    assert!(
-        said.contains("/etc/oobgate/oobgate.toml: OK"),
-        "postinst runs oobgate check: {said}"
-    );
+/// The installed package's user, directories and modes.
+fn assert_installed_layout() {
     let passwd = run_ok(Command::new("getent").args(["passwd", "oobgate"]));
     let fields: Vec<&str> = passwd.trim().split(':').collect();
     let uid: u32 = fields[2].parse().unwrap();
+    let gid: u32 = fields[3].parse().unwrap();
     assert!(uid < 1000, "a system user: {passwd}");
     assert_eq!(
         fields[5..7],
         ["/var/lib/oobgate", "/usr/sbin/nologin"],
         "{passwd}"
     );
-    let gid: u32 = fields[3].parse().unwrap();
     for dir in ["/var/lib/oobgate", "/var/lib/oobgate/recordings"] {
         assert_eq!(mode_and_owner(dir), (0o700, uid, gid), "{dir}");
     }
@@ -220,6 +219,21 @@ fn debian_package_installs_checks_its_config_and_purges_cleanly() {
         0o755,
         "the binary is executable"
     );
+}
+
+#[test]
+fn debian_package_installs_checks_its_config_and_purges_cleanly() {
+    assert_machine_is_free();
+    let out_dir = tempfile::tempdir().unwrap();
+    let deb = build_deb(out_dir.path());
+
+    let installed = Installed;
+    let said = run_ok(Command::new("dpkg").arg("-i").arg(&deb));
+    assert!(
+        said.contains("/etc/oobgate/oobgate.toml: OK"),
+        "postinst runs oobgate check: {said}"
+    );
+    assert_installed_layout();
     // As the service runs it: its user, its config.
     let checked = run_ok(Command::new("runuser").args([
         "-u",
@@ -239,8 +253,5 @@ fn debian_package_installs_checks_its_config_and_purges_cleanly() {
     drop(installed);
     assert!(!package_known(), "dpkg --purge removed it");
     let after = machine_state();
-    assert!(
-        before == after,
-        "the machine differs after dpkg --purge:\nbefore:\n{before}\nafter:\n{after}"
-    );
+    assert!(after.is_empty(), "left behind after dpkg --purge:\n{after}");
 }

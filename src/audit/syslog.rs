@@ -7,8 +7,10 @@
 //! is the event kind and the MSG is the event's one-line text, so a plain syslog reader
 //! still shows something useful. Facility `authpriv`; severity from the outcome (`deny` is
 //! warning, `error` err, `alert` alert, the rest notice). Control characters in values are
-//! written as `\u{..}`. Over TCP, messages are framed by octet counting (RFC 6587 3.4.1)
-//! and the connection is re-made with backoff (0.5 s doubling to 30 s).
+//! written as `\u{..}`. The header's TIMESTAMP is when the message was made (as the event
+//! is appended); the event's own time is the `ts` param. Over TCP, messages are framed by
+//! octet counting (RFC 6587 3.4.1) and the connection is re-made with backoff (0.5 s
+//! doubling to 30 s).
 //!
 //! [`SyslogForwarder::send`] never waits: it formats the message and puts it in a bounded
 //! queue drained by one task. When the queue is full (the receiver is slow, down or
