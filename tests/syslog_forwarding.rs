@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oobgate::audit::syslog::{SyslogForwarder, SyslogTarget};
-use oobgate::audit::{AuditStore, Event, EventRow};
+use oobgate::audit::EventRow;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -162,28 +162,37 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-/// Real stored rows: an accepted login, and a refusal of a hostile login name.
+/// Two audit rows: an accepted login, and a refusal of a hostile login name.
 fn rows() -> Vec<EventRow> {
-    let store = AuditStore::open_in_memory().unwrap();
-    store
-        .record(
-            Event::new("auth.accept")
-                .user("alice")
-                .source("127.0.0.1:50022")
-                .outcome("allow")
-                .detail(json!({ "key_id": "alice-key", "serial": 7 })),
-        )
-        .unwrap();
-    store
-        .record(
-            Event::new("auth.reject")
-                .user("ev\"il] \\x\n[fake@1 a=\"b\"]")
-                .source("127.0.0.1:50023")
-                .outcome("deny")
-                .detail(json!({ "code": "unknown-ca", "reason": "not signed by a trusted CA" })),
-        )
-        .unwrap();
-    store.tail(10).unwrap()
+    let row = |id: i64, kind: &str, user: &str, outcome: &str, detail: Value| EventRow {
+        id,
+        ts: format!("2026-11-23T10:00:0{id}.000Z"),
+        kind: kind.into(),
+        user: Some(user.into()),
+        source: Some(format!("127.0.0.1:5002{id}")),
+        device: None,
+        action: None,
+        outcome: Some(outcome.into()),
+        detail,
+        prev_hash: format!("{:064x}", id - 1),
+        hash: format!("{id:064x}"),
+    };
+    vec![
+        row(
+            1,
+            "auth.accept",
+            "alice",
+            "allow",
+            json!({ "key_id": "alice-key", "serial": 7 }),
+        ),
+        row(
+            2,
+            "auth.reject",
+            "ev\"il] \\x\n[fake@1 a=\"b\"]",
+            "deny",
+            json!({ "code": "unknown-ca", "reason": "not signed by a trusted CA" }),
+        ),
+    ]
 }
 
 fn forwarder(rt: &tokio::runtime::Runtime, url: &str) -> (SyslogForwarder, CancellationToken) {
