@@ -66,6 +66,21 @@ struct RawConfig {
     #[serde(default)]
     access: crate::access::AccessConfig,
     webhook: Option<crate::notify::WebhookConfig>,
+    #[serde(default)]
+    audit: crate::audit::AuditConfig,
+    #[serde(default)]
+    log_format: LogFormat,
+}
+
+/// How `oobgate serve` writes its log to stderr (top-level `log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (coloured only when stderr is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +217,10 @@ pub struct Config {
     pub access: crate::access::AccessConfig,
     /// Where access events are POSTed (`[webhook]`), if anywhere.
     pub webhook: Option<crate::notify::WebhookConfig>,
+    /// Audit forwarding (`[audit]`).
+    pub audit: crate::audit::AuditConfig,
+    /// Log format of `oobgate serve`.
+    pub log_format: LogFormat,
 }
 
 /// Authentication settings (`[auth]`).
@@ -348,6 +367,8 @@ impl Config {
                     Some(w)
                 }
             },
+            audit: raw.audit,
+            log_format: raw.log_format,
         })
     }
 

@@ -28,6 +28,8 @@ PEER_PACKAGES=(
   "strace:strace"
   "ipmi_sim:openipmi"
   "ipmitool:ipmitool"
+  "/usr/sbin/rsyslogd:rsyslog"
+  "systemd-analyze:systemd"
 )
 
 _missing_packages() {
@@ -67,3 +69,5 @@ ensure_peers() {
 }
 
 source "$OOBGATE_ROOT/scripts/lib/openbao.sh"
+source "$OOBGATE_ROOT/scripts/lib/ocsf.sh"
+source "$OOBGATE_ROOT/scripts/lib/packaging.sh"

@@ -9,11 +9,19 @@
 //! the head to another system from time to time. Where events are kept is the `store`
 //! module's business; this module holds no I/O.
 
+pub mod cef;
 mod chain;
+mod config;
 mod event;
+mod export;
+pub mod ocsf;
+pub mod syslog;
+mod timestamp;
 
 pub use chain::{event_hash, ChainProblem, ChainVerifier, VerifyReport, GENESIS};
+pub use config::AuditConfig;
 pub use event::{Event, EventFilter, EventRow};
+pub use export::ExportFormat;
 
 /// The current time as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {

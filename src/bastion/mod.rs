@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::access::{Authorizer, LiveSessions, Requests};
+use crate::audit::syslog::SyslogForwarder;
 use crate::audit::Event;
 use crate::config::Config;
 use crate::connect::Connectors;
@@ -17,7 +18,7 @@ use crate::identity::{KeyStore, RevocationList, Validator};
 use crate::notify::Notifier;
 use crate::policy::PolicyEngine;
 use crate::secrets::SecretStore;
-use crate::store::Stores;
+use crate::store::{Forwarded, Stores};
 
 /// Errors that stop the bastion from starting.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +92,12 @@ impl Bastion {
         }
         let revocation = RevocationList::open(config.auth.revoked.clone())?;
         let validator = Validator::new(trusted, revocation);
-        let stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+        let tasks = TaskTracker::new();
+        let mut stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+        if let Some(target) = &config.audit.syslog {
+            let syslog = SyslogForwarder::start(target.clone(), &tasks, shutdown.clone());
+            stores.audit = Arc::new(Forwarded::new(stores.audit.clone(), syslog));
+        }
         let inventory = crate::inventory::Inventory::load(&config.inventory)?;
         let policy = PolicyEngine::load(&config.policy_dir, &inventory).await?;
         let secrets = crate::secrets::open_store(&config.secrets, &config.data_dir).await?;
@@ -124,7 +130,7 @@ impl Bastion {
             consoles,
             live,
             notifier,
-            tasks: TaskTracker::new(),
+            tasks,
             shutdown,
             config,
         })

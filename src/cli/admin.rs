@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use oobgate::access::Authorizer;
-use oobgate::audit::Event;
+use oobgate::audit::{Event, ExportFormat};
 use oobgate::config::Config;
 use oobgate::identity::{load_public_key, CertRequest, KeyStore};
 use oobgate::inventory::Inventory;
@@ -236,8 +236,12 @@ pub fn audit_tail(config: &Path, lines: usize, follow: bool) -> Result<ExitCode>
     })
 }
 
-/// `oobgate audit export --json`.
-pub fn audit_export(config: &Path, output: Option<&Path>) -> Result<ExitCode> {
+/// `oobgate audit export [--format json|ocsf|cef]`.
+pub fn audit_export(
+    config: &Path,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let (_, stores) = stores_of(config)?;
         let mut out: Box<dyn Write> = match output {
@@ -245,18 +249,16 @@ pub fn audit_export(config: &Path, output: Option<&Path>) -> Result<ExitCode> {
                 std::fs::File::create(p)
                     .with_context(|| format!("cannot create {}", p.display()))?,
             )),
-            None => Box::new(std::io::stdout().lock()),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
         };
-        let mut last = 0;
-        let mut n = 0u64;
+        let (mut last, mut n) = (0, 0u64);
         loop {
             let batch = stores.audit.after(last, 1000).await?;
             if batch.is_empty() {
                 break;
             }
             for row in &batch {
-                serde_json::to_writer(&mut out, row)?;
-                out.write_all(b"\n")?;
+                writeln!(out, "{}", format.render(row))?;
                 last = row.id;
                 n += 1;
             }

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one function per subcommand.
 
 mod admin;
+mod logging;
 mod power;
 mod replay;
 mod stores;
@@ -143,13 +144,16 @@ enum AuditCommand {
         #[arg(long, short)]
         follow: bool,
     },
-    /// Export every event as JSON Lines (for SIEMs).
+    /// Export every event, one per line, for SIEMs: json (the stored rows), ocsf or cef.
     Export {
         /// The TOML config file.
         #[arg(long, short)]
         config: PathBuf,
-        /// JSON Lines output (the only format).
-        #[arg(long)]
+        /// json (JSON Lines of the stored rows), ocsf (OCSF 1.5.0 events) or cef.
+        #[arg(long, default_value = "json")]
+        format: oobgate::audit::ExportFormat,
+        /// The same as --format json.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
@@ -160,11 +164,10 @@ enum AuditCommand {
 /// Parses arguments, runs the subcommand, and maps errors to a message and exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(if matches!(cli.command, Command::Serve { .. }) {
-        "info"
-    } else {
-        "warn"
-    });
+    match &cli.command {
+        Command::Serve { config } => logging::init("info", logging::format_of(config)),
+        _ => logging::init("warn", oobgate::config::LogFormat::Text),
+    }
     let result = match cli.command {
         Command::Serve { config } => admin::serve(&config),
         Command::Check { config } => admin::check(&config),
@@ -209,9 +212,10 @@ pub fn main() -> ExitCode {
             } => admin::audit_tail(&config, lines, follow),
             AuditCommand::Export {
                 config,
+                format,
                 json: _,
                 output,
-            } => admin::audit_export(&config, output.as_deref()),
+            } => admin::audit_export(&config, format, output.as_deref()),
         },
     };
     match result {
@@ -221,14 +225,4 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn init_tracing(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OOBGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .finish();
-    let _ = tracing::subscriber::set_global_default(subscriber);
 }

@@ -9,9 +9,10 @@ use crate::audit::{Event, EventFilter, EventRow, VerifyReport};
 /// The hash-chained audit log.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Appends `ev` to the chain; returns its id. Appends waiting together may be
-    /// committed in one transaction; each still gets its own id and hash.
-    async fn append(&self, ev: Event) -> Result<i64>;
+    /// Appends `ev` to the chain; returns it as stored (id, time, hashes). Appends
+    /// waiting together may be committed in one transaction; each still gets its own id
+    /// and hash.
+    async fn append(&self, ev: Event) -> Result<EventRow>;
 
     /// Recomputes the whole chain and names the first problem.
     async fn verify(&self) -> Result<VerifyReport>;

@@ -12,6 +12,7 @@
 
 mod access;
 mod audit_log;
+mod forwarding;
 mod hostkeys;
 mod ledger;
 mod recordings;
@@ -21,6 +22,7 @@ pub mod suite;
 
 pub use access::{AccessRequest, AccessStore, AccessTarget, NewRequest, State, Transition};
 pub use audit_log::AuditLog;
+pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
 pub use recordings::{FileRecordings, RecordingStore};

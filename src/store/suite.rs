@@ -42,7 +42,7 @@ pub async fn audit_chain_appends_and_reads(s: &Stores) {
         let ev = Event::new(if i % 2 == 0 { "auth.accept" } else { "command" })
             .user(format!("u{i}"))
             .detail(serde_json::json!({ "i": i }));
-        assert_eq!(s.audit.append(ev).await.unwrap(), i + 1);
+        assert_eq!(s.audit.append(ev).await.unwrap().id, i + 1);
     }
     let head = s.audit.head().await.unwrap().unwrap();
     assert_eq!(head.0, 5);
@@ -75,7 +75,7 @@ pub async fn concurrent_appends_keep_one_chain(s: &Stores) {
                 let mut ids = Vec::new();
                 for i in 0..50 {
                     let ev = Event::new("c").detail(serde_json::json!([t, i]));
-                    ids.push(audit.append(ev).await.unwrap());
+                    ids.push(audit.append(ev).await.unwrap().id);
                 }
                 ids
             })

@@ -326,6 +326,20 @@ impl Lab {
             })
     }
 
+    /// Appends `ev` to the lab's audit chain through a second handle on its store (events
+    /// the lab cannot make happen, shaped like the bastion's own).
+    #[allow(dead_code)]
+    pub fn record(&self, ev: oobgate::audit::Event) {
+        let path = self.config.store_path();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let store = SqliteStore::open(&path).unwrap();
+                store.append(ev).await.unwrap();
+            });
+    }
+
     /// Waits up to 5 s for an audit event matching `pred`, returning it.
     pub fn wait_event(&self, prefix: &str, pred: impl Fn(&EventRow) -> bool) -> Option<EventRow> {
         for _ in 0..50 {

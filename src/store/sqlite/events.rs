@@ -42,8 +42,8 @@ fn select(conn: &Connection, tail: &str, params: impl Params) -> Result<Vec<Even
 }
 
 /// Appends `evs` in order in one immediate transaction (safe across processes); returns
-/// their ids.
-pub(super) fn append_batch(conn: &mut Connection, evs: Vec<Event>) -> Result<Vec<i64>> {
+/// the stored rows.
+pub(super) fn append_batch(conn: &mut Connection, evs: Vec<Event>) -> Result<Vec<EventRow>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let last: Option<(i64, String)> = tx
         .query_row(
@@ -58,7 +58,7 @@ pub(super) fn append_batch(conn: &mut Connection, evs: Vec<Event>) -> Result<Vec
     let (last_id, mut prev) = last.unwrap_or((0, GENESIS.to_string()));
     // Never reuse ids of events cut off the end: verify must keep seeing the gap.
     let mut id = last_id.max(head.unwrap_or(0));
-    let mut ids = Vec::with_capacity(evs.len());
+    let mut rows = Vec::with_capacity(evs.len());
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (id, ts, kind, user, source, device, action, outcome, detail, prev_hash, hash)
@@ -67,6 +67,7 @@ pub(super) fn append_batch(conn: &mut Connection, evs: Vec<Event>) -> Result<Vec
         for ev in evs {
             id += 1;
             let detail = serde_json::to_string(&ev.detail).unwrap_or_else(|_| "{}".into());
+            let value = ev.detail;
             let mut row = EventRow {
                 id,
                 ts: now_rfc3339(),
@@ -94,8 +95,9 @@ pub(super) fn append_batch(conn: &mut Connection, evs: Vec<Event>) -> Result<Vec
                 row.prev_hash,
                 row.hash
             ])?;
-            prev = row.hash;
-            ids.push(id);
+            prev = row.hash.clone();
+            row.detail = value;
+            rows.push(row);
         }
     }
     tx.execute(
@@ -104,7 +106,7 @@ pub(super) fn append_batch(conn: &mut Connection, evs: Vec<Event>) -> Result<Vec
         rusqlite::params![id, prev],
     )?;
     tx.commit()?;
-    Ok(ids)
+    Ok(rows)
 }
 
 /// Walks the chain from the first event, reporting the first inconsistency.

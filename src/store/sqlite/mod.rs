@@ -100,7 +100,7 @@ fn restrict(db: &Path) {
 
 #[async_trait]
 impl AuditLog for SqliteStore {
-    async fn append(&self, ev: Event) -> Result<i64> {
+    async fn append(&self, ev: Event) -> Result<EventRow> {
         self.worker.append(ev).await
     }
 

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events;
-use crate::audit::Event;
+use crate::audit::{Event, EventRow};
 use crate::store::{Result, StoreError};
 
 /// Jobs that may wait for the thread.
@@ -22,7 +22,7 @@ pub(super) const MAX_BATCH: usize = 512;
 type Work = Box<dyn FnOnce(&mut Connection) + Send>;
 
 enum Job {
-    Append(Event, oneshot::Sender<Result<i64>>),
+    Append(Event, oneshot::Sender<Result<EventRow>>),
     Run(Work),
 }
 
@@ -59,7 +59,7 @@ impl Worker {
     }
 
     /// Appends `ev` to the chain (committed with whatever other appends are waiting).
-    pub(super) async fn append(&self, ev: Event) -> Result<i64> {
+    pub(super) async fn append(&self, ev: Event) -> Result<EventRow> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job::Append(ev, reply))
@@ -95,12 +95,12 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit(conn: &mut Connection, batch: Vec<(Event, oneshot::Sender<Result<i64>>)>) {
+fn commit(conn: &mut Connection, batch: Vec<(Event, oneshot::Sender<Result<EventRow>>)>) {
     let (evs, replies): (Vec<Event>, Vec<_>) = batch.into_iter().unzip();
     match events::append_batch(conn, evs) {
-        Ok(ids) => {
-            for (reply, id) in replies.into_iter().zip(ids) {
-                let _ = reply.send(Ok(id));
+        Ok(rows) => {
+            for (reply, row) in replies.into_iter().zip(rows) {
+                let _ = reply.send(Ok(row));
             }
         }
         Err(e) => {
