@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod bmc;
 pub mod config;
 pub mod connect;
 pub mod console;
@@ -15,6 +16,7 @@ pub mod ipmi;
 pub mod notify;
 pub mod policy;
 pub mod recording;
+pub mod redfish;
 pub mod secrets;
 pub mod session;
 

@@ -28,6 +28,7 @@ PEER_PACKAGES=(
   "strace:strace"
   "ipmi_sim:openipmi"
   "ipmitool:ipmitool"
+  "openssl:openssl"
 )
 
 _missing_packages() {
@@ -67,3 +68,4 @@ ensure_peers() {
 }
 
 source "$OOBGATE_ROOT/scripts/lib/openbao.sh"
+source "$OOBGATE_ROOT/scripts/lib/sushy.sh"
