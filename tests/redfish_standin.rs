@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use oobgate::redfish::testing::{FakeBmc, FakeTask};
 use oobgate::redfish::{
-    BootPersistence, BootTarget, Client, MemoryPins, RedfishError, ResetKind, TaskProgress,
+    BootPersistence, BootTarget, Client, MemoryPins, RedfishError, ResetKind, TaskProgress, TaskRef,
 };
 
 async fn connect(bmc: &FakeBmc) -> Client {
@@ -187,4 +187,47 @@ async fn firmware_task_that_never_ends_stops_at_the_deadline() {
         "{msg}"
     );
     assert_eq!(seen.len(), 1, "an unchanged task is reported once");
+}
+
+#[tokio::test]
+async fn unavailable_answers_are_retried_a_bounded_number_of_times_and_4xx_never() {
+    let bmc = FakeBmc::start_flaky(FakeTask::Progress, true, 2);
+    let c = connect(&bmc).await;
+    let sys = c.system(None).await.unwrap();
+    assert_eq!(sys.id, "1");
+    let gets = requests(&bmc, "GET", "/redfish/v1/Systems");
+    let collection = gets
+        .iter()
+        .filter(|r| r["path"] == "/redfish/v1/Systems")
+        .count();
+    assert_eq!(collection, 3, "two 503s, then the answer");
+
+    let missing = TaskRef {
+        path: "/redfish/v1/TaskService/Tasks/9".into(),
+    };
+    let err = c.task(&missing).await.unwrap_err();
+    assert!(
+        matches!(err, RedfishError::Status { status: 404, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        requests(&bmc, "GET", "/redfish/v1/TaskService/Tasks/9").len(),
+        1
+    );
+    c.close().await.unwrap();
+
+    let bmc = FakeBmc::start_flaky(FakeTask::Progress, true, 5);
+    let mut ep = bmc.endpoint("srv30");
+    ep.retries = 1;
+    let c = Client::connect(ep, std::sync::Arc::new(MemoryPins::new()))
+        .await
+        .unwrap();
+    let err = c.system(None).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "BMC srv30: GET /redfish/v1/Systems answered 503: busy, try again"
+    );
+    let collection = requests(&bmc, "GET", "/redfish/v1/Systems").len();
+    assert_eq!(collection, 2, "one try and one retry");
+    c.close().await.unwrap();
 }

@@ -32,6 +32,8 @@ def parse_args():
     p.add_argument("--journal", required=True)
     p.add_argument("--task", choices=["progress", "fail", "hang"], default="progress")
     p.add_argument("--no-sessions", action="store_true")
+    p.add_argument("--flaky", type=int, default=0,
+                   help="answer this many GETs of the Systems collection with 503 first")
     return p.parse_args()
 
 
@@ -45,6 +47,7 @@ STATE = {
     "power": "On",
     "boot": {"BootSourceOverrideTarget": "None", "BootSourceOverrideEnabled": "Disabled"},
     "task_polls": 0,
+    "flaky": ARGS.flaky,
 }
 
 ENTRIES = [
@@ -210,6 +213,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "POST" and path.endswith("/UpdateService.SimpleUpdate"):
             STATE["task_polls"] = 0
             return self.reply(202, None, {"Location": ROOT + "/TaskService/Tasks/1"})
+        if self.command == "GET" and path == ROOT + "/Systems" and STATE["flaky"] > 0:
+            STATE["flaky"] -= 1
+            return self.reply(503, {"error": {"message": "busy, try again"}})
         if self.command == "GET":
             res = resource(path, query)
             if res is not None:

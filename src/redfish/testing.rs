@@ -275,6 +275,11 @@ pub struct FakeBmc {
 impl FakeBmc {
     /// Starts it; `sessions` offers the SessionService (else basic auth only).
     pub fn start(task: FakeTask, sessions: bool) -> FakeBmc {
+        Self::start_flaky(task, sessions, 0)
+    }
+
+    /// Starts one whose first `flaky` GETs of the Systems collection answer 503.
+    pub fn start_flaky(task: FakeTask, sessions: bool, flaky: u32) -> FakeBmc {
         let dir = TempDir::new("fakebmc").expect("temp dir");
         let cert = TestCert::make(dir.path());
         let script = dir.path().join("fake_bmc.py");
@@ -297,6 +302,7 @@ impl FakeBmc {
                 "--task",
                 task,
             ])
+            .args(["--flaky", &flaky.to_string()])
             .arg("--cert")
             .arg(&cert.cert)
             .arg("--key")

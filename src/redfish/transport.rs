@@ -1,6 +1,8 @@
 //! HTTPS requests to one BMC: the pinned TLS client, authentication (session token or basic
 //! auth), a timeout per request, bounded retries with backoff, error mapping, and decoding
-//! answers with the path of any field at fault. reqwest's own retry layer has no backoff
+//! answers with the path of any field at fault. Retries: connection errors always (nothing
+//! was sent), timeouts and 5xx for GET and DELETE, only 503 for POST and PATCH (a 500 or a
+//! timeout may mean the action ran), never a 4xx. reqwest's own retry layer has no backoff
 //! and no per-try timeout, hence the small loop here.
 
 use std::sync::Arc;
@@ -159,7 +161,7 @@ impl Transport {
             }
             let retry = attempt < self.ep.retries;
             match req.send().await {
-                Ok(resp) if resp.status().is_server_error() && retry => {}
+                Ok(resp) if retry && retryable(resp.status(), safe) => {}
                 Ok(resp) => return self.read(resp, &method, path).await,
                 Err(e) => {
                     let again = e.is_connect() || (e.is_timeout() && safe);
@@ -297,6 +299,13 @@ impl Transport {
             source: e,
         }
     }
+}
+
+/// Whether an answer with `status` is worth another try: any 5xx for a safe request
+/// (GET, DELETE); for an action or a change only 503, which says it was not carried out
+/// (a 500 may have been, and a power action must not run twice). Never a 4xx.
+fn retryable(status: StatusCode, safe: bool) -> bool {
+    status == StatusCode::SERVICE_UNAVAILABLE || (safe && status.is_server_error())
 }
 
 /// The innermost cause of `e` (`Connection refused (os error 111)`), or its own text.
