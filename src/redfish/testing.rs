@@ -13,7 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{CertFingerprint, Endpoint};
-use crate::connect::testing::TempDir;
 
 /// The BMC user every fixture accepts.
 pub const BMC_USER: &str = "admin";
@@ -31,6 +30,37 @@ pub fn venv_bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A fresh directory under the system temp dir, removed on drop (this module depends on
+/// nothing else in the crate, and `tempfile` is only a dev-dependency).
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `$TMPDIR/oobgate-<prefix>-<pid>-<n>`.
+    pub fn new(prefix: &str) -> std::io::Result<TempDir> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "oobgate-redfish-{prefix}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A free loopback TCP port.
