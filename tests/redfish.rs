@@ -276,3 +276,29 @@ async fn certificate_learnt_on_first_use_is_stored_once() {
         Some(sushy.cert.fingerprint)
     );
 }
+
+#[tokio::test]
+async fn bmc_that_never_answers_times_out_naming_the_request() {
+    // A socket that accepts and then says nothing, like a hung BMC web server.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let mut ep = Endpoint::new(
+        "srv22",
+        &format!("https://127.0.0.1:{port}"),
+        BMC_USER,
+        BMC_PASSWORD,
+    )
+    .unwrap();
+    ep.timeout = Duration::from_millis(500);
+    ep.retries = 1;
+    let err = Client::connect(ep, pins()).await.err().expect("no answer");
+    let msg = err.to_string();
+    assert!(matches!(err, RedfishError::Timeout { .. }), "{msg}");
+    assert_eq!(
+        msg,
+        format!(
+            "BMC srv22 at https://127.0.0.1:{port} did not answer GET /redfish/v1/ within 0.5 s"
+        )
+    );
+    drop(hung);
+}
