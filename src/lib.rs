@@ -15,6 +15,7 @@
 pub mod access;
 pub mod audit;
 pub mod bastion;
+pub mod bmc;
 pub mod config;
 pub mod connect;
 pub mod console;
@@ -25,6 +26,7 @@ pub mod ipmi;
 pub mod notify;
 pub mod policy;
 pub mod recording;
+pub mod redfish;
 pub mod secrets;
 pub mod session;
 pub mod store;

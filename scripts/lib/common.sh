@@ -30,6 +30,7 @@ PEER_PACKAGES=(
   "ipmitool:ipmitool"
   "/usr/sbin/rsyslogd:rsyslog"
   "systemd-analyze:systemd"
+  "openssl:openssl"
 )
 
 _missing_packages() {
@@ -71,3 +72,4 @@ ensure_peers() {
 source "$OOBGATE_ROOT/scripts/lib/openbao.sh"
 source "$OOBGATE_ROOT/scripts/lib/ocsf.sh"
 source "$OOBGATE_ROOT/scripts/lib/packaging.sh"
+source "$OOBGATE_ROOT/scripts/lib/sushy.sh"

@@ -4,6 +4,7 @@
 //! chassis power control. The BMC password never leaves this module: it is used for the
 //! RAKP proofs and dropped.
 
+mod boot;
 mod crypto;
 pub mod packet;
 mod session;
@@ -11,6 +12,7 @@ pub mod sol;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use boot::{boot, BootDevice, BootFlags};
 pub use crypto::Suite;
 pub use session::Session;
 

@@ -41,7 +41,9 @@ impl IpmiSim {
             &hook,
             format!(
                 "#!/bin/sh\nst={0}/power\n[ -f $st ] || echo 0 > $st\necho \"$@\" >> {0}/hook.log\n\
-                 case \"$2\" in\n  get) echo \"power:$(cat $st)\";;\n  set) [ \"$3\" = power ] && echo \"$4\" > $st;;\nesac\nexit 0\n",
+                 case \"$2 $3\" in\n  'get boot') echo \"boot:$(cat {0}/boot 2>/dev/null || echo none)\";;\n  \
+                 get*) echo \"power:$(cat $st)\";;\n  'set power') echo \"$4\" > $st;;\n  \
+                 'set boot') echo \"$4\" > {0}/boot;;\nesac\nexit 0\n",
                 dir.path().display()
             ),
         )
