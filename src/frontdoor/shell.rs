@@ -41,22 +41,20 @@ pub async fn run_channel(
     };
     match commands::parse(&line) {
         Ok(Command::Replay(args)) => super::replay::replay(&bastion, &id, args, channel).await,
-        Ok(Command::Connect { device, command }) => {
-            match resolve_device(&bastion, &id, &device).await {
-                Ok(device) => {
-                    let start = Start {
-                        command: (!command.is_empty()).then(|| shell_words::join(&command)),
-                        forced: false,
-                        ..start
-                    };
-                    crate::session::run(bastion, id, device, channel, handle, Some(start)).await;
-                }
-                Err(msg) => {
-                    let _ = channel.data_bytes(render(&msg, pty)).await;
-                    finish_channel(&channel, 1).await;
-                }
+        Ok(Command::Connect { device, .. }) => match resolve_device(&bastion, &id, &device).await {
+            Ok(device) => {
+                let start = Start {
+                    command: commands::connect_command(&line),
+                    forced: false,
+                    ..start
+                };
+                crate::session::run(bastion, id, device, channel, handle, Some(start)).await;
             }
-        }
+            Err(msg) => {
+                let _ = channel.data_bytes(render(&msg, pty)).await;
+                finish_channel(&channel, 1).await;
+            }
+        },
         _ => {
             let out = commands::run(&bastion, &id, &line).await;
             let _ = channel.data_bytes(render(&out.text, pty)).await;

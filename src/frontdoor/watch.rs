@@ -1,10 +1,16 @@
-//! Every second: lapsed requests and grants expire (ending their sessions), and sessions
-//! whose certificate the revocation list now names are ended.
+//! Every second: lapsed requests and grants expire (ending their sessions), the revocation
+//! list is re-read, its changes of state are reported (log, audit event, webhook: an
+//! unusable list refuses every new login, so someone must hear of it at once), and
+//! sessions whose certificate a readable list now names are ended.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
+
+use crate::audit::Event;
 use crate::bastion::Bastion;
+use crate::identity::ListNews;
 
 /// Runs until the bastion shuts down.
 pub async fn run(bastion: Arc<Bastion>) {
@@ -18,8 +24,39 @@ pub async fn run(bastion: Arc<Bastion>) {
         if let Err(e) = bastion.requests.sweep().await {
             tracing::error!(error = %e, "access sweep failed");
         }
+        let list = bastion.validator.revocation_list();
+        list.reload_if_changed();
+        for news in list.take_news() {
+            report(&bastion, news).await;
+        }
         if !bastion.live.is_empty() {
             bastion.live.end_where(bastion.validator.revocations());
         }
+    }
+}
+
+async fn report(bastion: &Bastion, news: ListNews) {
+    let (kind, outcome, detail) = match news {
+        ListNews::Unusable(reason) => (
+            "revocation.unusable",
+            "alert",
+            json!({ "reason": reason, "effect": "new logins refused until the list is fixed; live sessions continue under the last good list" }),
+        ),
+        ListNews::Loaded {
+            serials,
+            key_ids,
+            fixed,
+        } => (
+            "revocation.loaded",
+            "ok",
+            json!({ "serials": serials, "key_ids": key_ids, "fixed": fixed }),
+        ),
+    };
+    let alert = outcome == "alert";
+    bastion
+        .audit(Event::new(kind).outcome(outcome).detail(detail.clone()))
+        .await;
+    if alert || detail["fixed"] == true {
+        bastion.notifier.send(kind, detail);
     }
 }

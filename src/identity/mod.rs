@@ -9,7 +9,7 @@ mod revocation;
 mod validate;
 
 pub use ca::{CertRequest, KeyStore};
-pub use revocation::RevocationList;
+pub use revocation::{ListNews, RevocationList};
 pub use validate::{Rejection, Validator};
 
 use std::net::SocketAddr;

@@ -7,8 +7,12 @@
 //! ```
 //!
 //! It is re-read whenever its modification time or size changes, so revoking needs no
-//! restart. A file that cannot be read or parsed makes every login fail (fail closed) until
-//! it is fixed: a typo must never silently un-revoke a stolen certificate.
+//! restart. A file that cannot be read or parsed makes every new login fail (fail closed)
+//! until it is fixed: a typo must never silently un-revoke a stolen certificate. Live
+//! sessions are judged by the last list that could be read, as OpenSSH's `RevokedKeys`
+//! would: a half-written or mistyped file throws nobody off a console; once it is fixed,
+//! the certificates it revokes are cut. Every change of state (loaded, unusable, fixed) is
+//! reported once through [`RevocationList::take_news`], for the audit log and the webhook.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -25,7 +29,27 @@ struct Entries {
 
 struct State {
     stamp: Option<(SystemTime, u64)>,
-    entries: std::result::Result<Entries, String>,
+    /// The last list that could be read.
+    good: Entries,
+    /// Why the file as it is now cannot be used, if it cannot.
+    problem: Option<String>,
+    news: Vec<ListNews>,
+}
+
+/// A change of the list's state, to be reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListNews {
+    /// The file was read: so many serials and key ids are revoked.
+    Loaded {
+        /// Revoked serials.
+        serials: usize,
+        /// Revoked key ids.
+        key_ids: usize,
+        /// The file had been unusable before this read.
+        fixed: bool,
+    },
+    /// The file cannot be used; new logins are refused until it is fixed.
+    Unusable(String),
 }
 
 /// Revoked certificate serials and key ids, reloaded on change.
@@ -88,7 +112,9 @@ impl RevocationList {
             path,
             state: Mutex::new(State {
                 stamp: None,
-                entries: Ok(Entries::default()),
+                good: Entries::default(),
+                problem: None,
+                news: Vec::new(),
             }),
         };
         if let Some(p) = &list.path {
@@ -100,6 +126,7 @@ impl RevocationList {
             parse(p, &text)?;
         }
         list.reload_if_changed();
+        list.take_news();
         Ok(list)
     }
 
@@ -115,21 +142,40 @@ impl RevocationList {
             return;
         }
         st.stamp = stamp;
-        st.entries = match std::fs::read_to_string(path) {
+        let read = match std::fs::read_to_string(path) {
             Ok(text) => parse(path, &text).map_err(|e| e.to_string()),
             Err(e) => Err(format!("{}: cannot read: {e}", path.display())),
         };
-        match &st.entries {
-            Ok(e) => tracing::info!(
-                file = %path.display(),
-                serials = e.serials.len(),
-                key_ids = e.key_ids.len(),
-                "revocation list loaded"
-            ),
+        match read {
+            Ok(entries) => {
+                tracing::info!(
+                    file = %path.display(),
+                    serials = entries.serials.len(),
+                    key_ids = entries.key_ids.len(),
+                    "revocation list loaded"
+                );
+                let news = ListNews::Loaded {
+                    serials: entries.serials.len(),
+                    key_ids: entries.key_ids.len(),
+                    fixed: st.problem.take().is_some(),
+                };
+                st.good = entries;
+                st.news.push(news);
+            }
             Err(e) => {
-                tracing::error!(error = %e, "revocation list unusable: refusing every login until fixed")
+                tracing::error!(error = %e, "revocation list unusable: refusing new logins until it is fixed; live sessions stay under the last good list");
+                if st.problem.as_ref() != Some(&e) {
+                    st.news.push(ListNews::Unusable(e.clone()));
+                }
+                st.problem = Some(e);
             }
         }
+    }
+
+    /// The changes of state since the last call, oldest first.
+    pub fn take_news(&self) -> Vec<ListNews> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut st.news)
     }
 
     /// Whether a certificate with this serial and key id is revoked (or the list unusable).
@@ -138,16 +184,30 @@ impl RevocationList {
         self.lookup(serial, key_id)
     }
 
-    /// Like [`RevocationList::check`] without looking at the file again (a caller checking
-    /// many certificates reloads once).
+    /// Like [`RevocationList::check`] without looking at the file again.
     pub fn lookup(&self, serial: u64, key_id: &str) -> Option<Revoked> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match &st.entries {
-            Err(e) => Some(Revoked::ListUnusable(e.clone())),
-            Ok(e) if e.serials.contains(&serial) => Some(Revoked::Serial(serial)),
-            Ok(e) if e.key_ids.contains(key_id) => Some(Revoked::KeyId(key_id.to_string())),
-            Ok(_) => None,
+        if let Some(e) = &st.problem {
+            return Some(Revoked::ListUnusable(e.clone()));
         }
+        listed(&st.good, serial, key_id)
+    }
+
+    /// Whether the last list that could be read revokes this certificate: the check for
+    /// live sessions, which an unusable file does not end.
+    pub fn lookup_last_good(&self, serial: u64, key_id: &str) -> Option<Revoked> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        listed(&st.good, serial, key_id)
+    }
+}
+
+fn listed(e: &Entries, serial: u64, key_id: &str) -> Option<Revoked> {
+    if e.serials.contains(&serial) {
+        Some(Revoked::Serial(serial))
+    } else if e.key_ids.contains(key_id) {
+        Some(Revoked::KeyId(key_id.to_string()))
+    } else {
+        None
     }
 }
 
@@ -174,6 +234,24 @@ mod tests {
             Some(Revoked::ListUnusable(e)) => assert!(e.contains("line 2"), "{e}"),
             other => panic!("expected fail-closed, got {other:?}"),
         }
+        // Live sessions are judged by the last good list meanwhile.
+        assert_eq!(l.lookup_last_good(7, "carol"), None);
+        assert_eq!(l.lookup_last_good(1, "x"), Some(Revoked::Serial(1)));
+        std::fs::write(&p, "serial 42\nkey-id carol\n").unwrap();
+        assert_eq!(l.check(7, "carol"), Some(Revoked::KeyId("carol".into())));
+        let news = l.take_news();
+        assert!(
+            matches!(
+                news.as_slice(),
+                [
+                    ..,
+                    ListNews::Unusable(_),
+                    ListNews::Loaded { fixed: true, .. }
+                ]
+            ),
+            "{news:?}"
+        );
+        assert!(l.take_news().is_empty());
     }
 
     #[test]

@@ -154,22 +154,30 @@ impl Validator {
         }
     }
 
+    /// The revocation list itself (its changes of state are reported from there).
+    pub fn revocation_list(&self) -> &RevocationList {
+        &self.revocation
+    }
+
     /// A check of live sessions' certificates against the revocation list, re-read once:
-    /// why a certificate with this serial and key id may no longer be used, if so.
+    /// why a certificate with this serial and key id may no longer be used, if so. An
+    /// unusable file ends no session: the last list that could be read decides.
     pub fn revocations(&self) -> impl Fn(u64, &str) -> Option<String> + '_ {
         self.revocation.reload_if_changed();
         move |serial, key_id| {
-            self.revocation.lookup(serial, key_id).map(|r| match r {
-                super::revocation::Revoked::Serial(s) => {
-                    format!("your certificate (serial {s}) was revoked")
-                }
-                super::revocation::Revoked::KeyId(k) => {
-                    format!("your certificate (key id {k}) was revoked")
-                }
-                super::revocation::Revoked::ListUnusable(e) => {
-                    format!("the revocation list is unusable ({e}); closing every session")
-                }
-            })
+            self.revocation
+                .lookup_last_good(serial, key_id)
+                .map(|r| match r {
+                    super::revocation::Revoked::Serial(s) => {
+                        format!("your certificate (serial {s}) was revoked")
+                    }
+                    super::revocation::Revoked::KeyId(k) => {
+                        format!("your certificate (key id {k}) was revoked")
+                    }
+                    super::revocation::Revoked::ListUnusable(e) => {
+                        format!("the revocation list is unusable ({e})")
+                    }
+                })
         }
     }
 

@@ -123,9 +123,9 @@ pub(super) async fn run(
                     let (rec, recorded) = (rec.clone(), b.clone());
                     out.send(b, async move { rec.output(recorded).await });
                 }
-                Some(LinkEvent::Eof) => {
-                    let _ = write.eof().await;
-                }
+                // The admin's EOF goes with the close: nothing can be said after it, and
+                // the device's exit status or signal may still call for a notice.
+                Some(LinkEvent::Eof) => {}
                 Some(LinkEvent::ExitStatus(n)) => device.exit_status = Some(n),
                 Some(LinkEvent::ExitSignal(s)) => device.exit_signal = Some(s),
                 Some(LinkEvent::Closed(r)) => {

@@ -118,6 +118,18 @@ fn usage(name: &str) -> Option<&'static str> {
         .find(|u| u.split(' ').next() == Some(name))
 }
 
+/// The device command of `connect DEVICE COMMAND...` as typed: the rest of the line after
+/// the device name, verbatim (what OpenSSH would run on a host), or `None` for a shell.
+pub fn connect_command(line: &str) -> Option<String> {
+    let mut rest = line.trim_start();
+    for _ in 0..2 {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest[end..].trim_start();
+    }
+    let rest = rest.trim_end();
+    (!rest.is_empty()).then(|| rest.to_string())
+}
+
 /// Parses one command line; the error is what to show (and its exit status).
 pub fn parse(line: &str) -> Result<Command, CommandOutput> {
     let args = shell_words::split(line).map_err(|e| {
@@ -235,6 +247,11 @@ mod tests {
         let e = parse("request sw1 30m").unwrap_err();
         assert_eq!(e.exit, 2);
         assert!(e.text.contains("usage: request TARGET"), "{}", e.text);
+        assert_eq!(
+            connect_command("connect sw1 echo ran; exit 3").as_deref(),
+            Some("echo ran; exit 3")
+        );
+        assert_eq!(connect_command("  connect  sw1  "), None);
         let e = parse("whoami 'unterminated").unwrap_err();
         assert!(e.text.contains("cannot parse"), "{}", e.text);
     }
