@@ -127,6 +127,14 @@ struct RawLimits {
     deadline_warning: Duration,
     #[serde(default = "default_stall", with = "humantime_serde")]
     stall_timeout: Duration,
+    #[serde(default = "default_line_wait", with = "humantime_serde")]
+    line_wait: Duration,
+    #[serde(default = "default_unauthenticated")]
+    max_unauthenticated: usize,
+    #[serde(default = "default_unauthenticated_per_source")]
+    max_unauthenticated_per_source: usize,
+    #[serde(default = "default_failures_per_source")]
+    max_failures_per_source_per_minute: usize,
 }
 
 impl Default for RawLimits {
@@ -138,6 +146,10 @@ impl Default for RawLimits {
             reload_interval: default_reload(),
             deadline_warning: default_warning(),
             stall_timeout: default_stall(),
+            line_wait: default_line_wait(),
+            max_unauthenticated: default_unauthenticated(),
+            max_unauthenticated_per_source: default_unauthenticated_per_source(),
+            max_failures_per_source_per_minute: default_failures_per_source(),
         }
     }
 }
@@ -149,7 +161,7 @@ fn default_attempts() -> usize {
     6
 }
 fn default_auth_timeout() -> Duration {
-    Duration::from_secs(30)
+    Duration::from_secs(20)
 }
 fn default_max_cert_ttl() -> Duration {
     Duration::from_secs(24 * 3600)
@@ -166,6 +178,18 @@ fn default_idle() -> Duration {
 fn default_warning() -> Duration {
     Duration::from_secs(300)
 }
+fn default_line_wait() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_unauthenticated() -> usize {
+    100
+}
+fn default_unauthenticated_per_source() -> usize {
+    10
+}
+fn default_failures_per_source() -> usize {
+    30
+}
 fn default_stall() -> Duration {
     Duration::from_secs(120)
 }
@@ -180,11 +204,22 @@ pub struct RecordingConfig {
     /// Record what admins type (`i` events). On by default.
     #[serde(default = "yes")]
     pub input: bool,
+    /// The most one session's recording may take on disk; a session that reaches it is
+    /// closed with a message (it never goes on unrecorded). Default 8 GiB.
+    #[serde(default = "default_recording_max")]
+    pub max_size: u64,
+}
+
+fn default_recording_max() -> u64 {
+    8 << 30
 }
 
 impl Default for RecordingConfig {
     fn default() -> Self {
-        RecordingConfig { input: true }
+        RecordingConfig {
+            input: true,
+            max_size: default_recording_max(),
+        }
     }
 }
 
@@ -255,6 +290,16 @@ pub struct Limits {
     pub deadline_warning: Duration,
     /// A session whose admin stops reading its output for this long is closed.
     pub stall_timeout: Duration,
+    /// How long a session waits for a free line of a device at its `max_sessions`.
+    pub line_wait: Duration,
+    /// Unauthenticated connections at once, from everywhere (a pool apart from
+    /// `max_connections`, so they never take the places of admins who logged in).
+    pub max_unauthenticated: usize,
+    /// Unauthenticated connections at once from one address.
+    pub max_unauthenticated_per_source: usize,
+    /// An address whose connections ended this many times without a login in the last
+    /// minute is refused until the count drops.
+    pub max_failures_per_source_per_minute: usize,
 }
 
 impl Config {
@@ -349,6 +394,10 @@ impl Config {
                 reload_interval: raw.limits.reload_interval,
                 deadline_warning: raw.limits.deadline_warning,
                 stall_timeout: raw.limits.stall_timeout,
+                line_wait: raw.limits.line_wait,
+                max_unauthenticated: raw.limits.max_unauthenticated,
+                max_unauthenticated_per_source: raw.limits.max_unauthenticated_per_source,
+                max_failures_per_source_per_minute: raw.limits.max_failures_per_source_per_minute,
             },
             recording: raw.recording,
             secrets: raw
@@ -397,6 +446,21 @@ fn check(raw: &RawConfig) -> std::result::Result<(), (String, String)> {
     }
     if raw.limits.max_session.is_zero() {
         return Err(("limits.max_session".into(), "must be more than 0s".into()));
+    }
+    for (key, n) in [
+        ("limits.max_unauthenticated", raw.limits.max_unauthenticated),
+        (
+            "limits.max_unauthenticated_per_source",
+            raw.limits.max_unauthenticated_per_source,
+        ),
+        (
+            "limits.max_failures_per_source_per_minute",
+            raw.limits.max_failures_per_source_per_minute,
+        ),
+    ] {
+        if n == 0 {
+            return Err((key.into(), "must be at least 1".into()));
+        }
     }
     if raw.limits.stall_timeout.is_zero() {
         return Err(("limits.stall_timeout".into(), "must be more than 0s".into()));

@@ -184,3 +184,67 @@ fn a_forced_command_certificate_cannot_attach_a_console() {
     assert!(!stdout.contains("CONSOLE-READY"), "{stdout}");
     assert!(lab.events("session.start").is_empty());
 }
+
+#[test]
+fn a_read_only_viewers_keystrokes_are_counted_not_recorded() {
+    let console = pty_console();
+    let lab = console_lab(&console, "", "");
+    let cfg = lab.user("audrey", "audrey,role:auditor");
+    let cfg = lab.with_devices(&cfg, &["srv7-console"]);
+    let mut audrey = Attached::start(&cfg, "srv7-console");
+    assert!(audrey.wait_for("read-only"), "{}", audrey.text());
+    audrey.send(&[b'z'; 5000]);
+    assert!(
+        audrey.wait_for("your input is dropped"),
+        "{}",
+        audrey.text()
+    );
+    audrey.detach();
+    let end = lab
+        .wait_event("session.end", |e| e.user.as_deref() == Some("audrey"))
+        .expect("attach ended");
+    let path = lab
+        .events("session.start")
+        .into_iter()
+        .find(|e| e.detail["session"] == end.detail["session"])
+        .and_then(|e| e.detail["recording"].as_str().map(PathBuf::from))
+        .unwrap();
+    let rec = oobgate::recording::Recording::open(&path).unwrap();
+    assert!(
+        !rec.events.iter().any(|e| e.code == 'i'),
+        "dropped input was recorded"
+    );
+    assert!(rec.events.iter().any(|e| e.code == 'm'
+        && String::from_utf8_lossy(&e.data)
+            .contains("5000 bytes typed while read-only were dropped")));
+}
+
+#[test]
+fn kill_9_mid_console_attach_then_restart_closes_it_as_aborted() {
+    let console = pty_console();
+    let mut lab = console_lab(&console, "", "");
+    let mut server = lab.serve_as_process();
+    let cfg = lab.user("carol", "carol,role:admin");
+    let cfg = lab.with_devices(&cfg, &["srv7-console"]);
+    let carol = Attached::start(&cfg, "srv7-console");
+    assert!(carol.wait_for("link up"), "{}", carol.text());
+    let start = lab
+        .wait_event("session.start", |e| e.user.as_deref() == Some("carol"))
+        .unwrap();
+    let _ = Command::new("kill")
+        .args(["-9", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    drop(carol);
+    let mut server = lab.spawn_server();
+    let end = lab
+        .wait_event("session.end", |e| {
+            e.detail["session"] == start.detail["session"]
+        })
+        .expect("closed at restart");
+    assert_eq!(end.detail["reason"], "aborted (bastion restarted)");
+    assert!(end.detail["recording_sha256"].is_string());
+    assert!(lab.oobgate(&["audit", "verify"]).status.success());
+    let _ = server.kill();
+    let _ = server.wait();
+}

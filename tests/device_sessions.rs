@@ -218,7 +218,10 @@ fn device_faults_give_clear_errors_and_audit_rows() {
     let out = d.lab.ssh_to(&d.cfg, "sw-dead", &["true"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(255));
-    assert!(stderr.contains("cannot reach device sw-dead"), "{stderr}");
+    assert!(
+        stderr.contains("sw-dead refused the connection"),
+        "{stderr}"
+    );
     // Missing secret path.
     let out = d.lab.ssh_to(&d.cfg, "sw-nosecret", &["true"]);
     let (_, stderr) = text(&out);

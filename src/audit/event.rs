@@ -99,16 +99,7 @@ impl EventRow {
     /// Control characters are escaped, so a hostile login name cannot drive the terminal
     /// of whoever reads the log.
     pub fn to_line(&self) -> String {
-        let line = self.raw_line();
-        let mut out = String::with_capacity(line.len());
-        for c in line.chars() {
-            if c.is_control() {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        super::printable(&self.raw_line())
     }
 
     fn raw_line(&self) -> String {

@@ -23,6 +23,21 @@ pub use config::AuditConfig;
 pub use event::{Event, EventFilter, EventRow};
 pub use export::ExportFormat;
 
+/// `text` with every control character escaped (`\n`, `\u{1b}`), for terminals and log
+/// lines: text from a certificate, a device or a user can then neither forge a line nor
+/// drive the terminal of whoever reads it.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The current time as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();

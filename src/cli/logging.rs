@@ -49,23 +49,11 @@ fn write_field(
     if name.starts_with("log.") {
         return Ok(()); // the `log` bridge's metadata, already shown as the target
     }
-    let text = escape_controls(&format!("{value:?}"));
+    let text = oobgate::audit::printable(&format!("{value:?}"));
     match name {
         "message" => w.write_str(&text),
         name => write!(w, "{}={text}", name.trim_start_matches("r#")),
     }
-}
-
-fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The `log_format` of the config file at `path`, read before anything else so the log is

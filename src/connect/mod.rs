@@ -17,6 +17,7 @@ use crate::inventory::{Device, DeviceKind};
 
 pub mod hostkey;
 pub mod ipmi_sol;
+mod lines;
 mod link;
 pub mod rawtcp;
 pub mod rfc2217;
@@ -39,6 +40,7 @@ mod telnet_tests;
 pub use crate::store::{HostKeys, MemoryHostKeys};
 pub use hostkey::fingerprint;
 pub use ipmi_sol::{bmc_target, IpmiSolConnector};
+pub use lines::{Line, Lines, Take};
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
 pub use rawtcp::RawTcpConnector;
 pub use rfc2217::Rfc2217Connector;
@@ -147,6 +149,26 @@ impl fmt::Debug for DeviceCredential {
 /// Everything that can go wrong while reaching a device. No variant carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The device refused the TCP connection (nothing listens, or it refuses us).
+    #[error("{device} refused the connection at {address} (is the service up there?)")]
+    Refused {
+        /// Device name.
+        device: String,
+        /// Address tried.
+        address: String,
+    },
+    /// The device closed the connection while the SSH handshake or login was under way.
+    #[error(
+        "{device} closed the connection during the SSH handshake (it may limit concurrent \
+         logins: sshd's MaxStartups, or all vty lines busy); try again shortly"
+    )]
+    HandshakeDropped {
+        /// Device name.
+        device: String,
+        /// What the connection reported.
+        #[source]
+        source: Box<russh::Error>,
+    },
     /// TCP connection to the device failed.
     #[error("cannot reach device {device} at {address}: {message}")]
     Unreachable {
@@ -212,14 +234,43 @@ pub enum ConnectError {
         /// What was refused.
         reason: String,
     },
-    /// Protocol-level failure (SSH negotiation, disconnect, I/O).
+    /// Protocol-level failure (negotiation, disconnect, I/O) described in words.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The SSH conversation with the device failed.
+    #[error("protocol error: {0}")]
+    Ssh(#[source] Box<russh::Error>),
 }
 
 impl From<russh::Error> for ConnectError {
     fn from(e: russh::Error) -> Self {
-        ConnectError::Protocol(e.to_string())
+        ConnectError::Ssh(Box::new(e))
+    }
+}
+
+impl ConnectError {
+    /// A russh error met while the handshake or login with `device` was under way: a
+    /// connection the device dropped reads as such, anything else as a protocol error.
+    pub fn during_handshake(device: &str, e: Box<russh::Error>) -> ConnectError {
+        let dropped = match &*e {
+            russh::Error::Disconnect | russh::Error::HUP => true,
+            russh::Error::IO(io) => matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+            ),
+            _ => false,
+        };
+        if dropped {
+            ConnectError::HandshakeDropped {
+                device: device.to_string(),
+                source: e,
+            }
+        } else {
+            ConnectError::Protocol(format!("SSH with {device} failed: {e}"))
+        }
     }
 }
 
@@ -242,10 +293,16 @@ pub(crate) async fn connect_tcp(
             stage: "TCP connect",
             seconds: limit.as_secs_f64(),
         })?
-        .map_err(|e| ConnectError::Unreachable {
-            device: target.name.clone(),
-            address: target.address.clone(),
-            message: e.to_string(),
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => ConnectError::Refused {
+                device: target.name.clone(),
+                address: target.address.clone(),
+            },
+            _ => ConnectError::Unreachable {
+                device: target.name.clone(),
+                address: target.address.clone(),
+                message: e.to_string(),
+            },
         })?;
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(device = %target.name, "set_nodelay failed: {e}");
@@ -259,6 +316,8 @@ pub(crate) async fn connect_tcp(
 #[derive(Clone)]
 pub struct Connectors {
     ssh: std::sync::Arc<SshConnector>,
+    /// Devices' line slots (`max_sessions`).
+    pub lines: Lines,
 }
 
 impl Connectors {
@@ -266,6 +325,7 @@ impl Connectors {
     pub fn new(hostkeys: std::sync::Arc<dyn HostKeys>) -> Connectors {
         Connectors {
             ssh: std::sync::Arc::new(SshConnector::new(hostkeys)),
+            lines: Lines::default(),
         }
     }
 

@@ -143,8 +143,16 @@ impl Connector for SshConnector {
         let setup = async {
             // Buffered: russh reads every packet as two exact reads.
             let tcp = tokio::io::BufReader::with_capacity(super::READ_BUFFER, tcp);
-            let mut handle = client::connect_stream(config, tcp, handler).await?;
-            ssh_auth::authenticate(&mut handle, target, cred).await?;
+            let dropped = |e| match e {
+                ConnectError::Ssh(e) => ConnectError::during_handshake(&target.name, e),
+                other => other,
+            };
+            let mut handle = client::connect_stream(config, tcp, handler)
+                .await
+                .map_err(dropped)?;
+            ssh_auth::authenticate(&mut handle, target, cred)
+                .await
+                .map_err(dropped)?;
             let (channel, pending) = start_session(&handle, target, req).await?;
             Ok::<_, ConnectError>((handle, channel, pending))
         };

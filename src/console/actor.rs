@@ -374,6 +374,7 @@ impl Console {
             link: self.link_state.clone(),
             attached: self.who(),
             bytes_logged: self.log.bytes_logged(),
+            writer: self.writer,
         });
     }
 }

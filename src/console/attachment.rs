@@ -27,6 +27,7 @@ pub struct Attachment {
     cmds: mpsc::Sender<Cmd>,
     detaches: mpsc::UnboundedSender<PeerId>,
     ring: Arc<Mutex<Ring>>,
+    status: tokio::sync::watch::Receiver<super::ConsoleStatus>,
     detached: bool,
 }
 
@@ -50,6 +51,7 @@ impl Attachment {
         cmds: mpsc::Sender<Cmd>,
         detaches: mpsc::UnboundedSender<PeerId>,
         ring: Arc<Mutex<Ring>>,
+        status: tokio::sync::watch::Receiver<super::ConsoleStatus>,
     ) -> Self {
         Attachment {
             output,
@@ -59,8 +61,14 @@ impl Attachment {
             cmds,
             detaches,
             ring,
+            status,
             detached: false,
         }
+    }
+
+    /// Whether this attachment holds the write lock now (its input reaches the device).
+    pub fn is_writer(&self) -> bool {
+        self.status.borrow().writer == Some(self.id)
     }
 
     /// The console's name.

@@ -126,6 +126,7 @@ impl ConsoleBroker {
             link: LinkState::Idle,
             attached: Vec::new(),
             bytes_logged: 0,
+            writer: None,
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(MAILBOX);
         let (det_tx, det_rx) = mpsc::unbounded_channel();
@@ -183,6 +184,7 @@ impl ConsoleBroker {
             handle.cmds,
             handle.detaches,
             handle.ring,
+            handle.status,
         ))
     }
 

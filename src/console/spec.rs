@@ -137,4 +137,6 @@ pub struct ConsoleStatus {
     pub attached: Vec<AttachedUser>,
     /// Output bytes logged since the console was registered.
     pub bytes_logged: u64,
+    /// The attachment holding the write lock (its id inside the console), if any.
+    pub writer: Option<u64>,
 }

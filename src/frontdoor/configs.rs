@@ -57,7 +57,9 @@ fn base(bastion: &Bastion) -> SshConfig {
             concat!("SSH-2.0-oobgate_", env!("CARGO_PKG_VERSION")).into(),
         ),
         methods: MethodSet::from(&[MethodKind::PublicKey][..]),
-        auth_rejection_time: Duration::from_millis(300),
+        // No account database stands behind a refusal, so a delay would protect nothing and
+        // cost every refused key offer (OpenSSH offers plain keys first) a fixed wait.
+        auth_rejection_time: Duration::ZERO,
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![bastion.keys.host_key.clone()],
         certificates: vec![bastion.keys.host_cert.clone()],
@@ -66,6 +68,15 @@ fn base(bastion: &Bastion) -> SshConfig {
         keepalive_interval: Some(Duration::from_secs(30)),
         keepalive_max: 3,
         nodelay: true,
+        preferred: russh::Preferred {
+            // zlib@openssh.com only starts after login; RFC 4253 zlib would let anyone make
+            // the bastion inflate data before knowing who they are.
+            compression: std::borrow::Cow::Borrowed(&[
+                russh::compression::NONE,
+                russh::compression::ZLIB_LEGACY,
+            ]),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

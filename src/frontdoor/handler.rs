@@ -5,7 +5,6 @@
 //! connection's protocol loop.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use russh::keys::ssh_key::{Certificate, HashAlg};
@@ -13,43 +12,81 @@ use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure};
 use serde_json::json;
 
+use super::admission::{Admission, Ticket};
 use super::configs::ServerConfigs;
 use super::jump::Jump;
 use super::{authlog, forward, intercept, shell};
+use crate::access::LiveSession;
 use crate::audit::Event;
 use crate::bastion::Bastion;
 use crate::identity::Identity;
+
+/// The longest login name kept in audit rows and logs; longer ones are cut with a marker.
+const MAX_LOGIN: usize = 256;
+
+/// `user` as audited and logged: at most [`MAX_LOGIN`] bytes of it, then a marker.
+fn login_shown(user: &str) -> String {
+    if user.len() <= MAX_LOGIN {
+        return user.to_string();
+    }
+    let mut end = MAX_LOGIN;
+    while !user.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...(+{} bytes)", &user[..end], user.len() - end)
+}
+
+/// What the connection's task learns when the admin has logged in.
+pub struct LoggedIn {
+    /// The connection as a live session: revoking its certificate ends it.
+    pub live: LiveSession,
+    /// The certificate's expiry, when the connection must end.
+    pub expires: Option<std::time::SystemTime>,
+}
 
 /// State of one client connection.
 pub struct Conn {
     bastion: Arc<Bastion>,
     configs: Arc<ServerConfigs>,
+    admission: Arc<Admission>,
     peer: SocketAddr,
-    authed: Arc<AtomicBool>,
+    ticket: Ticket,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    logged_in: Option<tokio::sync::oneshot::Sender<LoggedIn>>,
     identity: Option<Identity>,
     registration: Option<authlog::Registration>,
 }
 
 impl Conn {
-    /// A connection from `peer`; `authed` is set once a certificate is accepted.
+    /// A connection from `peer` holding the unauthenticated place `ticket`; `logged_in`
+    /// hears when a certificate is accepted.
     pub fn new(
         bastion: Arc<Bastion>,
         configs: Arc<ServerConfigs>,
+        admission: Arc<Admission>,
         peer: SocketAddr,
-        authed: Arc<AtomicBool>,
+        ticket: Ticket,
+        logged_in: tokio::sync::oneshot::Sender<LoggedIn>,
     ) -> Conn {
         Conn {
             bastion,
             configs,
+            admission,
             peer,
-            authed,
+            ticket,
+            slot: None,
+            logged_in: Some(logged_in),
             identity: None,
             registration: None,
         }
     }
 
     async fn reject(&self, user: &str, code: &str, reason: &str, extra: serde_json::Value) -> Auth {
+        let user = login_shown(user);
         tracing::info!(peer = %self.peer, user, code, reason, "authentication rejected");
+        if !self.admission.note_noise(self.peer.ip()) {
+            return Auth::reject();
+        }
         let mut detail = json!({ "code": code, "reason": reason });
         if let (Some(d), serde_json::Value::Object(x)) = (detail.as_object_mut(), extra) {
             d.extend(x);
@@ -65,6 +102,51 @@ impl Conn {
             .await;
         Auth::reject()
     }
+
+    /// The certificate was accepted: take a logged-in place (or refuse), and hand the
+    /// connection's live registration to its task.
+    async fn log_in(&mut self, user: &str, id: Identity, cert: &Certificate) -> Auth {
+        let Some(slot) = self.admission.authenticated() else {
+            let reason = format!(
+                "the bastion already holds {} logged-in connections (limits.max_connections)",
+                self.bastion.config.limits.max_connections
+            );
+            return self
+                .reject(user, "connection-limit", &reason, json!({}))
+                .await;
+        };
+        tracing::info!(peer = %self.peer, user, key_id = %id.key_id, "certificate accepted");
+        self.bastion
+            .audit(
+                Event::new("auth.accept")
+                    .user(user)
+                    .source(self.peer.to_string())
+                    .outcome("allow")
+                    .detail(json!({
+                        "key_id": id.key_id,
+                        "serial": id.serial,
+                        "roles": id.roles,
+                        "ca": id.ca_fingerprint,
+                        "key": id.key_fingerprint,
+                        "valid_before": cert.valid_before(),
+                    })),
+            )
+            .await;
+        self.slot = Some(slot);
+        self.ticket.logged_in();
+        if let Some(tx) = self.logged_in.take() {
+            let live = self
+                .bastion
+                .live
+                .register(&id, None, &self.bastion.shutdown);
+            let _ = tx.send(LoggedIn {
+                live,
+                expires: id.valid_before,
+            });
+        }
+        self.identity = Some(id);
+        Auth::Accept
+    }
 }
 
 impl russh::server::Handler for Conn {
@@ -73,8 +155,12 @@ impl russh::server::Handler for Conn {
     async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
         if self.registration.is_none() {
             let bastion = self.bastion.clone();
+            let admission = self.admission.clone();
             let peer = self.peer;
             self.registration = authlog::register(Arc::new(move |reason: &str| {
+                if !admission.note_noise(peer.ip()) {
+                    return;
+                }
                 bastion.audit_later(
                     Event::new("auth.reject")
                         .source(peer.to_string())
@@ -138,28 +224,7 @@ impl russh::server::Handler for Conn {
         cert: &Certificate,
     ) -> Result<Auth, Self::Error> {
         match self.bastion.validator.validate(cert, user, self.peer) {
-            Ok(id) => {
-                tracing::info!(peer = %self.peer, user, key_id = %id.key_id, "certificate accepted");
-                self.bastion
-                    .audit(
-                        Event::new("auth.accept")
-                            .user(user)
-                            .source(self.peer.to_string())
-                            .outcome("allow")
-                            .detail(json!({
-                                "key_id": id.key_id,
-                                "serial": id.serial,
-                                "roles": id.roles,
-                                "ca": id.ca_fingerprint,
-                                "key": id.key_fingerprint,
-                                "valid_before": cert.valid_before(),
-                            })),
-                    )
-                    .await;
-                self.identity = Some(id);
-                self.authed.store(true, Ordering::SeqCst);
-                Ok(Auth::Accept)
-            }
+            Ok(id) => Ok(self.log_in(user, id, cert).await),
             Err(rej) => Ok(self
                 .reject(
                     user,

@@ -63,6 +63,15 @@ pub async fn decide(
     if action == Action::Forward && !id.permit_port_forwarding {
         return refused("the certificate does not permit port forwarding".into()).await;
     }
+    if action == Action::Forward
+        && !u16::try_from(port).is_ok_and(|p| device.forward_ports.allows(p))
+    {
+        return refused(format!(
+            "port {port} of {} is not among its forward_ports in the inventory",
+            device.name
+        ))
+        .await;
+    }
     let context = json!({ "port": port, "via": "direct-tcpip" });
     let v = bastion
         .authz

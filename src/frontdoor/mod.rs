@@ -47,9 +47,11 @@ macro_rules! session_requests {
     };
 }
 
+mod admission;
 mod authlog;
 pub mod commands;
 mod configs;
+mod connection;
 mod forward;
 mod handler;
 mod intercept;
@@ -61,19 +63,16 @@ mod watch;
 
 pub use commands::{CommandOutput, COMMANDS};
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::server::Config as SshConfig;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::Event;
 use crate::bastion::Bastion;
 use crate::config::Config;
+use admission::Admission;
 use configs::ServerConfigs;
 
 /// Errors that stop the front door from starting.
@@ -99,6 +98,7 @@ pub async fn serve(
 ) -> Result<()> {
     authlog::install();
     let bastion = Arc::new(Bastion::open(config, shutdown.clone()).await?);
+    crate::session::close_abandoned(&bastion).await;
     let reloader = bastion.policy.clone().spawn_reloader(
         bastion.config.policy_dir.clone(),
         bastion.config.inventory.clone(),
@@ -114,7 +114,10 @@ pub async fn serve(
     }
     bastion.tasks.spawn(watch::run(bastion.clone()));
     let configs = Arc::new(ServerConfigs::new(&bastion));
-    let slots = Arc::new(Semaphore::new(bastion.config.limits.max_connections));
+    let admission = Admission::new(&bastion.config.limits);
+    bastion
+        .tasks
+        .spawn(watch::noise(bastion.clone(), admission.clone()));
     tracing::info!(listen = %listener.local_addr()?, "oobgate front door listening");
     loop {
         let (socket, peer) = tokio::select! {
@@ -129,107 +132,34 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            bastion.audit_later(
-                Event::new("connection.refused")
-                    .source(peer.to_string())
-                    .outcome("deny")
-                    .detail(serde_json::json!({"reason": "connection limit reached"})),
-            );
-            drop(socket);
-            continue;
+        let ticket = match admission.admit(peer.ip()) {
+            Ok(t) => t,
+            Err(refusal) => {
+                if admission.note_noise(peer.ip()) {
+                    bastion.audit_later(
+                        Event::new("connection.refused")
+                            .source(peer.to_string())
+                            .outcome("deny")
+                            .detail(serde_json::json!({ "reason": refusal.to_string() })),
+                    );
+                }
+                drop(socket);
+                continue;
+            }
         };
         let _ = socket.set_nodelay(true);
-        let (bastion2, configs) = (bastion.clone(), configs.clone());
-        bastion.tasks.spawn(async move {
-            run_connection(bastion2, configs, socket, peer).await;
-            drop(permit);
-        });
+        bastion.tasks.spawn(connection::run(
+            bastion.clone(),
+            configs.clone(),
+            admission.clone(),
+            socket,
+            peer,
+            ticket,
+        ));
     }
     bastion.tasks.close();
     bastion.tasks.wait().await;
     bastion.consoles.shutdown().await;
     reloader.abort();
     Ok(())
-}
-
-async fn run_connection(
-    bastion: Arc<Bastion>,
-    configs: Arc<ServerConfigs>,
-    socket: tokio::net::TcpStream,
-    peer: SocketAddr,
-) {
-    let shutdown = bastion.shutdown.clone();
-    let authed = Arc::new(AtomicBool::new(false));
-    let conn = handler::Conn::new(bastion.clone(), configs.clone(), peer, authed.clone());
-    let auth_timeout = bastion.config.auth.auth_timeout;
-    let cut = CancellationToken::new();
-    let _cut_on_exit = cut.clone().drop_guard();
-    // russh reads each packet as two exact reads (length, then body): buffering them
-    // halves the read syscalls on bulk output.
-    let socket = killable::Killable::new(
-        tokio::io::BufReader::with_capacity(crate::connect::READ_BUFFER, socket),
-        cut.clone(),
-    );
-    let outer: Arc<SshConfig> = configs.outer();
-    let session =
-        match tokio::time::timeout(auth_timeout, russh::server::run_stream(outer, socket, conn))
-            .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "ssh handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "ssh version exchange timed out");
-                return;
-            }
-        };
-    let handle = session.handle();
-    tokio::pin!(session);
-    let deadline = tokio::time::sleep(auth_timeout);
-    tokio::pin!(deadline);
-    let mut deadline_armed = true;
-    loop {
-        tokio::select! {
-            r = &mut session => {
-                if let Err(e) = r {
-                    tracing::debug!(%peer, error = %e, "connection ended with error");
-                }
-                return;
-            }
-            _ = &mut deadline, if deadline_armed => {
-                deadline_armed = false;
-                if !authed.load(Ordering::SeqCst) {
-                    bastion.audit(
-                        Event::new("auth.reject")
-                            .source(peer.to_string())
-                            .outcome("deny")
-                            .detail(serde_json::json!({
-                                "code": "auth-timeout",
-                                "reason": format!("not authenticated within {}", humantime::format_duration(auth_timeout)),
-                            })),
-                    ).await;
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(1),
-                        handle.disconnect(russh::Disconnect::ByApplication, "authentication timeout".into(), "en".into()),
-                    )
-                    .await;
-                    cut.cancel();
-                }
-            }
-            _ = shutdown.cancelled() => {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    handle.disconnect(russh::Disconnect::ByApplication, "bastion shutting down".into(), "en".into()),
-                )
-                .await;
-                if tokio::time::timeout(Duration::from_secs(5), &mut session).await.is_err() {
-                    cut.cancel();
-                }
-                return;
-            }
-        }
-    }
 }

@@ -60,3 +60,27 @@ async fn report(bastion: &Bastion, news: ListNews) {
         bastion.notifier.send(kind, detail);
     }
 }
+
+/// Every minute: one `auth.noise` row per address whose pre-authentication noise was
+/// counted instead of written.
+pub async fn noise(bastion: Arc<Bastion>, admission: Arc<super::admission::Admission>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = bastion.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for (ip, suppressed) in admission.take_noise() {
+            let ev = Event::new("auth.noise")
+                .source(ip.to_string())
+                .outcome("deny")
+                .detail(json!({
+                    "suppressed": suppressed,
+                    "what": "pre-authentication refusals, timeouts and refused connections",
+                    "per": "minute",
+                }));
+            bastion.audit(ev).await;
+        }
+    }
+}

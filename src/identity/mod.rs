@@ -69,7 +69,8 @@ pub struct Identity {
     pub key_fingerprint: String,
     /// The `force-command` critical option, which replaces any command the client asks for.
     pub force_command: Option<String>,
-    /// Whether the certificate carries `permit-port-forwarding` (needed for `-J`).
+    /// Whether the certificate carries `permit-port-forwarding` (needed for TCP forwards;
+    /// `-J` to a device is intercepted, not forwarded, and does not need it).
     pub permit_port_forwarding: bool,
     /// Whether the certificate carries `permit-pty`.
     pub permit_pty: bool,

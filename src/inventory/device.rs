@@ -102,6 +102,51 @@ pub struct Device {
     pub cipher_suites: Vec<u8>,
     /// Deactivate a Serial-over-LAN session left active elsewhere (a stale one) to attach.
     pub sol_takeover: bool,
+    /// The most sessions the bastion opens to the device at once (its vty lines); more
+    /// wait for a free one.
+    pub max_sessions: Option<usize>,
+    /// The ports of the device's host a `forward` may reach (its web UI, say).
+    pub forward_ports: ForwardPorts,
+}
+
+/// Which ports of a device's host may be forwarded to (`forward_ports` in the inventory).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ForwardPorts {
+    /// None (the default): only sessions, no TCP forwards.
+    #[default]
+    None,
+    /// These ports.
+    Some(Vec<u16>),
+    /// Any port (`forward_ports = ["*"]`).
+    Any,
+}
+
+impl ForwardPorts {
+    /// Parses `[443, 8443]` or `["*"]`; the error names the bad entry.
+    pub(crate) fn parse(list: &[toml::Value]) -> Result<ForwardPorts, String> {
+        let mut ports = Vec::new();
+        for v in list {
+            match v {
+                toml::Value::String(s) if s == "*" => return Ok(ForwardPorts::Any),
+                toml::Value::Integer(n) if (1..=65535).contains(n) => ports.push(*n as u16),
+                other => {
+                    return Err(format!(
+                        "forward_ports: {other} is not a port (1 to 65535) or \"*\""
+                    ))
+                }
+            }
+        }
+        Ok(ForwardPorts::Some(ports))
+    }
+
+    /// Whether `port` may be forwarded to.
+    pub fn allows(&self, port: u16) -> bool {
+        match self {
+            ForwardPorts::None => false,
+            ForwardPorts::Some(p) => p.contains(&port),
+            ForwardPorts::Any => true,
+        }
+    }
 }
 
 impl Device {

@@ -24,7 +24,7 @@ mod error;
 mod tests;
 
 pub use address::{Address, HostPort, SerialSettings};
-pub use device::{Device, DeviceKind, UnknownKind};
+pub use device::{Device, DeviceKind, ForwardPorts, UnknownKind};
 pub use error::{InventoryError, Result};
 
 pub(crate) use device::check_name;
@@ -68,6 +68,8 @@ struct RawDevice {
     cipher_suites: Option<Vec<u8>>,
     #[serde(default)]
     sol_takeover: bool,
+    max_sessions: Option<usize>,
+    forward_ports: Option<Vec<toml::Value>>,
 }
 
 impl Inventory {
@@ -199,6 +201,17 @@ fn parse_device(
         None => SerialSettings::default(),
     };
 
+    if raw.max_sessions == Some(0) {
+        return Err(at(
+            Some(name_at),
+            ctx("max_sessions must be at least 1".into()),
+        ));
+    }
+    let max_sessions = raw.max_sessions;
+    let forward_ports = match &raw.forward_ports {
+        None => ForwardPorts::None,
+        Some(list) => ForwardPorts::parse(list).map_err(|r| at(Some(name_at), ctx(r)))?,
+    };
     let cipher_suites = match raw.cipher_suites {
         Some(ids) => {
             crate::ipmi::BmcTarget::parse_suites(&ids)
@@ -223,6 +236,8 @@ fn parse_device(
             record_input: raw.record_input,
             cipher_suites,
             sol_takeover: raw.sol_takeover,
+            max_sessions,
+            forward_ports,
         },
         name_at,
     ))

@@ -8,6 +8,7 @@
 mod player;
 mod queue;
 mod reader;
+mod recover;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;
@@ -16,6 +17,7 @@ mod writer;
 pub use player::{play, PlayOptions};
 pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};
 pub use reader::{RecordedEvent, Recording};
+pub use recover::seal_abandoned;
 pub use writer::{Recorder, RecordingHeader, RecordingSummary};
 
 use std::path::PathBuf;
@@ -44,6 +46,12 @@ pub enum RecordingError {
     /// The recorder was already finished.
     #[error("recording already closed")]
     Closed,
+    /// The recording reached its size limit.
+    #[error("the recording reached its limit of {limit} bytes (recording.max_size)")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// Result alias for this module.

@@ -26,22 +26,36 @@ enum Op {
 /// The recorder task of one session.
 pub struct RecordingQueue {
     tx: mpsc::Sender<Op>,
+    failure: Failure,
     task: JoinHandle<Result<RecordingSummary>>,
 }
+
+/// Why the recorder stopped, once it has (shared by its handles).
+type Failure = std::sync::Arc<std::sync::OnceLock<String>>;
 
 /// A handle that feeds the recorder task; cheap to clone.
 #[derive(Clone)]
 pub struct RecordingSender {
     tx: mpsc::Sender<Op>,
+    failure: Failure,
 }
 
 impl RecordingQueue {
     /// Moves `recorder` into its own task.
     pub fn spawn(recorder: Recorder) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let failure = Failure::default();
+        let seen = failure.clone();
         RecordingQueue {
             tx,
-            task: tokio::spawn(run(recorder, rx)),
+            failure,
+            task: tokio::spawn(async move {
+                let r = run(recorder, rx).await;
+                if let Err(e) = &r {
+                    let _ = seen.set(e.to_string());
+                }
+                r
+            }),
         }
     }
 
@@ -49,6 +63,7 @@ impl RecordingQueue {
     pub fn sender(&self) -> RecordingSender {
         RecordingSender {
             tx: self.tx.clone(),
+            failure: self.failure.clone(),
         }
     }
 
@@ -71,6 +86,11 @@ impl RecordingSender {
     /// Whether the recorder has stopped (on an error, or finished).
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// The error that stopped the recorder, once it is known.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.get().cloned()
     }
 
     async fn send(&self, op: Op) -> bool {

@@ -96,6 +96,8 @@ pub struct Recorder {
     inp: Decoder,
     line: Vec<u8>,
     behind: WriteBehind,
+    /// The most bytes this recording may take on disk (`None`: no limit).
+    limit: Option<u64>,
     bytes_out: u64,
     bytes_in: u64,
     events: u64,
@@ -155,6 +157,7 @@ impl Recorder {
             inp: Decoder::default(),
             line: Vec::with_capacity(64 * 1024),
             behind: WriteBehind::default(),
+            limit: None,
             bytes_out: 0,
             bytes_in: 0,
             events: 0,
@@ -166,6 +169,13 @@ impl Recorder {
         line.push(b'\n');
         r.write_line(&line)?;
         Ok(r)
+    }
+
+    /// Caps the recording at `bytes` on disk: a write beyond it fails with
+    /// [`RecordingError::TooLarge`] (the session then ends, it is never left unrecorded).
+    pub fn limited(mut self, bytes: u64) -> Recorder {
+        self.limit = Some(bytes);
+        self
     }
 
     /// The recording file.
@@ -180,6 +190,11 @@ impl Recorder {
     }
 
     fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        if let Some(limit) = self.limit {
+            if self.behind.written + line.len() as u64 > limit {
+                return Err(RecordingError::TooLarge { limit });
+            }
+        }
         let file = self.file.as_mut().ok_or(RecordingError::Closed)?;
         file.write_all(line).map_err(io(&self.path))?;
         self.hash.update(line);

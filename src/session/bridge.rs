@@ -135,7 +135,7 @@ pub(super) async fn run(
             },
             flushed = out.done(stall) => match flushed {
                 Flushed::Sent => {}
-                Flushed::Failed if rec.is_closed() => break recording_failed(),
+                Flushed::Failed if rec.is_closed() => break recording_failed(&rec).await,
                 Flushed::Failed => break Stop::quiet("client disconnected", true),
                 Flushed::Stalled => break stalled(stall),
             },
@@ -143,7 +143,7 @@ pub(super) async fn run(
                 Ok(PumpEnd::ClientClosed) => break Stop::quiet("client disconnected", true),
                 // The device's last events (exit status, close) are still to come.
                 Ok(PumpEnd::DeviceGone) => pumping = false,
-                Ok(PumpEnd::RecordingFailed) => break recording_failed(),
+                Ok(PumpEnd::RecordingFailed) => break recording_failed(&rec).await,
                 Err(_) => break Stop::quiet("input task failed", false),
             },
             t = guard.tick() => match t {
@@ -206,10 +206,23 @@ async fn close(
     let _ = write.close().await;
 }
 
-fn recording_failed() -> Stop {
+/// The recording failed: the session ends, saying why (a full disk, its size limit).
+pub(super) async fn recording_failed(rec: &RecordingSender) -> Stop {
+    // The recorder's task records its error as it ends: wait for it a moment.
+    let mut why = rec.failure();
+    for _ in 0..20 {
+        if why.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        why = rec.failure();
+    }
     Stop {
         reason: "recording failed".into(),
-        notice: Some("recording failed, session closed".into()),
+        notice: Some(match why {
+            Some(e) => format!("recording failed, session closed: {e}"),
+            None => "recording failed, session closed".into(),
+        }),
         clean: false,
     }
 }

@@ -132,6 +132,7 @@ async fn attached(
     let mut out = Outbox::new(&write);
     // Notices for the admin (escape answers, warnings) waiting for the outbox.
     let mut notes: VecDeque<Bytes> = VecDeque::new();
+    let mut dropped = 0u64;
     let stop = 'session: loop {
         tokio::select! {
             biased;
@@ -150,7 +151,7 @@ async fn attached(
             },
             flushed = out.done(stall) => match flushed {
                 Flushed::Sent => {}
-                Flushed::Failed if rec.is_closed() => break 'session Stop::quiet("recording failed", false),
+                Flushed::Failed if rec.is_closed() => break 'session super::bridge::recording_failed(&rec).await,
                 Flushed::Failed => break 'session Stop::quiet("client disconnected", true),
                 Flushed::Stalled => break 'session Stop::quiet("client stopped reading", false),
             },
@@ -160,8 +161,18 @@ async fn attached(
                         match item {
                             EscapeItem::Data(d) => {
                                 activity.typed(d.len());
-                                if record_input && !rec.input(d.clone()).await {
-                                    break 'session Stop::quiet("recording failed", false);
+                                // What a read-only viewer types reaches nothing: it is
+                                // counted, not recorded byte for byte.
+                                if !attachment.is_writer() {
+                                    dropped += d.len() as u64;
+                                } else {
+                                    if dropped > 0 {
+                                        let _ = rec.marker(dropped_marker(dropped)).await;
+                                        dropped = 0;
+                                    }
+                                    if record_input && !rec.input(d.clone()).await {
+                                        break 'session super::bridge::recording_failed(&rec).await;
+                                    }
                                 }
                                 let _ = attachment.input(d).await;
                             }
@@ -188,9 +199,16 @@ async fn attached(
         }
     };
     let _ = attachment.detach().await;
+    if dropped > 0 {
+        let _ = rec.marker(dropped_marker(dropped)).await;
+    }
     let _ = rec.marker(format!("console detach: {}", stop.reason)).await;
     close(&mut out, &write, &stop).await;
     stop
+}
+
+fn dropped_marker(bytes: u64) -> String {
+    format!("{bytes} bytes typed while read-only were dropped (not recorded)")
 }
 
 /// Tells the admin why the attach ended and closes the channel.

@@ -11,7 +11,7 @@ use super::bridge;
 use super::guard::Guard;
 use super::{credential, refuse, SessionError, Start};
 use crate::bastion::Bastion;
-use crate::connect::{Link, LinkRequest};
+use crate::connect::{Line, Link, LinkRequest, Take};
 use crate::identity::Identity;
 use crate::inventory::Device;
 use crate::policy::Action;
@@ -43,6 +43,9 @@ pub(super) async fn run(
         };
         return refuse(&channel, &start, &e.to_string()).await;
     }
+    let Some(_line) = wait_for_line(&bastion, &device, &channel, &start).await else {
+        return;
+    };
     let marker = format!(
         "session start: {} ({}) on {}: {}",
         id.user,
@@ -84,6 +87,43 @@ pub(super) async fn run(
         .unwrap_or(bastion.config.recording.input);
     let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, record_input).await;
     guard.finish(&stop, ending).await;
+}
+
+/// A line of `device` (its `max_sessions`), waiting for one with a message if all are in
+/// use; `None` (the channel already closed with the reason) if none came in time.
+async fn wait_for_line(
+    bastion: &Bastion,
+    device: &Device,
+    channel: &Channel<Msg>,
+    start: &Start,
+) -> Option<Line> {
+    let (n, wait) = match bastion.connectors.lines.take(device) {
+        Take::Got(line) => return Some(line),
+        Take::Busy(n, wait) => (n, wait),
+    };
+    let note = format!(
+        "oobgate: waiting for a free line on {}: {n} in use\r\n",
+        device.name
+    );
+    if start.pty.is_some() {
+        let _ = channel.data_bytes(note.into_bytes()).await;
+    } else {
+        let _ = channel.extended_data_bytes(1, note.into_bytes()).await;
+    }
+    let limit = bastion.config.limits.line_wait;
+    tokio::select! {
+        line = wait => Some(line),
+        _ = tokio::time::sleep(limit) => {
+            let msg = format!(
+                "no line of {} came free within {} (max_sessions = {n}); try again later",
+                device.name,
+                humantime::format_duration(limit)
+            );
+            refuse(channel, start, &msg).await;
+            None
+        }
+        _ = bastion.shutdown.cancelled() => None,
+    }
 }
 
 /// The credential, then the link, as the device's kind says.

@@ -144,7 +144,7 @@ impl Guard {
             .recordings
             .create(&session_id, header)
             .await?;
-        let queue = RecordingQueue::spawn(recorder);
+        let queue = RecordingQueue::spawn(recorder.limited(bastion.config.recording.max_size));
         let rec = queue.sender();
         let mut markers = vec![marker];
         if let Some(g) = grant {

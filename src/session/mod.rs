@@ -17,11 +17,13 @@ mod device;
 mod guard;
 mod ledger;
 mod outbox;
+mod recovery;
 mod requests;
 
 pub use console_link::register as register_console;
 pub use credential::credential;
 pub use guard::{Activity, Guard, Stop, Tick};
+pub use recovery::{close_abandoned, ABORTED};
 pub use requests::{pty_allowed, read_start, PtyInfo, Start};
 
 use std::sync::Arc;

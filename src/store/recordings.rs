@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use super::{Result, StoreError};
-use crate::recording::{Recorder, Recording, RecordingHeader};
+use crate::recording::{Recorder, Recording, RecordingHeader, RecordingSummary};
 
 /// Session recordings.
 #[async_trait]
@@ -18,6 +18,9 @@ pub trait RecordingStore: Send + Sync {
     async fn open(&self, id: &str) -> Result<Recording>;
     /// Where the recording of session `id` is, as the sessions table shows it.
     fn location(&self, id: &str) -> String;
+    /// Seals the recording of session `id`, left unfinished by a bastion that stopped
+    /// abruptly, with `marker` as its last event; returns its summary.
+    async fn seal_abandoned(&self, id: &str, marker: &str) -> Result<RecordingSummary>;
 }
 
 /// Recordings as asciicast files under one directory.
@@ -70,5 +73,11 @@ impl RecordingStore for FileRecordings {
 
     fn location(&self, id: &str) -> String {
         self.dir.join(format!("{id}.cast")).display().to_string()
+    }
+
+    async fn seal_abandoned(&self, id: &str, marker: &str) -> Result<RecordingSummary> {
+        let path = self.path(id)?;
+        let marker = marker.to_string();
+        blocking(move || Ok(crate::recording::seal_abandoned(&path, &marker)?)).await
     }
 }

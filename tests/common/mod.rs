@@ -195,6 +195,38 @@ impl Lab {
         wait_for_banner(self.addr);
     }
 
+    /// Stops the in-process bastion and serves the lab with the real `oobgate serve`
+    /// binary instead (for faults only a process can have, such as `kill -9`); the
+    /// caller owns the child.
+    #[allow(dead_code)]
+    pub fn serve_as_process(&mut self) -> Child {
+        self.shutdown.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.spawn_server()
+    }
+
+    /// Starts `oobgate serve` on the lab's config and waits for its banner.
+    #[allow(dead_code)]
+    pub fn spawn_server(&self) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root().join("serve.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_oobgate"))
+            .args(["serve", "--config"])
+            .arg(&self.config_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("oobgate serve");
+        wait_for_banner(self.addr);
+        child
+    }
+
     /// The lab's directory.
     pub fn root(&self) -> &Path {
         self.dir.path()

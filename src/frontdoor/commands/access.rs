@@ -10,7 +10,7 @@ use clap::Subcommand;
 use super::{CommandOutput, EXIT_FORBIDDEN};
 use crate::access::State;
 use crate::access::{grant_label, shown_state, AccessError, AccessRequest, Ask, RequestsView};
-use crate::audit::rfc3339;
+use crate::audit::{printable, rfc3339};
 use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::policy::Action;
@@ -247,14 +247,14 @@ async fn apply(
 
 fn requested(req: &AccessRequest) -> String {
     format!(
-        "request {} pending: {} on {} for {}, reason {:?}\n\
+        "request {} pending: {} on {} for {}, reason \"{}\"\n\
          needs {} approval(s) by someone allowed to approve it (they see it in `requests`);\n\
          expires unapproved at {}\n",
         req.id,
         req.actions_display(),
         req.target,
         humantime::format_duration(req.duration),
-        req.reason,
+        printable(&req.reason),
         req.approvals_needed,
         rfc3339(req.expires),
     )
@@ -292,9 +292,10 @@ fn table(rows: &[AccessRequest], now: SystemTime) -> String {
             State::Pending => format!("(asks until {})", rfc3339(r.expires)),
             _ => r.grant_end.map(rfc3339).unwrap_or_else(|| "-".into()),
         };
-        let mut reason = r.reason.clone();
+        // Reasons and tickets are typed by users: shown escaped to everyone else.
+        let mut reason = printable(&r.reason);
         if let Some(t) = &r.ticket {
-            let _ = write!(reason, " [{t}]");
+            let _ = write!(reason, " [{}]", printable(t));
         }
         if r.breakglass {
             reason = format!("BREAK-GLASS: {reason}");

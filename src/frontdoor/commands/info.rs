@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use super::CommandOutput;
-use crate::audit::{rfc3339, Event};
+use crate::audit::{printable, rfc3339, Event};
 use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::policy::Action;
@@ -27,9 +27,9 @@ pub(super) async fn whoami(bastion: &Bastion, id: &Identity) -> CommandOutput {
         .visible_devices(&id.user, &id.roles, &inventory)
         .await;
     let mut s = String::new();
-    let _ = writeln!(s, "user:        {}", id.user);
-    let _ = writeln!(s, "roles:       {}", id.roles_display());
-    let _ = writeln!(s, "key id:      {}", id.key_id);
+    let _ = writeln!(s, "user:        {}", printable(&id.user));
+    let _ = writeln!(s, "roles:       {}", printable(&id.roles_display()));
+    let _ = writeln!(s, "key id:      {}", printable(&id.key_id));
     let _ = writeln!(s, "serial:      {}", id.serial);
     let _ = writeln!(s, "signed by:   {}", id.ca_fingerprint);
     match id.valid_before {
@@ -42,7 +42,7 @@ pub(super) async fn whoami(bastion: &Bastion, id: &Identity) -> CommandOutput {
     }
     let _ = writeln!(s, "from:        {}", id.source);
     if let Some(fc) = &id.force_command {
-        let _ = writeln!(s, "restricted:  force-command {fc:?}");
+        let _ = writeln!(s, "restricted:  force-command \"{}\"", printable(fc));
     }
     let _ = writeln!(
         s,
