@@ -15,6 +15,7 @@ pub mod ipmi;
 pub mod notify;
 pub mod policy;
 pub mod recording;
+pub mod search;
 pub mod secrets;
 pub mod session;
 
