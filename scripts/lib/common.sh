@@ -28,6 +28,9 @@ PEER_PACKAGES=(
   "strace:strace"
   "ipmi_sim:openipmi"
   "ipmitool:ipmitool"
+  "top:procps"
+  "less:less"
+  "vim:vim"
 )
 
 _missing_packages() {
