@@ -1,62 +1,68 @@
 //! The plain-text fast path: bulk output (a `cat` of a log, `show tech-support`) is mostly
-//! complete lines of printable ASCII ending in `\r\n`. When the terminal is in its plain
-//! scrolling state (see `OutputScreen::fast_ready`), such a line would only be printed on
-//! the bottom row and scrolled up, so its text is the line itself (tabs expanded to the
-//! default stops) and the emulator need not see it. The last screenful of every output
-//! chunk always goes through the emulator, so its screen ends exactly as if it had seen
-//! everything.
+//! complete lines of printable ASCII, maybe coloured, ending in `\r\n`. When the terminal
+//! is in its plain scrolling state (see `OutputScreen::fast_ready`), such a line would only
+//! be printed on the bottom row and scrolled up, so its text is the line without its colour
+//! sequences (tabs expanded to the default stops) and it is emitted at once. The emulator
+//! gets the last screenful of such lines later, just before it is next needed, so its
+//! screen is exactly as if it had seen everything.
 //!
 //! The emulator's parser state is not visible from outside; [`ground_after`] tells from the
 //! text fed whether it ended between escape sequences, conservatively.
 
-/// Rendered text of `line` (without its `\r\n`) if it is plain: printable ASCII and tabs,
-/// with tabs only in lines that fit one row. Trailing blanks are trimmed.
+/// Rendered text of `line` (without its `\r\n`) if it is plain: printable ASCII, tabs
+/// (only in lines that fit one row) and complete SGR sequences (colours and attributes,
+/// which change no text). Trailing blanks are trimmed.
 pub(super) fn plain_line(line: &[u8], cols: usize) -> Option<String> {
-    let mut tabs = false;
+    let mut simple = true;
     for &b in line {
-        if b == b'\t' {
-            tabs = true;
+        if b == b'\t' || b == 0x1b {
+            simple = false;
         } else if !(0x20..=0x7e).contains(&b) {
             return None;
         }
     }
-    if !tabs {
+    if simple {
         let text = std::str::from_utf8(line).ok()?;
         return Some(text.trim_end().to_string());
     }
-    let mut out = String::with_capacity(line.len() + 16);
-    for &b in line {
-        if b == b'\t' {
-            let next = (out.len() / 8 + 1) * 8;
-            if next >= cols {
-                return None;
+    let tabs = line.contains(&b'\t');
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            0x1b => i = skip_sgr(line, i)?,
+            b'\t' => {
+                let next = (out.len() / 8 + 1) * 8;
+                if next >= cols {
+                    return None;
+                }
+                while out.len() < next {
+                    out.push(' ');
+                }
+                i += 1;
             }
-            while out.len() < next {
-                out.push(' ');
+            b => {
+                out.push(b as char);
+                i += 1;
             }
-        } else {
-            out.push(b as char);
         }
-        if out.len() > cols {
+        if tabs && out.len() > cols {
             return None;
         }
     }
     Some(out.trim_end().to_string())
 }
 
-/// Byte offset where the last `rows` complete lines (and any unfinished line after them)
-/// of `text` begin: everything from there on goes through the emulator.
-pub(super) fn tail_start(text: &[u8], rows: usize) -> usize {
-    let mut end = text.len();
-    let mut seen = 0;
-    while let Some(p) = memchr::memrchr(b'\n', &text[..end]) {
-        seen += 1;
-        if seen > rows {
-            return p + 1;
-        }
-        end = p;
+/// The index after the SGR sequence (`ESC [ params m`) starting at `i`, if it is one.
+fn skip_sgr(line: &[u8], i: usize) -> Option<usize> {
+    if line.get(i + 1) != Some(&b'[') {
+        return None;
     }
-    0
+    let mut j = i + 2;
+    while j < line.len() && matches!(line[j], b'0'..=b'9' | b';' | b':') {
+        j += 1;
+    }
+    (line.get(j) == Some(&b'm')).then_some(j + 1)
 }
 
 /// Whether the parser is between sequences after `text`, given whether it was before.
@@ -128,17 +134,15 @@ mod tests {
     fn plain_lines_and_tabs() {
         assert_eq!(plain_line(b"Gi0/1  up  ", 80).as_deref(), Some("Gi0/1  up"));
         assert_eq!(plain_line(b"a\tb", 80).as_deref(), Some("a       b"));
-        assert_eq!(plain_line(b"\x1b[1mx", 80), None);
+        assert_eq!(
+            plain_line(b"\x1b[1mx\x1b[0;32mgreen\x1b[m", 80).as_deref(),
+            Some("xgreen")
+        );
+        assert_eq!(plain_line(b"\x1b[2Kx", 80), None);
+        assert_eq!(plain_line(b"\x1b[1", 80), None);
         assert_eq!(plain_line("caf\u{e9}".as_bytes(), 80), None);
         assert_eq!(plain_line(b"abcdefghij\tx", 12), None);
         assert_eq!(plain_line(&[b'x'; 200], 80).map(|s| s.len()), Some(200));
-    }
-
-    #[test]
-    fn tail_keeps_the_last_screenful() {
-        let text = b"1\r\n2\r\n3\r\n4\r\npartial";
-        assert_eq!(&text[tail_start(text, 2)..], b"3\r\n4\r\npartial");
-        assert_eq!(tail_start(text, 10), 0);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Device output through the terminal emulator: the `avt` terminal, the row tracker that
 //! turns its rows into lines, and the plain-text fast path around both.
 
+use std::collections::VecDeque;
+
 use avt::{ScreenKind, Terminal};
 
-use super::fast::{ground_after, plain_line, tail_start};
+use super::fast::{ground_after, plain_line};
 use super::rows::{emit, is_blank, row_text, Gone};
 use super::tracker::Tracker;
 use super::Stream;
@@ -15,6 +17,9 @@ pub(super) struct OutputScreen {
     ground: bool,
     /// The fast path may be taken (cached after each emulator feed).
     ready: bool,
+    /// The last screenful of fast-path lines (time, original text with its `\r\n`), already
+    /// emitted, not yet shown to the emulator.
+    deferred: VecDeque<(f64, String)>,
 }
 
 impl OutputScreen {
@@ -26,6 +31,7 @@ impl OutputScreen {
             tracker: Tracker::new(rows),
             ground: true,
             ready: false,
+            deferred: VecDeque::new(),
         };
         screen.ready = screen.fast_ready();
         screen
@@ -41,44 +47,54 @@ impl OutputScreen {
             self.tracker.now = time;
         }
         let bytes = text.as_bytes();
-        let (_, rows) = self.term.size();
-        let cut = tail_start(bytes, rows);
+        let (cols, rows) = self.term.size();
         let mut pos = 0;
-        let mut slow_from = 0;
-        while pos < cut {
-            let end = match memchr::memchr(b'\n', &bytes[pos..cut]) {
-                Some(i) => pos + i + 1,
-                None => cut,
-            };
+        while let Some(i) = memchr::memchr(b'\n', &bytes[pos..]) {
+            let end = pos + i + 1;
             let line = &bytes[pos..end];
-            let plain = line.len() >= 2 && line[line.len() - 2] == b'\r';
-            let fast = if self.ready && plain {
-                plain_line(&line[..line.len() - 2], self.term.size().0)
-            } else {
-                None
+            let fast = match self.ready && line.len() >= 2 && line[line.len() - 2] == b'\r' {
+                true => plain_line(&line[..line.len() - 2], cols),
+                false => None,
             };
             match fast {
                 Some(rendered) => {
                     emit(&mut self.tracker.out, self.tracker.now, rendered);
-                    slow_from = end;
+                    if self.deferred.len() == rows {
+                        self.deferred.pop_front();
+                    }
+                    self.deferred
+                        .push_back((self.tracker.now, text[pos..end].to_string()));
                 }
-                None => {
-                    // Through the emulator, one line at a time so the fast path resumes
-                    // as soon as the terminal is back in its plain state.
-                    self.slow(&text[slow_from..end]);
-                    slow_from = end;
-                }
+                // Through the emulator, one line at a time so the fast path resumes as soon
+                // as the terminal is back in its plain state.
+                None => self.slow(&text[pos..end]),
             }
             pos = end;
         }
-        self.slow(&text[slow_from..]);
+        self.slow(&text[pos..]);
         out.append(&mut self.tracker.out);
+    }
+
+    /// Shows the emulator the fast-path lines it has not seen (without emitting them again).
+    fn catch_up(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let now = self.tracker.now;
+        self.tracker.silent = true;
+        for (time, text) in std::mem::take(&mut self.deferred) {
+            self.tracker.now = time;
+            self.term.feed_with(text.as_str(), &mut self.tracker);
+        }
+        self.tracker.silent = false;
+        self.tracker.now = now;
     }
 
     fn slow(&mut self, text: &str) {
         if text.is_empty() {
             return;
         }
+        self.catch_up();
         self.term.feed_with(text, &mut self.tracker);
         self.ground = ground_after(text, self.ground);
         self.ready = self.fast_ready();
@@ -113,6 +129,7 @@ impl OutputScreen {
         if time.is_finite() && time >= self.tracker.now {
             self.tracker.now = time;
         }
+        self.catch_up();
         self.term.resize_with(cols, rows, &mut self.tracker);
         self.ready = self.fast_ready();
         out.append(&mut self.tracker.out);
@@ -121,6 +138,8 @@ impl OutputScreen {
     /// The end: every row still on the screen leaves it (the primary screen's too when a
     /// full-screen program is still running).
     pub fn flush(&mut self, out: &mut Vec<(f64, Stream, String)>) {
+        self.catch_up();
+        out.append(&mut self.tracker.out);
         let now = self.tracker.now;
         let gone = read_all(self.term.screen().visible_lines());
         match self.term.active_screen_kind() {
@@ -134,7 +153,8 @@ impl OutputScreen {
     }
 
     /// Whether the line the cursor is on asks for a password or similar secret.
-    pub fn asks_for_secret(&self) -> bool {
+    pub fn asks_for_secret(&mut self) -> bool {
+        self.catch_up();
         let row = self.term.cursor().row;
         let Some(line) = self.term.screen().line(row) else {
             return false;

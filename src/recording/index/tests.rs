@@ -347,3 +347,38 @@ proptest! {
         }
     }
 }
+
+fn mixed_lines() -> impl Strategy<Value = Vec<String>> {
+    let line = prop_oneof![
+        "[a-z0-9 ./%:-]{0,30}".prop_map(|s| format!("{s}\r\n")),
+        "[a-z]{1,8}".prop_map(|s| format!("\x1b[1;3{}m{s}\x1b[0m tail\r\n", s.len() % 8)),
+        "[a-z]{1,5}".prop_map(|s| format!("{s}\t{s}\t|\r\n")),
+        "[a-z]{30,90}".prop_map(|s| format!("{s}\r\n")),
+        Just("\x1b[2A\x1b[2Kredrawn\r\n\r\n".to_string()),
+        Just("50%\r100%\r\n".to_string()),
+        Just("\x1b[?1049hfull\r\nscreen\x1b[?1049l".to_string()),
+        Just("\x1b[H\x1b[2Jcleared\r\n".to_string()),
+        Just("caf\u{e9} \u{754c}\r\n".to_string()),
+        Just("prompt# ".to_string()),
+    ];
+    prop::collection::vec(line, 1..80)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn the_fast_path_finds_what_the_emulator_finds(lines in mixed_lines()) {
+        let text: String = lines.concat();
+        let whole = run(40, 8, &[ev(1.0, 'o', text.as_bytes())]);
+        let bytes: Vec<RecordedEvent> = text.bytes().map(|b| ev(1.0, 'o', &[b])).collect();
+        let slow = run(40, 8, &bytes);
+        let mut a: Vec<&str> = shown(&whole);
+        let mut b: Vec<&str> = shown(&slow);
+        a.sort();
+        a.dedup();
+        b.sort();
+        b.dedup();
+        prop_assert_eq!(a, b);
+    }
+}

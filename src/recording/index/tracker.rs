@@ -72,6 +72,9 @@ enum Expect {
 
 pub(super) struct Tracker {
     pub now: f64,
+    /// Lines finished now were emitted already (the fast path's, shown to the emulator
+    /// late): they are marked, not emitted again.
+    pub silent: bool,
     pub rows: usize,
     pub modes: Modes,
     pub primary: Rows,
@@ -92,6 +95,7 @@ impl Tracker {
     pub fn new(rows: usize) -> Tracker {
         Tracker {
             now: 0.0,
+            silent: false,
             rows,
             modes: Modes::new(rows),
             primary: Rows::new(rows),
@@ -250,7 +254,13 @@ impl Tracker {
         let lines: Vec<&Line> = term.screen().visible_lines().collect();
         let top = self.modes.top;
         let now = self.now;
-        self.primary.finished(&lines, row, top, now, &mut self.out);
+        let mut discard = Vec::new();
+        let out = if self.silent {
+            &mut discard
+        } else {
+            &mut self.out
+        };
+        self.primary.finished(&lines, row, top, now, out);
     }
 
     fn after_function(&mut self, term: &Terminal, f: &Function, before: ScreenKind) {
