@@ -112,10 +112,11 @@ fn cpu_seconds() -> f64 {
 fn open_db(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(PRAGMAS).unwrap();
-    if let Ok(extra) = std::env::var("SEARCH_BENCH_PRAGMAS") {
+    sqlite::migrate(&conn).unwrap();
+    // Settings to try (SQL run after the schema exists), e.g. FTS5 merge parameters.
+    if let Ok(extra) = std::env::var("SEARCH_BENCH_SQL") {
         conn.execute_batch(&extra).unwrap();
     }
-    sqlite::migrate(&conn).unwrap();
     conn
 }
 

@@ -382,3 +382,9 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+#[test]
+fn an_indexer_can_move_to_the_session_task() {
+    fn send<T: Send>() {}
+    send::<Indexer>();
+}
