@@ -14,6 +14,7 @@
 //!   caller may not see neither show nor take the place of ones they may;
 //! - newest first: sessions by start time, within a session the latest moment first.
 
+mod snippet;
 pub mod sqlite;
 
 use std::ops::Range;

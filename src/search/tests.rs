@@ -286,3 +286,32 @@ fn control_characters_never_reach_the_index() {
     let hits = search(&conn, &Query::new("bell ring x"));
     assert_eq!(texts(&hits), ["bell ring  x "]);
 }
+
+#[test]
+fn few_allowed_sessions_behind_many_matches_are_still_found() {
+    let mut conn = db();
+    let old = session("old", "carol", "sw1", 0);
+    sqlite::add_lines(
+        &mut conn,
+        &old,
+        &[line(7, Stream::Typed, "changed state to up")],
+    )
+    .unwrap();
+    // Newer sessions of others with more matches than the first walk looks at.
+    for s in 0..3 {
+        let lines: Vec<IndexedLine> = (0..10_000)
+            .map(|i| line(i, Stream::Shown, &format!("Gi0/{i} changed state to up")))
+            .collect();
+        let other = session(&format!("new{s}"), "mallory", "sw9", 1000 + s);
+        sqlite::add_lines(&mut conn, &other, &lines).unwrap();
+    }
+    let mut only_carol = |s: &SessionInfo| s.user == "carol";
+    let hits = sqlite::query(&conn, &Query::new("changed state to up"), &mut only_carol).unwrap();
+    assert_eq!(texts(&hits), ["changed state to up"]);
+    assert_eq!(hits[0].session.id, "old");
+    // Everyone allowed but the limit not filled by the first walk's sessions: the walk goes on.
+    let mut q = Query::new("changed state to up");
+    q.stream = Some(Stream::Typed);
+    let hits = sqlite::query(&conn, &q, &mut all).unwrap();
+    assert_eq!(texts(&hits), ["changed state to up"]);
+}
