@@ -190,6 +190,11 @@ fn throughput(mb: usize, dir: &Path) {
     );
     drop(conn);
 
+    pipelined(chunks, bytes, &info, dir);
+}
+
+/// The indexer on one thread, the FTS5 inserts on another.
+fn pipelined(chunks: Vec<(f64, String)>, bytes: usize, info: &SessionInfo, dir: &Path) {
     let _ = std::fs::remove_file(dir.join("tp.db"));
     let mut conn = open_db(&dir.join("tp.db"));
     let (t0, c0) = (Instant::now(), cpu_seconds());
@@ -207,7 +212,7 @@ fn throughput(mb: usize, dir: &Path) {
         tx.send(pending).unwrap();
     });
     for batch in rx {
-        sqlite::add_lines(&mut conn, &info, &batch).unwrap();
+        sqlite::add_lines(&mut conn, info, &batch).unwrap();
     }
     feeder.join().unwrap();
     report(
@@ -296,24 +301,10 @@ fn dir_size(db: &Path) -> u64 {
 /// The caller's replay decision, as the query gets it.
 type Policy = dyn FnMut(&SessionInfo) -> bool;
 
-fn query(db: &Path, runs: usize) {
-    let conn = open_db(db);
-    println!(
-        "index on disk: {:.2} GB ({})",
-        dir_size(db) as f64 / 1e9,
-        db.display()
-    );
-    let sessions: i64 = conn
-        .query_row("SELECT count(*) FROM search_sessions", [], |r| r.get(0))
-        .unwrap();
-    let lines: i64 = conn
-        .query_row("SELECT sum(next_line) FROM search_sessions", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    println!("{sessions} sessions, {lines} lines");
+/// The queries measured: name, query, the caller's replay decision.
+fn cases() -> Vec<(&'static str, Query, Box<Policy>)> {
     let q = |text: &str| Query::new(text);
-    let mut cases: Vec<(&str, Query, Box<Policy>)> = vec![
+    vec![
         ("rare typed phrase", q("reload in 5"), Box::new(|_| true)),
         (
             "rare phrase, --typed",
@@ -370,7 +361,26 @@ fn query(db: &Path, runs: usize) {
             Box::new(|s| s.device == "sw199"),
         ),
         ("no hit", q("this phrase never appears"), Box::new(|_| true)),
-    ];
+    ]
+}
+
+fn query(db: &Path, runs: usize) {
+    let conn = open_db(db);
+    println!(
+        "index on disk: {:.2} GB ({})",
+        dir_size(db) as f64 / 1e9,
+        db.display()
+    );
+    let sessions: i64 = conn
+        .query_row("SELECT count(*) FROM search_sessions", [], |r| r.get(0))
+        .unwrap();
+    let lines: i64 = conn
+        .query_row("SELECT sum(next_line) FROM search_sessions", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    println!("{sessions} sessions, {lines} lines");
+    let mut cases = cases();
     println!(
         "{:<28} {:>6} {:>9} {:>9} {:>9}   target",
         "query", "hits", "median", "p95", "max"

@@ -160,20 +160,14 @@ impl Tracker {
                 if cursor.col == 0 && *c != ' ' {
                     self.print_at_line_start(term, cursor.row);
                 }
-                if self.modes.autowrap && cursor.col + 1 >= cols && cursor.row == self.modes.bottom
-                {
-                    self.read(term, self.modes.top..self.modes.top + 1);
-                }
-                Expect::Scroll { up: true, n: 1 }
+                let wraps = self.modes.autowrap && cursor.col + 1 >= cols;
+                self.before_down(term, wraps && cursor.row == self.modes.bottom)
             }
             Function::Lf | Function::Nel => {
                 if term.active_screen_kind() == ScreenKind::Primary {
                     self.finish_line(term, cursor.row);
                 }
-                if cursor.row == self.modes.bottom {
-                    self.read(term, self.modes.top..self.modes.top + 1);
-                }
-                Expect::Scroll { up: true, n: 1 }
+                self.before_down(term, cursor.row == self.modes.bottom)
             }
             Function::Ri => {
                 if cursor.row == self.modes.top {
@@ -234,6 +228,14 @@ impl Tracker {
             }
             _ => Expect::Nothing,
         };
+    }
+
+    /// The cursor moves down a row; at the bottom margin the region's top row leaves.
+    fn before_down(&mut self, term: &Terminal, scrolls: bool) -> Expect {
+        if scrolls {
+            self.read(term, self.modes.top..self.modes.top + 1);
+        }
+        Expect::Scroll { up: true, n: 1 }
     }
 
     /// A character printed at column 0 over a row that looks blank starts that row anew
