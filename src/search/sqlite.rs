@@ -194,16 +194,20 @@ pub fn add_lines(
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(db("preparing the line insert"))?;
-        for line in lines.iter().take(room) {
+        // Last line first: rowids then ascend within the transaction. FTS5 flushes its
+        // pending terms whenever a rowid is lower than the one before, which in line
+        // order (descending rowids) would write one segment per line.
+        let taken = &lines[..lines.len().min(room)];
+        for (i, line) in taken.iter().enumerate().rev() {
             let stream = (line.stream == Stream::Typed) as i64;
-            let rowid = rowid_of(key(ord, next, stream));
+            let rowid = rowid_of(key(ord, next + i as u64, stream));
             let offset = line.offset_ms.min(i64::MAX as u64) as i64;
             insert
                 .execute(params![rowid, ord, stream, offset, clean(&line.text)])
                 .map_err(db("adding a line"))?;
-            next += 1;
             last = last.max(line.offset_ms);
         }
+        next += taken.len() as u64;
     }
     tx.execute(
         "UPDATE search_sessions SET next_line = ?1,
