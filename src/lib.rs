@@ -27,6 +27,7 @@ pub mod notify;
 pub mod policy;
 pub mod recording;
 pub mod redfish;
+pub mod search;
 pub mod secrets;
 pub mod session;
 pub mod store;

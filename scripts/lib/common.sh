@@ -31,6 +31,9 @@ PEER_PACKAGES=(
   "/usr/sbin/rsyslogd:rsyslog"
   "systemd-analyze:systemd"
   "openssl:openssl"
+  "top:procps"
+  "less:less"
+  "vim:vim"
 )
 
 _missing_packages() {

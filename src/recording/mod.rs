@@ -1,10 +1,12 @@
-//! Session recordings in asciicast v2: written as the session runs, read back, replayed.
+//! Session recordings in asciicast v2: written as the session runs, read back, replayed,
+//! and turned into searchable lines ([`index`]).
 //!
 //! Events are `o` (output), `i` (input), `r` (resize, `COLSxROWS`) and `m` (marker). The
 //! `asciicast` crate provides the header and the `i`/`o` entries; it knows no `r`/`m`
 //! events, so those lines are written with serde_json in the same `[time, code, data]`
 //! shape. Device bytes that are not UTF-8 are kept losslessly (see [`text`]).
 
+pub mod index;
 mod player;
 mod queue;
 mod reader;
@@ -14,6 +16,7 @@ pub mod testing;
 pub mod text;
 mod writer;
 
+pub use index::{index_file, IndexedLine, Indexer, Stream};
 pub use player::{play, PlayOptions};
 pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};
 pub use reader::{RecordedEvent, Recording};
