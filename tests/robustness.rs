@@ -232,8 +232,13 @@ fn kill_9_mid_session_then_restart_closes_it_as_aborted_and_sealed() {
         .expect("session up");
     let id = start.detail["session"].as_str().unwrap().to_string();
     let recording = PathBuf::from(start.detail["recording"].as_str().unwrap());
+    // An output event, whole (the header names the command, which holds the same words).
     wait_until("the output is recorded", || {
-        std::fs::read_to_string(&recording).is_ok_and(|t| t.contains("before-the-crash"))
+        std::fs::read_to_string(&recording).is_ok_and(|t| {
+            t.split_inclusive('\n').any(|l| {
+                l.ends_with("]\n") && l.contains("\"o\"") && l.contains("before-the-crash")
+            })
+        })
     });
     kill9(&mut server);
     let _ = session.kill();

@@ -28,6 +28,14 @@ enum PumpEnd {
     RecordingFailed,
 }
 
+/// Admin input the pump holds while the device is not taking it, at most. russh grants
+/// the client more window as soon as data arrives, not when it is consumed, and its
+/// connection loop stops reading the socket (window adjusts included) while a channel's
+/// queue is full; so the pump must keep draining the admin's channel, or a device that is
+/// busy sending output (waiting for the admin's window, whose adjusts sit behind the input
+/// in that socket) and an admin who is pasting wedge each other for good.
+const INPUT_BACKLOG: usize = 16 << 20;
+
 async fn pump_input(
     mut read: ChannelReadHalf,
     control: tokio::sync::mpsc::Sender<LinkControl>,
@@ -35,46 +43,78 @@ async fn pump_input(
     record_input: bool,
     activity: Arc<Activity>,
 ) -> PumpEnd {
+    let mut backlog = std::collections::VecDeque::new();
+    let mut held = 0usize;
     loop {
-        let Some(msg) = read.wait().await else {
-            return PumpEnd::ClientClosed;
-        };
-        let ctl = match msg {
-            ChannelMsg::Data { data } => {
-                activity.typed(data.len());
-                if record_input && !rec.input(data.clone()).await {
-                    return PumpEnd::RecordingFailed;
-                }
-                LinkControl::Data(data)
-            }
-            ChannelMsg::WindowChange {
-                col_width,
-                row_height,
-                ..
-            } => {
-                let (c, r) = (
-                    col_width.clamp(1, 65535) as u16,
-                    row_height.clamp(1, 65535) as u16,
-                );
-                if !rec.resize(c, r).await {
-                    return PumpEnd::RecordingFailed;
-                }
-                LinkControl::Resize {
-                    cols: col_width,
-                    rows: row_height,
+        tokio::select! {
+            biased;
+            permit = control.reserve(), if !backlog.is_empty() => {
+                let Ok(permit) = permit else {
+                    return PumpEnd::DeviceGone;
+                };
+                if let Some(ctl) = backlog.pop_front() {
+                    if let LinkControl::Data(d) = &ctl {
+                        held -= d.len();
+                    }
+                    permit.send(ctl);
                 }
             }
-            ChannelMsg::Signal { signal } => {
-                LinkControl::Signal(format!("{signal:?}").to_uppercase())
+            msg = read.wait(), if held < INPUT_BACKLOG => {
+                let Some(msg) = msg else {
+                    return PumpEnd::ClientClosed;
+                };
+                let ctl = match admin_message(msg, &rec, record_input, &activity).await {
+                    Ok(Some(ctl)) => ctl,
+                    Ok(None) => continue,
+                    Err(end) => return end,
+                };
+                if let LinkControl::Data(d) = &ctl {
+                    held += d.len();
+                }
+                backlog.push_back(ctl);
             }
-            ChannelMsg::Eof => LinkControl::Eof,
-            ChannelMsg::Close => return PumpEnd::ClientClosed,
-            _ => continue,
-        };
-        if control.send(ctl).await.is_err() {
-            return PumpEnd::DeviceGone;
         }
     }
+}
+
+/// What one message on the admin's channel asks of the device (`None`: nothing), taped
+/// first when input is recorded.
+async fn admin_message(
+    msg: ChannelMsg,
+    rec: &RecordingSender,
+    record_input: bool,
+    activity: &Activity,
+) -> Result<Option<LinkControl>, PumpEnd> {
+    Ok(Some(match msg {
+        ChannelMsg::Data { data } => {
+            activity.typed(data.len());
+            if record_input && !rec.input(data.clone()).await {
+                return Err(PumpEnd::RecordingFailed);
+            }
+            LinkControl::Data(data)
+        }
+        ChannelMsg::WindowChange {
+            col_width,
+            row_height,
+            ..
+        } => {
+            let (c, r) = (
+                col_width.clamp(1, 65535) as u16,
+                row_height.clamp(1, 65535) as u16,
+            );
+            if !rec.resize(c, r).await {
+                return Err(PumpEnd::RecordingFailed);
+            }
+            LinkControl::Resize {
+                cols: col_width,
+                rows: row_height,
+            }
+        }
+        ChannelMsg::Signal { signal } => LinkControl::Signal(format!("{signal:?}").to_uppercase()),
+        ChannelMsg::Eof => LinkControl::Eof,
+        ChannelMsg::Close => return Err(PumpEnd::ClientClosed),
+        _ => return Ok(None),
+    }))
 }
 
 /// How the device's side of the session went.
