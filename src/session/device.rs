@@ -11,7 +11,7 @@ use super::bridge;
 use super::guard::Guard;
 use super::{credential, refuse, SessionError, Start};
 use crate::bastion::Bastion;
-use crate::connect::{Line, Link, LinkRequest, Take};
+use crate::connect::{Early, Line, Link, LinkRequest, Take};
 use crate::identity::Identity;
 use crate::inventory::Device;
 use crate::policy::Action;
@@ -24,6 +24,7 @@ pub(super) async fn run(
     channel: Channel<Msg>,
     handle: Handle,
     start: Start,
+    early: Option<Early>,
 ) {
     if let Some(name) = &start.subsystem {
         let msg = format!(
@@ -69,7 +70,7 @@ pub(super) async fn run(
             return refuse(&channel, &start, &e.to_string()).await;
         }
     };
-    let link = match connect(&bastion, &device, &start).await {
+    let link = match connect(&bastion, &device, &start, early).await {
         Ok(l) => l,
         Err(e) => {
             guard.fail("connect", &e.to_string()).await;
@@ -126,8 +127,14 @@ async fn wait_for_line(
     }
 }
 
-/// The credential, then the link, as the device's kind says.
-async fn connect(bastion: &Bastion, device: &Device, start: &Start) -> super::Result<Link> {
+/// The credential, then the link, as the device's kind says (on the connection started
+/// ahead, if there is one).
+async fn connect(
+    bastion: &Bastion,
+    device: &Device,
+    start: &Start,
+    early: Option<Early>,
+) -> super::Result<Link> {
     let cred = credential(bastion, device).await?;
     let (connector, target) = bastion.connectors.for_device(device);
     let (cols, rows) = start.size();
@@ -138,7 +145,10 @@ async fn connect(bastion: &Bastion, device: &Device, start: &Start) -> super::Re
         command: start.command.clone(),
         pty: start.pty.is_some(),
     };
-    Ok(connector.open(&target, &cred, &req).await?)
+    Ok(match early {
+        Some(early) => early.start(&bastion.connectors, &cred, &req).await?,
+        None => connector.open(&target, &cred, &req).await?,
+    })
 }
 
 /// A session that failed before its recording existed.
