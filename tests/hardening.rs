@@ -2,7 +2,8 @@
 //! a forced command holds through `-J` and `connect`; a revoked or expired certificate
 //! ends its whole connection (multiplexed commands and forwards included); a pre-login
 //! flood from one address leaves another admin in and the audit log bounded; hostile login
-//! names and key ids are cut and escaped; a certificate valid forever works. The real
+//! names and key ids are cut and escaped; a certificate valid forever works; key and
+//! credentials files others can read stop `serve` and fail `check`. The real
 //! OpenSSH client plays both the admin and the attacker except where it cannot (a 200 KB
 //! login name is sent by a few lines of raw SSH below, said there).
 
@@ -360,4 +361,97 @@ fn a_certificate_valid_forever_works_and_says_so() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("expires:     never"), "{stdout}");
+}
+
+#[test]
+fn key_files_others_can_read_stop_serve_and_fail_check() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::start();
+    let ok = lab.oobgate(&["check"]);
+    assert!(ok.status.success(), "{:?}", text(&ok));
+    let user_ca = lab.root().join("data/user_ca");
+    assert!(user_ca.exists(), "the lab's user CA key");
+    std::fs::set_permissions(&user_ca, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let check = lab.oobgate(&["check"]);
+    let (_, err) = text(&check);
+    assert!(!check.status.success(), "check passed a 0644 CA key");
+    assert!(
+        err.contains("user_ca") && err.contains("readable by group or others (mode 0644)"),
+        "{err}"
+    );
+    // A second server on a free port (the lab's own holds its port): it must not start.
+    let config = std::fs::read_to_string(&lab.config_path).unwrap();
+    let second = lab.root().join("second.toml");
+    let listen = format!("listen = \"{}\"", lab.addr);
+    assert!(config.contains(&listen), "{config}");
+    std::fs::write(&second, config.replace(&listen, "listen = \"127.0.0.1:0\"")).unwrap();
+    let serve = common::run(
+        Command::new("timeout")
+            .arg("30")
+            .arg(env!("CARGO_BIN_EXE_oobgate"))
+            .args(["serve", "--config"])
+            .arg(&second),
+    );
+    let (_, err) = text(&serve);
+    assert!(
+        !serve.status.success() && serve.status.code() != Some(124),
+        "{err}"
+    );
+    assert!(
+        err.contains("user_ca") && err.contains("readable by group"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_reports_a_credentials_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, file) = common::credentials_file("devices/sw1", "admin", "pw-not-shown");
+    let lab = Lab::start_with(LabOptions {
+        extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+        ..Default::default()
+    });
+    assert!(lab.oobgate(&["check"]).status.success());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let check = lab.oobgate(&["check"]);
+    let (out, err) = text(&check);
+    assert!(
+        !check.status.success(),
+        "check passed a 0644 credentials file"
+    );
+    assert!(err.contains("credentials.toml"), "{err}");
+    assert!(!format!("{out}{err}").contains("pw-not-shown"));
+}
+
+#[test]
+fn no_agent_and_no_x11_reach_a_device() {
+    let d = common::device_lab::device_lab("");
+    let agent_dir = tempfile::tempdir().unwrap();
+    let sock = agent_dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    wait_until("the agent listens", Duration::from_secs(10), || {
+        sock.exists()
+    });
+    let out = common::run(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&d.cfg)
+            // Trusted: without xauth, an untrusted request is never even sent.
+            .args(["-A", "-X", "-o", "ForwardX11Trusted=yes", "sw1"])
+            .arg("echo agent=[$SSH_AUTH_SOCK] display=[$DISPLAY]")
+            .env("SSH_AUTH_SOCK", &sock)
+            .env("DISPLAY", ":7"),
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "agent=[] display=[]", "{stderr}");
+    assert!(stderr.contains("X11 forwarding request failed"), "{stderr}");
 }

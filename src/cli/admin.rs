@@ -54,6 +54,12 @@ pub fn check(config: &Path) -> Result<ExitCode> {
     if let Some(r) = &config.auth.revoked {
         oobgate::identity::RevocationList::open(Some(r.clone()))?;
     }
+    // What `serve` would refuse at start: key files others can read, a credentials file
+    // that is too open, owned by someone else or invalid.
+    oobgate::identity::check_key_files(&config.data_dir)?;
+    if let Some(file) = &config.secrets.local_file {
+        oobgate::secrets::LocalStore::open(file)?;
+    }
     println!(
         "{}: OK (listen {}, {} devices, policy {})",
         config.path.display(),

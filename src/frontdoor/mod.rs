@@ -44,6 +44,28 @@ macro_rules! session_requests {
         ) -> Result<(), Self::Error> {
             session.channel_success(channel)
         }
+
+        // The bastion forwards no agent and no X11 display, whatever the certificate
+        // permits: a device session must not reach the admin's keys or screen.
+        async fn x11_request(
+            &mut self,
+            channel: ChannelId,
+            _single: bool,
+            _protocol: &str,
+            _cookie: &str,
+            _screen: u32,
+            session: &mut Session,
+        ) -> Result<(), Self::Error> {
+            session.channel_failure(channel)
+        }
+
+        async fn agent_request(
+            &mut self,
+            _channel: ChannelId,
+            _session: &mut Session,
+        ) -> Result<bool, Self::Error> {
+            Ok(false)
+        }
     };
 }
 

@@ -60,6 +60,7 @@ fn crypto(e: impl std::fmt::Display) -> IdentityError {
 /// Loads an OpenSSH private key file, or creates it (mode 0600, with its `.pub`).
 fn load_or_generate(path: &Path, comment: &str) -> Result<PrivateKey> {
     if path.exists() {
+        ensure_private(path)?;
         return PrivateKey::read_openssh_file(path).map_err(|e| IdentityError::KeyFile {
             path: path.to_path_buf(),
             reason: format!("not an unencrypted OpenSSH private key: {e}"),
@@ -81,6 +82,44 @@ fn load_or_generate(path: &Path, comment: &str) -> Result<PrivateKey> {
             reason: format!("cannot write public key: {e}"),
         })?;
     Ok(key)
+}
+
+/// The private key files of a data directory (the CAs and the host key).
+const PRIVATE_KEYS: [&str; 3] = ["host_ca", "user_ca", "host_key"];
+
+/// Refuses a private key file that the group or others could read or write.
+fn ensure_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| IdentityError::KeyFile {
+            path: path.to_path_buf(),
+            reason: format!("cannot read: {e}"),
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(IdentityError::KeyFile {
+            path: path.to_path_buf(),
+            reason: format!(
+                "a private key readable by group or others (mode {mode:04o}); \
+                 `chmod 600 {}` if it was not exposed, else replace it",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks the private keys that exist in `data_dir` as `serve` would (`oobgate check`).
+pub fn check_key_files(data_dir: &Path) -> Result<()> {
+    for name in PRIVATE_KEYS {
+        let path = data_dir.join(name);
+        if path.exists() {
+            ensure_private(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn pub_path(path: &Path) -> PathBuf {

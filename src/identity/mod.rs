@@ -8,7 +8,7 @@ mod ca;
 mod revocation;
 mod validate;
 
-pub use ca::{CertRequest, KeyStore};
+pub use ca::{check_key_files, CertRequest, KeyStore};
 pub use revocation::{ListNews, RevocationList};
 pub use validate::{Rejection, Validator};
 
