@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{device_grant, AccessRequest, AccessTarget};
 use crate::audit::Event;
 use crate::identity::Identity;
+use crate::metrics::Metrics;
 use crate::policy::{Action, Decision, PolicyEngine};
 use crate::store::{AccessStore, AuditLog};
 
@@ -63,6 +64,7 @@ pub struct Authorizer {
     policy: PolicyEngine,
     grants: Arc<dyn AccessStore>,
     audit: Arc<dyn AuditLog>,
+    metrics: Metrics,
 }
 
 impl Authorizer {
@@ -76,7 +78,13 @@ impl Authorizer {
             policy,
             grants,
             audit,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// The same authorizer, counting its decisions in `metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> Authorizer {
+        Authorizer { metrics, ..self }
     }
 
     /// The policy engine (and through it the current inventory).
@@ -86,7 +94,9 @@ impl Authorizer {
 
     /// The decision for `action` on `object` by `id`, not recorded.
     pub async fn decide(&self, id: &Identity, object: &str, action: Action) -> Verdict {
-        self.decide_as(&id.user, &id.roles, object, action).await
+        let v = self.decide_as(&id.user, &id.roles, object, action).await;
+        self.metrics.decision(action.as_str(), v.allowed);
+        v
     }
 
     /// The decision for `action` on `object` by `id`, recorded as a `policy.decision`

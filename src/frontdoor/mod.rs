@@ -84,10 +84,26 @@ pub enum FrontdoorError {
     /// Accepting connections failed.
     #[error("accept failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The metrics endpoint could not listen.
+    #[error("metrics.listen: cannot listen on {0}: {1}")]
+    Metrics(std::net::SocketAddr, std::io::Error),
 }
 
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, FrontdoorError>;
+
+/// Refreshes the sampled gauges: console link states and the webhook queue.
+fn sampler(bastion: &Arc<Bastion>) -> crate::metrics::Sampler {
+    let weak = Arc::downgrade(bastion);
+    Arc::new(move |metrics| {
+        let Some(bastion) = weak.upgrade() else {
+            return;
+        };
+        let consoles = bastion.consoles.list();
+        metrics.console_links(consoles.iter().map(|c| (c.name.as_str(), c.link.name())));
+        metrics.webhook_queue(bastion.notifier.queue_depth());
+    })
+}
 
 /// Serves the front door on `listener` until `shutdown` is cancelled, then closes every
 /// connection and waits for every task (sessions sealing their recordings included).
@@ -113,6 +129,19 @@ pub async fn serve(
         }
     }
     bastion.tasks.spawn(watch::run(bastion.clone()));
+    if let Some(addr) = bastion.config.metrics {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| FrontdoorError::Metrics(addr, e))?;
+        tracing::info!(listen = %addr, "metrics endpoint listening");
+        bastion.tasks.spawn(crate::metrics::serve(
+            listener,
+            bastion.metrics.clone(),
+            sampler(&bastion),
+            bastion.tasks.clone(),
+            shutdown.clone(),
+        ));
+    }
     let configs = Arc::new(ServerConfigs::new(&bastion));
     let admission = Admission::new(&bastion.config.limits);
     bastion

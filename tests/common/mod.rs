@@ -9,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod console;
+
 use oobgate::audit::{EventFilter, EventRow};
 use oobgate::config::Config;
 use oobgate::store::{sqlite::SqliteStore, AuditLog};
