@@ -57,11 +57,15 @@ mod handler;
 mod intercept;
 mod jump;
 mod killable;
+mod operations;
+mod reload;
 mod replay;
+mod service;
 mod shell;
 mod watch;
 
 pub use commands::{CommandOutput, COMMANDS};
+pub use reload::ReloadReport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,25 +96,24 @@ pub enum FrontdoorError {
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, FrontdoorError>;
 
-/// Refreshes the sampled gauges: console link states and the webhook queue.
-fn sampler(bastion: &Arc<Bastion>) -> crate::metrics::Sampler {
-    let weak = Arc::downgrade(bastion);
-    Arc::new(move |metrics| {
-        let Some(bastion) = weak.upgrade() else {
-            return;
-        };
-        let consoles = bastion.consoles.list();
-        metrics.console_links(consoles.iter().map(|c| (c.name.as_str(), c.link.name())));
-        metrics.webhook_queue(bastion.notifier.queue_depth());
-    })
-}
-
 /// Serves the front door on `listener` until `shutdown` is cancelled, then closes every
 /// connection and waits for every task (sessions sealing their recordings included).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: CancellationToken,
+) -> Result<()> {
+    let (_keep, reloads) = tokio::sync::mpsc::channel(1);
+    serve_with_reload(listener, config, shutdown, reloads).await
+}
+
+/// Like [`serve`], reloading what can change live at each message of `reloads` (SIGHUP),
+/// and notifying the service manager (`NOTIFY_SOCKET`) of readiness, reloads and stop.
+pub async fn serve_with_reload(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+    reload_requests: tokio::sync::mpsc::Receiver<()>,
 ) -> Result<()> {
     authlog::install();
     let bastion = Arc::new(Bastion::open(config, shutdown.clone()).await?);
@@ -121,33 +124,20 @@ pub async fn serve(
         bastion.config.limits.reload_interval,
         shutdown.clone(),
     );
-    for device in bastion.policy.inventory().devices() {
-        if device.kind.is_console() && device.always_on {
-            if let Err(e) = crate::session::register_console(&bastion, device) {
-                tracing::error!(device = %device.name, error = %e, "cannot start always-on console");
-            }
-        }
-    }
+    operations::start_consoles(&bastion);
     bastion.tasks.spawn(watch::run(bastion.clone()));
-    if let Some(addr) = bastion.config.metrics {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| FrontdoorError::Metrics(addr, e))?;
-        tracing::info!(listen = %addr, "metrics endpoint listening");
-        bastion.tasks.spawn(crate::metrics::serve(
-            listener,
-            bastion.metrics.clone(),
-            sampler(&bastion),
-            bastion.tasks.clone(),
-            shutdown.clone(),
-        ));
-    }
+    operations::start_metrics(&bastion).await?;
     let configs = Arc::new(ServerConfigs::new(&bastion));
     let admission = Admission::new(&bastion.config.limits);
     bastion
         .tasks
         .spawn(watch::noise(bastion.clone(), admission.clone()));
     tracing::info!(listen = %listener.local_addr()?, "oobgate front door listening");
+    bastion
+        .tasks
+        .spawn(operations::reloads(bastion.clone(), reload_requests));
+    bastion.tasks.spawn(service::watchdog(shutdown.clone()));
+    service::ready();
     loop {
         let (socket, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -186,6 +176,7 @@ pub async fn serve(
             ticket,
         ));
     }
+    service::stopping();
     bastion.tasks.close();
     bastion.tasks.wait().await;
     bastion.consoles.shutdown().await;

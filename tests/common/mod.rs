@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod console;
+pub mod process;
 
 use oobgate::audit::{EventFilter, EventRow};
 use oobgate::config::Config;
