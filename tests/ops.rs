@@ -147,3 +147,74 @@ fn sighup_reloads_the_policy_for_the_next_login_and_audits_it() {
     signal(&server, "-TERM");
     assert!(wait_exit(&mut server).success());
 }
+
+#[test]
+fn status_prints_every_section_and_fails_when_the_server_is_away() {
+    let console = common::console::pty_console();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (_creds, creds) = common::credentials_file("devices/sw1", "admin", "s3cret");
+    let lab = Lab::start_with(common::LabOptions {
+        inventory: Some(format!(
+            "[[device]]\nname = \"srv7-console\"\nkind = \"serial\"\naddress = \"{}\"\nalways_on = true\n",
+            console.pty.display()
+        )),
+        top: "host_names = [\"bastion.test\"]".into(),
+        extra: format!(
+            "[metrics]\nlisten = \"{metrics}\"\n[secrets]\nlocal_file = \"{}\"\n",
+            creds.display()
+        ),
+        ..Default::default()
+    });
+    let until = Instant::now() + Duration::from_secs(15);
+    let (out, shown) = loop {
+        let out = lab.oobgate(&["status"]);
+        let shown = text(&out).0;
+        if shown.contains("srv7-console up") || Instant::now() > until {
+            break (out, shown);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(out.status.success(), "{:?}", text(&out));
+    for line in [
+        "node:             bastion.test",
+        &format!("listen:           {}: answering (SSH-2.0-oobgate", lab.addr),
+        &format!("metrics:          {metrics}: answering"),
+        "live sessions:    0 ",
+        "consoles:         srv7-console up",
+        "secrets:          local credential file",
+        "host CA:          ",
+        "user CA:          ",
+        "trusted CA 1:     ",
+        "host certificate: valid until ",
+    ] {
+        assert!(shown.contains(line), "no {line:?} in\n{shown}");
+    }
+    assert!(
+        shown.contains("reachable") && !shown.contains("UNREACHABLE"),
+        "{shown}"
+    );
+
+    // The same config with the server's address moved: nobody answers there.
+    let away = lab.root().join("away.toml");
+    let conf = std::fs::read_to_string(&lab.config_path).unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(
+        &away,
+        conf.replace(&lab.addr.to_string(), &free.to_string()),
+    )
+    .unwrap();
+    let out = common::run(
+        Command::new(env!("CARGO_BIN_EXE_oobgate"))
+            .args(["status", "--config"])
+            .arg(&away),
+    );
+    let shown = text(&out).0;
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains(&format!("{free}: NOT answering")), "{shown}");
+}
