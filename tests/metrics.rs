@@ -176,3 +176,46 @@ fn a_non_loopback_listen_without_allow_remote_is_a_config_error() {
     );
     assert!(out.status.success(), "{:?}", text(&out));
 }
+
+#[test]
+fn device_links_and_recordings_are_timed_and_counted_by_kind() {
+    use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
+    let sshd = TestSshd::start(SshdOptions {
+        password: true,
+        ..Default::default()
+    })
+    .expect("sshd");
+    let (_creds, creds) = common::credentials_file("devices/sw1", TEST_USER, TEST_PASSWORD);
+    let addr = free_port();
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(format!(
+            "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{}\"\ncredential = \"devices/sw1\"\n\n\
+             [[device]]\nname = \"sw-dead\"\nkind = \"ssh\"\naddress = \"127.0.0.1:9\"\ncredential = \"devices/sw1\"\n",
+            sshd.address()
+        )),
+        extra: format!(
+            "[metrics]\nlisten = \"{addr}\"\n[secrets]\nlocal_file = \"{}\"\n",
+            creds.display()
+        ),
+        ..Default::default()
+    });
+    let cfg = lab.user("alice", "alice,role:admin");
+    let cfg = lab.with_devices(&cfg, &["sw1", "sw-dead"]);
+    let out = lab.ssh_to(&cfg, "sw1", &["echo", "metrics-hello"]);
+    assert!(text(&out).0.contains("metrics-hello"), "{:?}", text(&out));
+    let out = lab.ssh_to(&cfg, "sw-dead", &["true"]);
+    assert!(!out.status.success(), "{:?}", text(&out));
+    let text = wait_for(
+        addr,
+        "oobgate_recording_bytes_total{direction=\"output\"}",
+        |v| v >= "metrics-hello".len() as f64,
+    );
+    for (series, want) in [
+        ("oobgate_device_connect_seconds_count{kind=\"ssh\"}", 1.0),
+        ("oobgate_device_connect_failures_total{kind=\"ssh\"}", 1.0),
+        ("oobgate_session_setup_seconds_count{kind=\"ssh\"}", 1.0),
+        ("oobgate_sessions_live{kind=\"ssh\"}", 0.0),
+    ] {
+        assert_eq!(value(&text, series), Some(want), "{series}:\n{text}");
+    }
+}

@@ -330,9 +330,11 @@ impl Guard {
             live,
             queue,
             rec,
+            counted,
             ..
         } = self;
         drop(rec);
+        drop(counted);
         let recording = queue.finish(&format!("session end: {}", stop.reason)).await;
         let (sha, rec_err) = match recording {
             Ok(summary) => {
