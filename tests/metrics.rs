@@ -219,3 +219,35 @@ fn device_links_and_recordings_are_timed_and_counted_by_kind() {
         assert_eq!(value(&text, series), Some(want), "{series}:\n{text}");
     }
 }
+
+#[test]
+fn a_webhook_event_nobody_receives_counts_as_a_webhook_failure() {
+    let console = pty_console();
+    let addr = free_port();
+    let dead = free_port();
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(format!(
+            "[[device]]\nname = \"srv7-console\"\nkind = \"serial\"\naddress = \"{}\"\n",
+            console.pty.display()
+        )),
+        extra: format!(
+            "[metrics]\nlisten = \"{addr}\"\n\
+             [webhook]\nurl = \"http://{dead}/hook\"\nretries = 0\ntimeout = \"1s\"\n"
+        ),
+        ..Default::default()
+    });
+    let text = scrape(addr);
+    assert_eq!(
+        value(&text, "oobgate_webhook_failures_total"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "oobgate_webhook_queue_depth"),
+        Some(0.0),
+        "{text}"
+    );
+    // An unusable revocation list is an alert the webhook is told of.
+    std::fs::write(lab.root().join("revoked"), "not a revocation entry\n").unwrap();
+    wait_for(addr, "oobgate_webhook_failures_total", |v| v == 1.0);
+}
