@@ -56,7 +56,22 @@ struct DirectionLabel {
     direction: String,
 }
 
-type Histograms = Family<KindLabel, Histogram, fn() -> Histogram>;
+/// Histograms by device kind, all with the same buckets.
+#[derive(Clone)]
+struct Histograms(Family<KindLabel, Histogram, fn() -> Histogram>);
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Histograms(Family::new_with_constructor(seconds_histogram))
+    }
+}
+
+impl Histograms {
+    fn observe(&self, kind: &str, took: Duration) {
+        let label = KindLabel { kind: kind.into() };
+        self.0.get_or_create(&label).observe(took.as_secs_f64());
+    }
+}
 
 /// Seconds from 5 ms to about 80 s.
 fn seconds_histogram() -> Histogram {
@@ -68,6 +83,11 @@ pub const LINK_STATES: [&str; 4] = ["idle", "connecting", "up", "down"];
 
 struct Inner {
     registry: Registry,
+    families: Families,
+}
+
+#[derive(Default)]
+struct Families {
     sessions_live: Family<KindLabel, Gauge>,
     logins: Family<LoginLabels, Counter>,
     decisions: Family<DecisionLabels, Counter>,
@@ -80,6 +100,71 @@ struct Inner {
     audit_appends: Family<OutcomeLabel, Counter>,
     webhook_queue: Gauge,
     webhook_failures: Counter,
+}
+
+impl Families {
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "sessions_live",
+            "Sessions running now, by device kind",
+            self.sessions_live.clone(),
+        );
+        r.register(
+            "logins",
+            "Logins accepted and refused, by reason",
+            self.logins.clone(),
+        );
+        r.register(
+            "policy_decisions",
+            "Authorization decisions, by action and decision",
+            self.decisions.clone(),
+        );
+        r.register(
+            "session_setup_seconds",
+            "Time from a session's request to its start, by device kind",
+            self.session_setup.0.clone(),
+        );
+        r.register(
+            "device_connect_seconds",
+            "Time to open a device link, by device kind",
+            self.device_connect.0.clone(),
+        );
+        r.register(
+            "device_connect_failures",
+            "Device links that could not be opened, by device kind",
+            self.device_connect_failures.clone(),
+        );
+        r.register(
+            "console_link_state",
+            "Console link state: 1 for the current state of each console",
+            self.console_link.clone(),
+        );
+        r.register(
+            "recording_bytes",
+            "Bytes recorded, by direction",
+            self.recording_bytes.clone(),
+        );
+        r.register(
+            "recording_failures",
+            "Recordings that could not be opened or sealed",
+            self.recording_failures.clone(),
+        );
+        r.register(
+            "audit_appends",
+            "Audit events appended to the chain, by outcome",
+            self.audit_appends.clone(),
+        );
+        r.register(
+            "webhook_queue_depth",
+            "Webhook events waiting for delivery",
+            self.webhook_queue.clone(),
+        );
+        r.register(
+            "webhook_failures",
+            "Webhook events dropped (queue full or every retry failed)",
+            self.webhook_failures.clone(),
+        );
+    }
 }
 
 /// Every metric of one bastion; cheap to clone. `Metrics::default()` is a fresh set.
@@ -104,84 +189,10 @@ impl Metrics {
     /// A fresh set, every family registered (under the `oobgate_` prefix).
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("oobgate");
-        let inner = Inner {
-            sessions_live: Family::default(),
-            logins: Family::default(),
-            decisions: Family::default(),
-            session_setup: Family::new_with_constructor(seconds_histogram),
-            device_connect: Family::new_with_constructor(seconds_histogram),
-            device_connect_failures: Family::default(),
-            console_link: Family::default(),
-            recording_bytes: Family::default(),
-            recording_failures: Counter::default(),
-            audit_appends: Family::default(),
-            webhook_queue: Gauge::default(),
-            webhook_failures: Counter::default(),
-            registry: Registry::default(),
-        };
-        let r = &mut registry;
-        r.register(
-            "sessions_live",
-            "Sessions running now, by device kind",
-            inner.sessions_live.clone(),
-        );
-        r.register(
-            "logins",
-            "Logins accepted and refused, by reason",
-            inner.logins.clone(),
-        );
-        r.register(
-            "policy_decisions",
-            "Authorization decisions, by action and decision",
-            inner.decisions.clone(),
-        );
-        r.register(
-            "session_setup_seconds",
-            "Time from a session's request to its start, by device kind",
-            inner.session_setup.clone(),
-        );
-        r.register(
-            "device_connect_seconds",
-            "Time to open a device link, by device kind",
-            inner.device_connect.clone(),
-        );
-        r.register(
-            "device_connect_failures",
-            "Device links that could not be opened, by device kind",
-            inner.device_connect_failures.clone(),
-        );
-        r.register(
-            "console_link_state",
-            "Console link state: 1 for the current state of each console",
-            inner.console_link.clone(),
-        );
-        r.register(
-            "recording_bytes",
-            "Bytes recorded, by direction",
-            inner.recording_bytes.clone(),
-        );
-        r.register(
-            "recording_failures",
-            "Recordings that could not be opened or sealed",
-            inner.recording_failures.clone(),
-        );
-        r.register(
-            "audit_appends",
-            "Audit events appended to the chain, by outcome",
-            inner.audit_appends.clone(),
-        );
-        r.register(
-            "webhook_queue_depth",
-            "Webhook events waiting for delivery",
-            inner.webhook_queue.clone(),
-        );
-        r.register(
-            "webhook_failures",
-            "Webhook events dropped after every retry failed",
-            inner.webhook_failures.clone(),
-        );
+        let families = Families::default();
+        families.register(&mut registry);
         Metrics {
-            inner: Arc::new(Inner { registry, ..inner }),
+            inner: Arc::new(Inner { registry, families }),
         }
     }
 
@@ -195,9 +206,13 @@ impl Metrics {
 
     /// A session of a device of `kind` started; it counts as live until the handle drops.
     pub fn session_live(&self, kind: &str) -> LiveSessionMetric {
-        let gauge = self.inner.sessions_live.get_or_create_owned(&KindLabel {
-            kind: kind.to_string(),
-        });
+        let gauge = self
+            .inner
+            .families
+            .sessions_live
+            .get_or_create_owned(&KindLabel {
+                kind: kind.to_string(),
+            });
         gauge.inc();
         LiveSessionMetric { gauge }
     }
@@ -206,6 +221,7 @@ impl Metrics {
     pub fn login(&self, accepted: bool, reason: &str) {
         let outcome = if accepted { "accepted" } else { "refused" };
         self.inner
+            .families
             .logins
             .get_or_create(&LoginLabels {
                 outcome: outcome.into(),
@@ -218,6 +234,7 @@ impl Metrics {
     pub fn decision(&self, action: &str, allowed: bool) {
         let decision = if allowed { "allow" } else { "deny" };
         self.inner
+            .families
             .decisions
             .get_or_create(&DecisionLabels {
                 action: action.into(),
@@ -228,33 +245,24 @@ impl Metrics {
 
     /// A session on a device of `kind` took `took` from its request to its start.
     pub fn session_setup(&self, kind: &str, took: Duration) {
-        let label = KindLabel { kind: kind.into() };
-        self.inner
-            .session_setup
-            .get_or_create(&label)
-            .observe(took.as_secs_f64());
+        self.inner.families.session_setup.observe(kind, took);
     }
 
     /// A device link of `kind` was opened in `took`, or failed (`ok` false).
     pub fn device_connect(&self, kind: &str, took: Duration, ok: bool) {
-        let label = KindLabel { kind: kind.into() };
+        let families = &self.inner.families;
         if ok {
-            self.inner
-                .device_connect
-                .get_or_create(&label)
-                .observe(took.as_secs_f64());
+            families.device_connect.observe(kind, took);
         } else {
-            self.inner
-                .device_connect_failures
-                .get_or_create(&label)
-                .inc();
+            let label = KindLabel { kind: kind.into() };
+            families.device_connect_failures.get_or_create(&label).inc();
         }
     }
 
     /// Sets the state of each console (`state` one of [`LINK_STATES`]); consoles not
     /// listed are dropped from the family.
     pub fn console_links<'a>(&self, consoles: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let family = &self.inner.console_link;
+        let family = &self.inner.families.console_link;
         family.clear();
         for (console, current) in consoles {
             for state in LINK_STATES {
@@ -273,6 +281,7 @@ impl Metrics {
     pub fn recorded(&self, bytes_in: u64, bytes_out: u64) {
         for (direction, n) in [("input", bytes_in), ("output", bytes_out)] {
             self.inner
+                .families
                 .recording_bytes
                 .get_or_create(&DirectionLabel {
                     direction: direction.into(),
@@ -283,13 +292,14 @@ impl Metrics {
 
     /// A recording could not be opened, written or sealed.
     pub fn recording_failed(&self) {
-        self.inner.recording_failures.inc();
+        self.inner.families.recording_failures.inc();
     }
 
     /// An audit event was appended (`ok`) or could not be.
     pub fn audit_append(&self, ok: bool) {
         let outcome = if ok { "ok" } else { "failed" };
         self.inner
+            .families
             .audit_appends
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.into(),
@@ -300,13 +310,14 @@ impl Metrics {
     /// How many webhook events wait for delivery now.
     pub fn webhook_queue(&self, depth: usize) {
         self.inner
+            .families
             .webhook_queue
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// A webhook event was dropped after its last attempt failed.
     pub fn webhook_failed(&self) {
-        self.inner.webhook_failures.inc();
+        self.inner.families.webhook_failures.inc();
     }
 }
 
