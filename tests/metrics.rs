@@ -107,6 +107,14 @@ fn a_live_console_session_and_its_login_show_in_the_scrape() {
         value(&text, "oobgate_audit_appends_total{outcome=\"ok\"}").is_some_and(|v| v >= 2.0),
         "{text}"
     );
+    assert!(
+        value(
+            &text,
+            "oobgate_device_connect_seconds_count{kind=\"serial\"}"
+        )
+        .is_some_and(|v| v >= 1.0),
+        "the console link's opening is not timed:\n{text}"
+    );
     assert!(!text.contains("carol"), "a user name is a label:\n{text}");
     carol.detach();
     let text = wait_for(addr, "oobgate_sessions_live{kind=\"serial\"}", |v| v == 0.0);
