@@ -127,21 +127,26 @@ fn sighup_reloads_the_policy_for_the_next_login_and_audits_it() {
     );
     assert_eq!(ev.detail["restart_needed"], serde_json::json!(["limits"]));
 
-    // A broken policy keeps the last good one, and says so.
+    // A broken policy and revocation list keep the last good ones, and say so.
     std::fs::write(&policy, "p, role:netops\n").unwrap();
+    std::fs::write(lab.root().join("revoked"), "serial twelve\n").unwrap();
     signal(&server, "-HUP");
     manager.wait_for("RELOADING=1");
     manager.wait_for("READY=1");
     let failed = lab
         .wait_event("config.reloaded", |e| e.outcome.as_deref() == Some("error"))
         .expect("a failed reload is audited");
+    let what = failed.detail["failed"].to_string();
     assert!(
-        failed.detail["failed"].to_string().contains("policy.csv"),
-        "{:?}",
-        failed.detail
+        what.contains("policy.csv") && what.contains("revocation list"),
+        "{what}"
     );
+    // An unusable revocation list refuses new logins (fail closed) until it is fixed;
+    // then the last good policy answers.
     let out = lab.ssh(&cfg, &["ls"]);
-    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(!out.status.success(), "{:?}", text(&out));
+    std::fs::write(lab.root().join("revoked"), "# nothing revoked\n").unwrap();
+    assert!(!listed(&lab, &cfg).contains("sw1"));
     let log = std::fs::read_to_string(lab.root().join("serve.log")).unwrap();
     assert!(log.contains("last good version"), "{log}");
     signal(&server, "-TERM");
