@@ -82,7 +82,7 @@ impl Authorizer {
         }
     }
 
-    /// The same authorizer, counting its decisions in `metrics`.
+    /// The same authorizer, counting its recorded decisions in `metrics`.
     pub fn with_metrics(self, metrics: Metrics) -> Authorizer {
         Authorizer { metrics, ..self }
     }
@@ -94,9 +94,7 @@ impl Authorizer {
 
     /// The decision for `action` on `object` by `id`, not recorded.
     pub async fn decide(&self, id: &Identity, object: &str, action: Action) -> Verdict {
-        let v = self.decide_as(&id.user, &id.roles, object, action).await;
-        self.metrics.decision(action.as_str(), v.allowed);
-        v
+        self.decide_as(&id.user, &id.roles, object, action).await
     }
 
     /// The decision for `action` on `object` by `id`, recorded as a `policy.decision`
@@ -109,6 +107,7 @@ impl Authorizer {
         context: serde_json::Value,
     ) -> Verdict {
         let v = self.decide(id, object, action).await;
+        self.metrics.decision(action.as_str(), v.allowed);
         let mut detail = json!({ "reason": v.reason, "rule": v.rule });
         if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), context) {
             d.extend(extra);
