@@ -11,46 +11,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{text, Lab, LabOptions};
-use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
-
-struct DeviceLab {
-    lab: Lab,
-    cfg: PathBuf,
-    sshd: TestSshd,
-    _creds: tempfile::TempDir,
-}
-
-fn device_lab_with(sshd: SshdOptions, device: &str, limits: &str, extra: &str) -> DeviceLab {
-    let sshd = TestSshd::start(SshdOptions {
-        password: true,
-        ..sshd
-    })
-    .expect("sshd");
-    let (creds, file) = common::credentials_file("devices/sw1", TEST_USER, TEST_PASSWORD);
-    let lab = Lab::start_with(LabOptions {
-        inventory: Some(format!(
-            "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{}\"\n\
-             credential = \"devices/sw1\"\n{device}\n",
-            sshd.address()
-        )),
-        limits: limits.into(),
-        extra: format!("{extra}\n[secrets]\nlocal_file = \"{}\"\n", file.display()),
-        ..Default::default()
-    });
-    let cfg = lab.user("alice", "alice,role:admin");
-    let cfg = lab.with_devices(&cfg, &["sw1"]);
-    DeviceLab {
-        lab,
-        cfg,
-        sshd,
-        _creds: creds,
-    }
-}
-
-fn device_lab(limits: &str) -> DeviceLab {
-    device_lab_with(SshdOptions::default(), "", limits, "")
-}
+use common::device_lab::{device_lab, device_lab_with};
+use common::{text, Lab};
+use oobgate::connect::testing::SshdOptions;
 
 fn on_sw1(cfg: &std::path::Path, command: &str) -> Command {
     let mut c = Command::new("ssh");

@@ -24,7 +24,10 @@ pub mod rfc2217;
 pub mod serial;
 pub mod ssh;
 mod ssh_auth;
+mod ssh_channel;
+mod ssh_conn;
 mod ssh_handler;
+mod ssh_pool;
 pub mod telnet;
 mod telnet_codec;
 #[cfg(any(test, feature = "testing"))]
@@ -46,6 +49,7 @@ pub use rawtcp::RawTcpConnector;
 pub use rfc2217::Rfc2217Connector;
 pub use serial::{SerialConnector, SerialSettings};
 pub use ssh::SshConnector;
+pub use ssh_conn::DeviceConn;
 pub use telnet::TelnetConnector;
 
 /// A device as the connectors see it (the inventory owns the full record).
@@ -333,6 +337,9 @@ impl Connectors {
     pub fn for_device(&self, device: &Device) -> (std::sync::Arc<dyn Connector>, Target) {
         use crate::inventory::Address;
         let connector: std::sync::Arc<dyn Connector> = match (&device.kind, &device.address) {
+            (DeviceKind::Ssh, _) if device.reuse_connection => {
+                std::sync::Arc::new(Reusing(self.ssh.clone()))
+            }
             (DeviceKind::Ssh, _) => self.ssh.clone(),
             (DeviceKind::Telnet, _) => std::sync::Arc::new(TelnetConnector::new()),
             (DeviceKind::IpmiSol, _) => std::sync::Arc::new(IpmiSolConnector::new(
@@ -353,6 +360,21 @@ impl Connectors {
         (connector, Target::of(device))
     }
 
+    /// Starts reaching `device` ahead of its session (the handshake, no login), when its
+    /// kind allows and no idle reusable connection is waiting; `None` otherwise.
+    pub fn prepare(&self, device: &Device) -> Option<Early> {
+        if device.kind != DeviceKind::Ssh
+            || (device.reuse_connection && self.ssh.has_idle(&device.name))
+        {
+            return None;
+        }
+        let (ssh, target) = (self.ssh.clone(), Target::of(device));
+        Some(Early {
+            reuse: device.reuse_connection,
+            task: tokio::spawn(async move { ssh.connect(&target).await }),
+        })
+    }
+
     /// Whether `device`'s link can send a serial break (ttys, RFC 2217 ports and SOL can;
     /// raw TCP ports and CLI sessions cannot).
     pub fn can_break(device: &Device) -> bool {
@@ -362,6 +384,53 @@ impl Connectors {
             DeviceKind::Serial => !matches!(device.address, Address::Raw(_)),
             DeviceKind::Ssh | DeviceKind::Telnet => false,
         }
+    }
+}
+
+/// SSH with connection reuse, as a [`Connector`].
+struct Reusing(std::sync::Arc<SshConnector>);
+
+#[async_trait]
+impl Connector for Reusing {
+    async fn open(
+        &self,
+        target: &Target,
+        cred: &DeviceCredential,
+        req: &LinkRequest,
+    ) -> Result<Link> {
+        self.0.open_reusing(target, cred, req).await
+    }
+}
+
+/// A device connection started ahead of its session ([`Connectors::prepare`]). Dropped
+/// unused (the admin never started the session), its connection is closed when the
+/// handshake ends.
+pub struct Early {
+    reuse: bool,
+    task: tokio::task::JoinHandle<Result<DeviceConn>>,
+}
+
+impl Early {
+    /// Waits for the handshake, then logs in and starts the session as `req` asks.
+    pub async fn start(
+        self,
+        connectors: &Connectors,
+        cred: &DeviceCredential,
+        req: &LinkRequest,
+    ) -> Result<Link> {
+        let mut conn = self
+            .task
+            .await
+            .map_err(|e| ConnectError::Protocol(format!("device connection task failed: {e}")))??;
+        // The device may have given up on a connection that waited long for its session
+        // (sshd's LoginGraceTime): a fresh one then.
+        if !conn.is_open() {
+            let target = conn.target.clone();
+            drop(conn);
+            conn = connectors.ssh.connect(&target).await?;
+        }
+        let pool = self.reuse.then(|| connectors.ssh.pool());
+        ssh_channel::start(conn, cred, req, pool).await
     }
 }
 

@@ -41,12 +41,20 @@ pub async fn serve_inner(
             return;
         }
     };
+    // The device's TCP and key exchange start now, while the client is still logging into
+    // the inner server: only for an allowed session, and never its login (that waits for
+    // the recording). A device with a line limit waits for its line first.
+    let early = match &refusal {
+        None if device.max_sessions.is_none() => bastion.connectors.prepare(&device),
+        _ => None,
+    };
     let handler = InnerConn {
         bastion: bastion.clone(),
         outer,
         device,
         identity: None,
         refusal,
+        early,
     };
     // The inner server writes whole SSH packets, each a few bytes over the outer channel's
     // largest data message: written as they come, every one would travel as a full message
@@ -81,6 +89,8 @@ struct InnerConn {
     device: Device,
     identity: Option<Identity>,
     refusal: Option<String>,
+    /// The device connection started ahead, for the first session channel.
+    early: Option<crate::connect::Early>,
 }
 
 impl InnerConn {
@@ -179,6 +189,7 @@ impl russh::server::Handler for InnerConn {
             channel,
             session.handle(),
             None,
+            self.early.take(),
         ));
         Ok(())
     }

@@ -48,7 +48,7 @@ pub async fn run_channel(
                     forced: false,
                     ..start
                 };
-                crate::session::run(bastion, id, device, channel, handle, Some(start)).await;
+                crate::session::run(bastion, id, device, channel, handle, Some(start), None).await;
             }
             Err(msg) => {
                 let _ = channel.data_bytes(render(&msg, pty)).await;

@@ -107,6 +107,9 @@ pub struct Device {
     pub max_sessions: Option<usize>,
     /// The ports of the device's host a `forward` may reach (its web UI, say).
     pub forward_ports: ForwardPorts,
+    /// Keep a logged-in SSH connection after a session and open the next session as a new
+    /// channel on it (for devices that take several channels per connection).
+    pub reuse_connection: bool,
 }
 
 /// Which ports of a device's host may be forwarded to (`forward_ports` in the inventory).

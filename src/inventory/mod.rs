@@ -70,6 +70,8 @@ struct RawDevice {
     sol_takeover: bool,
     max_sessions: Option<usize>,
     forward_ports: Option<Vec<toml::Value>>,
+    #[serde(default)]
+    reuse_connection: bool,
 }
 
 impl Inventory {
@@ -208,6 +210,15 @@ fn parse_device(
         ));
     }
     let max_sessions = raw.max_sessions;
+    if raw.reuse_connection && kind != DeviceKind::Ssh {
+        return Err(at(
+            Some(name_at),
+            ctx(format!(
+                "reuse_connection applies to kind = \"ssh\" devices only, not {:?}",
+                kind.as_str()
+            )),
+        ));
+    }
     let forward_ports = match &raw.forward_ports {
         None => ForwardPorts::None,
         Some(list) => ForwardPorts::parse(list).map_err(|r| at(Some(name_at), ctx(r)))?,
@@ -238,6 +249,7 @@ fn parse_device(
             sol_takeover: raw.sol_takeover,
             max_sessions,
             forward_ports,
+            reuse_connection: raw.reuse_connection,
         },
         name_at,
     ))

@@ -159,3 +159,18 @@ fn load_reads_files_and_names_missing_ones() {
     let e = Inventory::load(&missing).unwrap_err().to_string();
     assert!(e.contains("missing.toml"), "{e}");
 }
+
+#[test]
+fn connection_reuse_is_for_ssh_devices_only() {
+    let ssh =
+        "[[device]]\nname = \"d\"\nkind = \"ssh\"\naddress = \"h:22\"\nreuse_connection = true\n";
+    assert!(parse(ssh).unwrap().get("d").unwrap().reuse_connection);
+    let plain = "[[device]]\nname = \"d\"\nkind = \"ssh\"\naddress = \"h:22\"\n";
+    assert!(!parse(plain).unwrap().get("d").unwrap().reuse_connection);
+    let telnet = "[[device]]\nname = \"d\"\nkind = \"telnet\"\naddress = \"h:23\"\nreuse_connection = true\n";
+    let e = err(telnet);
+    assert!(
+        e.contains("device \"d\"") && e.contains("reuse_connection applies to kind = \"ssh\""),
+        "{e}"
+    );
+}

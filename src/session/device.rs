@@ -11,7 +11,7 @@ use super::bridge;
 use super::guard::Guard;
 use super::{credential, refuse, SessionError, Start};
 use crate::bastion::Bastion;
-use crate::connect::{Line, Link, LinkRequest, Take};
+use crate::connect::{Early, Line, Link, LinkRequest, Take};
 use crate::identity::Identity;
 use crate::inventory::Device;
 use crate::policy::Action;
@@ -24,6 +24,7 @@ pub(super) async fn run(
     channel: Channel<Msg>,
     handle: Handle,
     start: Start,
+    early: Option<Early>,
 ) {
     if let Some(name) = &start.subsystem {
         let msg = format!(
@@ -70,7 +71,7 @@ pub(super) async fn run(
         }
     };
     let asked = tokio::time::Instant::now();
-    let link = connect(&bastion, &device, &start).await;
+    let link = connect(&bastion, &device, &start, early).await;
     let kind = device.kind.as_str();
     bastion
         .metrics
@@ -132,8 +133,14 @@ async fn wait_for_line(
     }
 }
 
-/// The credential, then the link, as the device's kind says.
-async fn connect(bastion: &Bastion, device: &Device, start: &Start) -> super::Result<Link> {
+/// The credential, then the link, as the device's kind says (on the connection started
+/// ahead, if there is one).
+async fn connect(
+    bastion: &Bastion,
+    device: &Device,
+    start: &Start,
+    early: Option<Early>,
+) -> super::Result<Link> {
     let cred = credential(bastion, device).await?;
     let (connector, target) = bastion.connectors.for_device(device);
     let (cols, rows) = start.size();
@@ -144,7 +151,10 @@ async fn connect(bastion: &Bastion, device: &Device, start: &Start) -> super::Re
         command: start.command.clone(),
         pty: start.pty.is_some(),
     };
-    Ok(connector.open(&target, &cred, &req).await?)
+    Ok(match early {
+        Some(early) => early.start(&bastion.connectors, &cred, &req).await?,
+        None => connector.open(&target, &cred, &req).await?,
+    })
 }
 
 /// A session that failed before its recording existed.

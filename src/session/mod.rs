@@ -33,6 +33,7 @@ use russh::server::{Handle, Msg};
 use russh::Channel;
 
 use crate::bastion::Bastion;
+use crate::connect::Early;
 use crate::identity::Identity;
 use crate::inventory::Device;
 
@@ -82,7 +83,8 @@ pub const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs one session channel on `device` to its end; `handle` is the SSH connection the
 /// channel belongs to. `start` is given when the requests were already read (the outer
-/// `connect` command); otherwise they are read here.
+/// `connect` command); otherwise they are read here. `early` is the device connection
+/// started ahead of the session, if any.
 pub async fn run(
     bastion: Arc<Bastion>,
     id: Identity,
@@ -90,6 +92,7 @@ pub async fn run(
     mut channel: Channel<Msg>,
     handle: Handle,
     start: Option<Start>,
+    early: Option<Early>,
 ) {
     let start = match start {
         Some(s) => s,
@@ -101,7 +104,7 @@ pub async fn run(
     if device.kind.is_console() {
         console::run(bastion, id, device, channel, start).await;
     } else {
-        device::run(bastion, id, device, channel, handle, start).await;
+        device::run(bastion, id, device, channel, handle, start, early).await;
     }
 }
 

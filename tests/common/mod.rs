@@ -2,6 +2,8 @@
 //! real `ssh-keygen`, and the real `ssh` client driving it through a generated ssh_config.
 #![allow(dead_code)]
 
+pub mod device_lab;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,49 @@
+//! A lab with one real SSH device (sshd) behind the bastion.
+
+use std::path::PathBuf;
+
+use super::{credentials_file, Lab, LabOptions};
+use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
+
+/// A lab whose `sw1` is a real sshd logged into with a password from the local secrets
+/// file, and alice (role admin) allowed everywhere.
+pub struct DeviceLab {
+    pub lab: Lab,
+    /// alice's ssh_config, with `sw1` reached through the bastion.
+    pub cfg: PathBuf,
+    pub sshd: TestSshd,
+    _creds: tempfile::TempDir,
+}
+
+/// `sshd` options, extra inventory lines for sw1, `[limits]` lines and extra tables.
+pub fn device_lab_with(sshd: SshdOptions, device: &str, limits: &str, extra: &str) -> DeviceLab {
+    let sshd = TestSshd::start(SshdOptions {
+        password: true,
+        ..sshd
+    })
+    .expect("sshd");
+    let (creds, file) = credentials_file("devices/sw1", TEST_USER, TEST_PASSWORD);
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(format!(
+            "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{}\"\n\
+             credential = \"devices/sw1\"\n{device}\n",
+            sshd.address()
+        )),
+        limits: limits.into(),
+        extra: format!("{extra}\n[secrets]\nlocal_file = \"{}\"\n", file.display()),
+        ..Default::default()
+    });
+    let cfg = lab.user("alice", "alice,role:admin");
+    let cfg = lab.with_devices(&cfg, &["sw1"]);
+    DeviceLab {
+        lab,
+        cfg,
+        sshd,
+        _creds: creds,
+    }
+}
+
+/// The plain device lab with `[limits]` lines.
+pub fn device_lab(limits: &str) -> DeviceLab {
+    device_lab_with(SshdOptions::default(), "", limits, "")
+}
