@@ -70,6 +70,7 @@ struct RawConfig {
     audit: crate::audit::AuditConfig,
     #[serde(default)]
     log_format: LogFormat,
+    metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 /// How `oobgate serve` writes its log to stderr (top-level `log_format`).
@@ -256,6 +257,8 @@ pub struct Config {
     pub audit: crate::audit::AuditConfig,
     /// Log format of `oobgate serve`.
     pub log_format: LogFormat,
+    /// Where the Prometheus endpoint listens (`[metrics] listen`); None: nowhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Authentication settings (`[auth]`).
@@ -418,6 +421,12 @@ impl Config {
             },
             audit: raw.audit,
             log_format: raw.log_format,
+            metrics: raw
+                .metrics
+                .as_ref()
+                .map(crate::metrics::MetricsConfig::address)
+                .transpose()
+                .map_err(|(key, reason)| invalid(&key, reason))?,
         })
     }
 

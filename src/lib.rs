@@ -8,7 +8,7 @@
 //! - `config` and `bastion` (the shared context: keys, stores, engines);
 //! - `access`, `connect`, `console`;
 //! - the foundations: `inventory`, `identity`, `policy`, `secrets`, `recording`, `audit`,
-//!   `store`, `ipmi`, `notify`.
+//!   `store`, `ipmi`, `notify`, `metrics`.
 //!
 //! [`serve`] is the entry point both `main.rs` and the integration tests use.
 
@@ -23,6 +23,7 @@ pub mod frontdoor;
 pub mod identity;
 pub mod inventory;
 pub mod ipmi;
+pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod recording;

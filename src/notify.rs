@@ -13,6 +13,8 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
+use crate::metrics::Metrics;
+
 /// Events that may wait for delivery; more are dropped (with a warning).
 pub const QUEUE: usize = 1000;
 /// Longest wait between two attempts.
@@ -120,12 +122,22 @@ type Secret = Zeroizing<Vec<u8>>;
 pub struct Notifier {
     tx: Option<mpsc::Sender<String>>,
     bastion: String,
+    metrics: Metrics,
 }
 
 impl Notifier {
     /// A notifier for `cfg` (`None`: one that drops everything). Must be called inside a
     /// tokio runtime when a webhook is configured.
     pub fn new(cfg: Option<&WebhookConfig>, bastion: &str) -> Result<Notifier, NotifyError> {
+        Notifier::with_metrics(cfg, bastion, Metrics::default())
+    }
+
+    /// Like [`Notifier::new`], counting dropped events in `metrics`.
+    pub fn with_metrics(
+        cfg: Option<&WebhookConfig>,
+        bastion: &str,
+        metrics: Metrics,
+    ) -> Result<Notifier, NotifyError> {
         let Some(cfg) = cfg else {
             return Ok(Notifier::disabled());
         };
@@ -136,10 +148,17 @@ impl Notifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NotifyError::Url(format!("{}: {e}", cfg.url)))?;
-        tokio::spawn(deliver(client, url, secret, cfg.retries, rx));
+        let target = Target {
+            client,
+            url,
+            secret,
+            retries: cfg.retries,
+        };
+        tokio::spawn(deliver(target, rx, metrics.clone()));
         Ok(Notifier {
             tx: Some(tx),
             bastion: bastion.to_string(),
+            metrics,
         })
     }
 
@@ -148,7 +167,15 @@ impl Notifier {
         Notifier {
             tx: None,
             bastion: String::new(),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Events waiting for delivery now.
+    pub fn queue_depth(&self) -> usize {
+        self.tx
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity())
     }
 
     /// Queues event `kind` with `payload`'s fields; never blocks, never fails.
@@ -167,6 +194,7 @@ impl Notifier {
             }
         }
         if tx.try_send(body.to_string()).is_err() {
+            self.metrics.webhook_failed();
             tracing::warn!(kind, "webhook queue full or stopped: event dropped");
         }
     }
@@ -178,13 +206,21 @@ fn signature(secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn deliver(
+/// Where and how events are POSTed.
+struct Target {
     client: reqwest::Client,
     url: url::Url,
     secret: Option<Secret>,
     retries: u32,
-    mut rx: mpsc::Receiver<String>,
-) {
+}
+
+async fn deliver(target: Target, mut rx: mpsc::Receiver<String>, metrics: Metrics) {
+    let Target {
+        client,
+        url,
+        secret,
+        retries,
+    } = target;
     // Webhook URLs often carry a token (user info, query): logs name only the endpoint.
     let shown = format!(
         "{}://{}{}",
@@ -211,6 +247,7 @@ async fn deliver(
                 break;
             };
             if attempt == retries {
+                metrics.webhook_failed();
                 tracing::warn!(url = %shown, attempts = attempt + 1, "webhook delivery failed, event dropped: {why}");
                 break;
             }

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{device_grant, AccessRequest, AccessTarget};
 use crate::audit::Event;
 use crate::identity::Identity;
+use crate::metrics::Metrics;
 use crate::policy::{Action, Decision, PolicyEngine};
 use crate::store::{AccessStore, AuditLog};
 
@@ -63,6 +64,7 @@ pub struct Authorizer {
     policy: PolicyEngine,
     grants: Arc<dyn AccessStore>,
     audit: Arc<dyn AuditLog>,
+    metrics: Metrics,
 }
 
 impl Authorizer {
@@ -76,7 +78,13 @@ impl Authorizer {
             policy,
             grants,
             audit,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// The same authorizer, counting its recorded decisions in `metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> Authorizer {
+        Authorizer { metrics, ..self }
     }
 
     /// The policy engine (and through it the current inventory).
@@ -99,6 +107,7 @@ impl Authorizer {
         context: serde_json::Value,
     ) -> Verdict {
         let v = self.decide(id, object, action).await;
+        self.metrics.decision(action.as_str(), v.allowed);
         let mut detail = json!({ "reason": v.reason, "rule": v.rule });
         if let (Some(d), serde_json::Value::Object(extra)) = (detail.as_object_mut(), context) {
             d.extend(extra);

@@ -15,10 +15,11 @@ use crate::config::Config;
 use crate::connect::Connectors;
 use crate::console::ConsoleBroker;
 use crate::identity::{KeyStore, RevocationList, Validator};
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::policy::PolicyEngine;
 use crate::secrets::SecretStore;
-use crate::store::{Forwarded, Stores};
+use crate::store::{Counted, Forwarded, Stores};
 
 /// Errors that stop the bastion from starting.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,8 @@ pub struct Bastion {
     pub tasks: TaskTracker,
     /// Cancelled when the bastion stops.
     pub shutdown: CancellationToken,
+    /// The operational metrics (`[metrics]`).
+    pub metrics: Metrics,
 }
 
 impl Bastion {
@@ -93,7 +96,9 @@ impl Bastion {
         let revocation = RevocationList::open(config.auth.revoked.clone())?;
         let validator = Validator::new(trusted, revocation);
         let tasks = TaskTracker::new();
+        let metrics = Metrics::new();
         let mut stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+        stores.audit = Arc::new(Counted::new(stores.audit.clone(), metrics.clone()));
         if let Some(target) = &config.audit.syslog {
             let syslog = SyslogForwarder::start(target.clone(), &tasks, shutdown.clone());
             stores.audit = Arc::new(Forwarded::new(stores.audit.clone(), syslog));
@@ -106,10 +111,12 @@ impl Bastion {
             .first()
             .cloned()
             .unwrap_or_else(|| config.listen.to_string());
-        let notifier = Notifier::new(config.webhook.as_ref(), &bastion_name)?;
+        let notifier =
+            Notifier::with_metrics(config.webhook.as_ref(), &bastion_name, metrics.clone())?;
         let consoles = ConsoleBroker::new(config.data_dir.join("consoles"), Default::default());
         let live = LiveSessions::default();
-        let authz = Authorizer::new(policy.clone(), stores.access.clone(), stores.audit.clone());
+        let authz = Authorizer::new(policy.clone(), stores.access.clone(), stores.audit.clone())
+            .with_metrics(metrics.clone());
         let requests = Requests::new(
             authz.clone(),
             stores.access.clone(),
@@ -132,6 +139,7 @@ impl Bastion {
             notifier,
             tasks,
             shutdown,
+            metrics,
             config,
         })
     }

@@ -26,6 +26,16 @@ pub fn serve(config: &Path) -> Result<ExitCode> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
+        let (reload, reloads) = tokio::sync::mpsc::channel(1);
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot handle SIGHUP")?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading");
+                // One reload pending is enough: a burst of signals is one reload.
+                let _ = reload.try_send(());
+            }
+        });
         tokio::spawn(async move {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -37,7 +47,7 @@ pub fn serve(config: &Path) -> Result<ExitCode> {
             tracing::info!("shutting down");
             stop.cancel();
         });
-        oobgate::serve(listener, config, shutdown).await?;
+        oobgate::frontdoor::serve_with_reload(listener, config, shutdown, reloads).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -4,6 +4,7 @@ mod admin;
 mod logging;
 mod power;
 mod replay;
+mod status;
 mod stores;
 
 use std::path::PathBuf;
@@ -29,6 +30,13 @@ enum Command {
     },
     /// Validate config, inventory and policies without serving.
     Check {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// One screen about this host's bastion: node, listen address and whether the server
+    /// answers, live sessions, consoles, secrets store, CA and host certificate.
+    Status {
         /// The TOML config file.
         #[arg(long, short)]
         config: PathBuf,
@@ -171,6 +179,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => admin::serve(&config),
         Command::Check { config } => admin::check(&config),
+        Command::Status { config } => status::status(&config),
         Command::Ca { command } => match command {
             CaCommand::Sign {
                 config,

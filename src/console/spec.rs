@@ -104,6 +104,18 @@ pub enum LinkState {
     Down(String),
 }
 
+impl LinkState {
+    /// The state without its reason: `idle`, `connecting`, `up` or `down`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LinkState::Idle => "idle",
+            LinkState::Connecting => "connecting",
+            LinkState::Up => "up",
+            LinkState::Down(_) => "down",
+        }
+    }
+}
+
 impl fmt::Display for LinkState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -84,6 +84,7 @@ impl Conn {
     async fn reject(&self, user: &str, code: &str, reason: &str, extra: serde_json::Value) -> Auth {
         let user = login_shown(user);
         tracing::info!(peer = %self.peer, user, code, reason, "authentication rejected");
+        self.bastion.metrics.login(false, code);
         if !self.admission.note_noise(self.peer.ip()) {
             return Auth::reject();
         }
@@ -116,6 +117,7 @@ impl Conn {
                 .await;
         };
         tracing::info!(peer = %self.peer, user, key_id = %id.key_id, "certificate accepted");
+        self.bastion.metrics.login(true, "certificate");
         self.bastion
             .audit(
                 Event::new("auth.accept")
@@ -158,6 +160,7 @@ impl russh::server::Handler for Conn {
             let admission = self.admission.clone();
             let peer = self.peer;
             self.registration = authlog::register(Arc::new(move |reason: &str| {
+                bastion.metrics.login(false, "cert-window-or-signature");
                 if !admission.note_noise(peer.ip()) {
                     return;
                 }

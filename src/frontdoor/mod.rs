@@ -79,11 +79,15 @@ mod handler;
 mod intercept;
 mod jump;
 mod killable;
+mod operations;
+mod reload;
 mod replay;
+mod service;
 mod shell;
 mod watch;
 
 pub use commands::{CommandOutput, COMMANDS};
+pub use reload::ReloadReport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +110,9 @@ pub enum FrontdoorError {
     /// Accepting connections failed.
     #[error("accept failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The metrics endpoint could not listen.
+    #[error("metrics.listen: cannot listen on {0}: {1}")]
+    Metrics(std::net::SocketAddr, std::io::Error),
 }
 
 /// Result alias for this module.
@@ -118,6 +125,18 @@ pub async fn serve(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    let (_keep, reloads) = tokio::sync::mpsc::channel(1);
+    serve_with_reload(listener, config, shutdown, reloads).await
+}
+
+/// Like [`serve`], reloading what can change live at each message of `reloads` (SIGHUP),
+/// and notifying the service manager (`NOTIFY_SOCKET`) of readiness, reloads and stop.
+pub async fn serve_with_reload(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+    reload_requests: tokio::sync::mpsc::Receiver<()>,
+) -> Result<()> {
     authlog::install();
     let bastion = Arc::new(Bastion::open(config, shutdown.clone()).await?);
     crate::session::close_abandoned(&bastion).await;
@@ -127,20 +146,20 @@ pub async fn serve(
         bastion.config.limits.reload_interval,
         shutdown.clone(),
     );
-    for device in bastion.policy.inventory().devices() {
-        if device.kind.is_console() && device.always_on {
-            if let Err(e) = crate::session::register_console(&bastion, device) {
-                tracing::error!(device = %device.name, error = %e, "cannot start always-on console");
-            }
-        }
-    }
+    operations::start_consoles(&bastion);
     bastion.tasks.spawn(watch::run(bastion.clone()));
+    operations::start_metrics(&bastion).await?;
     let configs = Arc::new(ServerConfigs::new(&bastion));
     let admission = Admission::new(&bastion.config.limits);
     bastion
         .tasks
         .spawn(watch::noise(bastion.clone(), admission.clone()));
     tracing::info!(listen = %listener.local_addr()?, "oobgate front door listening");
+    bastion
+        .tasks
+        .spawn(operations::reloads(bastion.clone(), reload_requests));
+    bastion.tasks.spawn(service::watchdog(shutdown.clone()));
+    service::ready();
     loop {
         let (socket, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -179,6 +198,7 @@ pub async fn serve(
             ticket,
         ));
     }
+    service::stopping();
     bastion.tasks.close();
     bastion.tasks.wait().await;
     bastion.consoles.shutdown().await;

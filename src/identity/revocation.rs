@@ -172,6 +172,15 @@ impl RevocationList {
         }
     }
 
+    /// Re-reads the file now, changed or not; `Err` says why it is unusable (the last
+    /// good list then stays in force for live sessions, and new logins are refused).
+    pub fn reload(&self) -> std::result::Result<(), String> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).stamp = None;
+        self.reload_if_changed();
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.problem.clone().map_or(Ok(()), Err)
+    }
+
     /// The changes of state since the last call, oldest first.
     pub fn take_news(&self) -> Vec<ListNews> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());

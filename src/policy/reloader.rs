@@ -20,6 +20,15 @@ fn stamp(path: &Path) -> Stamp {
 }
 
 impl PolicyEngine {
+    /// Loads the inventory at `inventory_path` and the policy in `dir` over it, and swaps
+    /// both in if both load; returns the number of devices. On error (naming the file)
+    /// the current inventory and policy stay in force.
+    pub async fn reload_files(&self, dir: &Path, inventory_path: &Path) -> super::Result<usize> {
+        let inventory = Inventory::load(inventory_path)?;
+        self.reload(dir, &inventory).await?;
+        Ok(inventory.len())
+    }
+
     /// Spawns a task that checks `dir/model.conf`, `dir/policy.csv` and `inventory_path`
     /// every `interval` and reloads inventory and policy when any of them changed.
     ///
@@ -55,26 +64,15 @@ impl PolicyEngine {
                     continue;
                 }
                 last = now;
-                let inventory = match Inventory::load(&inventory_path) {
-                    Ok(inventory) => inventory,
-                    Err(error) => {
-                        tracing::error!(
-                            file = %inventory_path.display(),
-                            %error,
-                            "inventory reload failed; keeping the current inventory and policy"
-                        );
-                        continue;
-                    }
-                };
-                match self.reload(&dir, &inventory).await {
-                    Ok(()) => tracing::info!(
+                match self.reload_files(&dir, &inventory_path).await {
+                    Ok(devices) => tracing::info!(
                         dir = %dir.display(),
-                        devices = inventory.len(),
+                        devices,
                         "policy and inventory reloaded"
                     ),
                     Err(error) => tracing::error!(
                         %error,
-                        "policy reload failed; keeping the current policy"
+                        "policy or inventory reload failed; keeping the current inventory and policy"
                     ),
                 }
             }

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::bastion::Bastion;
-use crate::connect::{ConnectError, Connectors, DeviceCredential, LinkControl, LinkRequest};
+use crate::connect::{ConnectError, Connectors, DeviceCredential, Link, LinkControl, LinkRequest};
 use crate::console::{BreakFn, ConsoleError, ConsoleSpec, OpenFn};
 use crate::inventory::{Device, DeviceKind};
 
@@ -55,24 +55,35 @@ fn opener(weak: Weak<Bastion>, device: Device, current: Current) -> OpenFn {
             let Some(bastion) = weak.upgrade() else {
                 return Err(ConnectError::Protocol("bastion stopped".into()));
             };
-            // The BMC login comes from the secrets store and never leaves the bastion;
-            // ttys and console-server ports need none.
-            let cred = if device.kind == DeviceKind::IpmiSol {
-                super::credential(&bastion, &device).await.map_err(|e| {
-                    ConnectError::BadCredential {
-                        device: device.name.clone(),
-                        reason: e.to_string(),
-                    }
-                })?
-            } else {
-                DeviceCredential::default()
-            };
-            let (connector, target) = bastion.connectors.for_device(&device);
-            let link = connector
-                .open(&target, &cred, &LinkRequest::shell(80, 24))
-                .await?;
+            let asked = tokio::time::Instant::now();
+            let link = open(&bastion, &device).await;
+            let took = asked.elapsed();
+            bastion
+                .metrics
+                .device_connect(device.kind.as_str(), took, link.is_ok());
+            let link = link?;
             *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.control.clone());
             Ok(link)
         })
     })
+}
+
+/// Opens the console's device link (with the BMC login for SOL).
+async fn open(bastion: &Bastion, device: &Device) -> Result<Link, ConnectError> {
+    // The BMC login comes from the secrets store and never leaves the bastion; ttys and
+    // console-server ports need none.
+    let cred = if device.kind == DeviceKind::IpmiSol {
+        super::credential(bastion, device)
+            .await
+            .map_err(|e| ConnectError::BadCredential {
+                device: device.name.clone(),
+                reason: e.to_string(),
+            })?
+    } else {
+        DeviceCredential::default()
+    };
+    let (connector, target) = bastion.connectors.for_device(device);
+    connector
+        .open(&target, &cred, &LinkRequest::shell(80, 24))
+        .await
 }

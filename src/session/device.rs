@@ -70,7 +70,13 @@ pub(super) async fn run(
             return refuse(&channel, &start, &e.to_string()).await;
         }
     };
-    let link = match connect(&bastion, &device, &start, early).await {
+    let asked = tokio::time::Instant::now();
+    let link = connect(&bastion, &device, &start, early).await;
+    let kind = device.kind.as_str();
+    bastion
+        .metrics
+        .device_connect(kind, asked.elapsed(), link.is_ok());
+    let link = match link {
         Ok(l) => l,
         Err(e) => {
             guard.fail("connect", &e.to_string()).await;

@@ -18,6 +18,7 @@ use crate::access::{grant_label, AccessRequest, LiveSession};
 use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::Device;
+use crate::metrics::LiveSessionMetric;
 use crate::recording::{RecordingError, RecordingHeader, RecordingQueue, RecordingSender};
 use crate::store::SessionEnd;
 
@@ -116,6 +117,9 @@ pub struct Guard {
     live: LiveSession,
     queue: RecordingQueue,
     rec: RecordingSender,
+    /// When the session was asked for (its setup time ends at [`Guard::begin`]).
+    opened: tokio::time::Instant,
+    counted: Option<LiveSessionMetric>,
 }
 
 impl Guard {
@@ -129,6 +133,7 @@ impl Guard {
         marker: String,
         grant: Option<&AccessRequest>,
     ) -> Result<Guard> {
+        let opened = tokio::time::Instant::now();
         let session_id = new_session_id();
         let deadline = deadline(bastion, id, grant);
         let (cols, rows) = start.size();
@@ -143,7 +148,8 @@ impl Guard {
             .stores
             .recordings
             .create(&session_id, header)
-            .await?;
+            .await
+            .inspect_err(|_| bastion.metrics.recording_failed())?;
         let queue = RecordingQueue::spawn(recorder.limited(bastion.config.recording.max_size));
         let rec = queue.sender();
         let mut markers = vec![marker];
@@ -157,6 +163,7 @@ impl Guard {
                     .await
                     .err()
                     .unwrap_or(RecordingError::Closed);
+                bastion.metrics.recording_failed();
                 return Err(e.into());
             }
         }
@@ -182,12 +189,18 @@ impl Guard {
             live,
             queue,
             rec,
+            opened,
+            counted: None,
         })
     }
 
     /// The session has started: its ledger row and `session.start` event (`action` is
     /// what was authorized, `detail` adds to the event).
-    pub async fn begin(&self, action: &str, mut detail: serde_json::Value) {
+    pub async fn begin(&mut self, action: &str, mut detail: serde_json::Value) {
+        let metrics = &self.bastion.metrics;
+        let kind = self.device.kind.as_str();
+        metrics.session_setup(kind, self.opened.elapsed());
+        self.counted = Some(metrics.session_live(kind));
         if let Some(map) = detail.as_object_mut() {
             map.insert(
                 "deadline".into(),
@@ -317,13 +330,23 @@ impl Guard {
             live,
             queue,
             rec,
+            counted,
             ..
         } = self;
         drop(rec);
+        drop(counted);
         let recording = queue.finish(&format!("session end: {}", stop.reason)).await;
         let (sha, rec_err) = match recording {
-            Ok(summary) => (Some(summary.sha256), None),
-            Err(e) => (None, Some(e.to_string())),
+            Ok(summary) => {
+                bastion
+                    .metrics
+                    .recorded(summary.bytes_in, summary.bytes_out);
+                (Some(summary.sha256), None)
+            }
+            Err(e) => {
+                bastion.metrics.recording_failed();
+                (None, Some(e.to_string()))
+            }
         };
         let end = SessionEnd {
             exit_status: ending.exit_status.map(i64::from),

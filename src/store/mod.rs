@@ -12,6 +12,7 @@
 
 mod access;
 mod audit_log;
+mod counted;
 mod forwarding;
 mod hostkeys;
 mod ledger;
@@ -22,6 +23,7 @@ pub mod suite;
 
 pub use access::{AccessRequest, AccessStore, AccessTarget, NewRequest, State, Transition};
 pub use audit_log::AuditLog;
+pub use counted::Counted;
 pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};

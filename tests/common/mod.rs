@@ -11,6 +11,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod console;
+pub mod process;
+
 use oobgate::audit::{EventFilter, EventRow};
 use oobgate::config::Config;
 use oobgate::store::{sqlite::SqliteStore, AuditLog};

@@ -1,0 +1,197 @@
+//! `oobgate status`: one screen about the bastion on this host, read from the config, the
+//! store and the files, and from the server itself when it answers; it needs no server.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use oobgate::config::Config;
+use oobgate::store::Stores;
+use russh::keys::ssh_key::{Certificate, HashAlg};
+
+use super::stores::runtime;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Prints the status; exit 0 when the server answers and the secrets store is reachable,
+/// 1 otherwise.
+pub fn status(config: &Path) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let row = |name: &str, value: &str| println!("{:<18}{value}", format!("{name}:"));
+    row("config", &config.path.display().to_string());
+    row(
+        "node",
+        config
+            .host_names
+            .first()
+            .map_or("(no host_names set)", String::as_str),
+    );
+    let answering = probe_ssh(config.listen);
+    row(
+        "listen",
+        &match &answering {
+            Ok(banner) => format!("{}: answering ({banner})", config.listen),
+            Err(e) => format!("{}: NOT answering ({e})", config.listen),
+        },
+    );
+    let scrape = config.metrics.map(|addr| (addr, scrape(addr)));
+    row(
+        "metrics",
+        &match &scrape {
+            None => "off (no [metrics])".to_string(),
+            Some((addr, Ok(_))) => format!("{addr}: answering"),
+            Some((addr, Err(e))) => format!("{addr}: NOT answering ({e})"),
+        },
+    );
+    let rt = runtime()?;
+    row("live sessions", &live_sessions(&rt, &config));
+    row("consoles", &consoles(scrape.as_ref().map(|(_, s)| s)));
+    let none = config.secrets.vault.is_none() && config.secrets.local_file.is_none();
+    let secrets = rt.block_on(async {
+        oobgate::secrets::open_store(&config.secrets, &config.data_dir)
+            .await
+            .map(|s| s.describe())
+    });
+    row(
+        "secrets",
+        &match &secrets {
+            Ok(_) if none => "none configured".to_string(),
+            Ok(what) => format!("{what}: reachable"),
+            Err(e) => format!("UNREACHABLE: {e}"),
+        },
+    );
+    for (name, file) in [("host CA", "host_ca.pub"), ("user CA", "user_ca.pub")] {
+        row(name, &ca_line(&config.data_dir.join(file)));
+    }
+    for (i, ca) in config.auth.trusted_user_ca.iter().enumerate() {
+        row(&format!("trusted CA {}", i + 1), &ca_line(ca));
+    }
+    row(
+        "host certificate",
+        &host_cert_line(&config.data_dir.join("host_key-cert.pub")),
+    );
+    let healthy = answering.is_ok() && secrets.is_ok();
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Where to reach a listen address from this host (a wildcard address: loopback).
+fn local(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The SSH banner of the server at `addr`.
+fn probe_ssh(addr: SocketAddr) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&local(addr), PROBE_TIMEOUT)?;
+    s.set_read_timeout(Some(PROBE_TIMEOUT))?;
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf)?;
+    let banner = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+    if banner.starts_with("SSH-2.0-oobgate") {
+        Ok(banner)
+    } else {
+        Err(std::io::Error::other(format!(
+            "something else listens there: {banner:?}"
+        )))
+    }
+}
+
+/// The body of `GET /metrics` at `addr`.
+fn scrape(addr: SocketAddr) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&local(addr), PROBE_TIMEOUT)?;
+    s.set_read_timeout(Some(PROBE_TIMEOUT))?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    match reply.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => Err(std::io::Error::other("no metrics in the answer")),
+    }
+}
+
+fn live_sessions(rt: &tokio::runtime::Runtime, config: &Config) -> String {
+    let open = rt.block_on(async {
+        let stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+        anyhow::Ok(stores.sessions.unfinished().await?.len())
+    });
+    match open {
+        Ok(n) => format!("{n} (sessions in the store without an end)"),
+        Err(e) => format!("unknown: cannot read the store: {e:#}"),
+    }
+}
+
+/// `NAME state` for each console, from the metrics the server reports.
+fn consoles(scrape: Option<&std::io::Result<String>>) -> String {
+    let Some(Ok(text)) = scrape else {
+        return "not available (needs a [metrics] endpoint that answers)".into();
+    };
+    let states: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let labels = l.strip_prefix("oobgate_console_link_state{")?;
+            let (labels, value) = labels.split_once("} ")?;
+            if value.trim() != "1" {
+                return None;
+            }
+            let field = |key: &str| {
+                let rest = labels.split(&format!("{key}=\"")).nth(1)?;
+                rest.split('"').next().map(str::to_string)
+            };
+            Some(format!("{} {}", field("console")?, field("state")?))
+        })
+        .collect();
+    if states.is_empty() {
+        "none".into()
+    } else {
+        states.join(", ")
+    }
+}
+
+fn ca_line(path: &Path) -> String {
+    match oobgate::identity::load_public_key(path) {
+        Ok(key) => format!(
+            "{} {} (a CA key has no expiry)",
+            path.display(),
+            key.fingerprint(HashAlg::Sha256)
+        ),
+        Err(e) => format!("unreadable: {e}"),
+    }
+}
+
+fn host_cert_line(path: &Path) -> String {
+    let cert = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Certificate::from_openssh(t.trim()).map_err(|e| e.to_string()));
+    let cert = match cert {
+        Ok(c) => c,
+        Err(e) => return format!("{}: unreadable ({e})", path.display()),
+    };
+    let until = SystemTime::UNIX_EPOCH + Duration::from_secs(cert.valid_before());
+    let left = until
+        .duration_since(SystemTime::now())
+        .map(|d| {
+            format!(
+                "in {}",
+                humantime::format_duration(Duration::from_secs(d.as_secs()))
+            )
+        })
+        .unwrap_or_else(|_| "EXPIRED".into());
+    format!(
+        "valid until {} ({left}; re-minted at every start)",
+        oobgate::audit::rfc3339(until)
+    )
+}
