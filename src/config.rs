@@ -55,6 +55,8 @@ struct RawConfig {
     recording_dir: Option<PathBuf>,
     #[serde(default)]
     host_names: Vec<String>,
+    #[serde(default = "default_host_cert_validity", with = "humantime_serde")]
+    host_cert_validity: Duration,
     #[serde(default)]
     auth: RawAuth,
     #[serde(default)]
@@ -191,6 +193,9 @@ fn default_unauthenticated_per_source() -> usize {
 fn default_failures_per_source() -> usize {
     30
 }
+fn default_host_cert_validity() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
 fn default_stall() -> Duration {
     Duration::from_secs(120)
 }
@@ -241,6 +246,8 @@ pub struct Config {
     pub recording_dir: PathBuf,
     /// Names the bastion's host certificate is valid for; empty means any name.
     pub host_names: Vec<String>,
+    /// How long the host certificates the bastion mints are valid (renewed at half-life).
+    pub host_cert_validity: Duration,
     /// Authentication settings.
     pub auth: AuthConfig,
     /// Resource and time limits.
@@ -382,6 +389,7 @@ impl Config {
             inventory,
             recording_dir,
             host_names: raw.host_names,
+            host_cert_validity: raw.host_cert_validity,
             auth: AuthConfig {
                 trusted_user_ca: trusted,
                 trust_builtin_ca: raw.auth.trust_builtin_ca,
@@ -484,6 +492,12 @@ fn check(raw: &RawConfig) -> std::result::Result<(), (String, String)> {
         return Err((
             "auth.trusted_user_ca".into(),
             "no user CA is trusted: list at least one CA public-key file or set trust_builtin_ca = true".into(),
+        ));
+    }
+    if raw.host_cert_validity < Duration::from_secs(10) {
+        return Err((
+            "host_cert_validity".into(),
+            "must be at least 10s (the bastion renews its host certificates at half-life)".into(),
         ));
     }
     for (i, name) in raw.host_names.iter().enumerate() {

@@ -85,7 +85,11 @@ impl Bastion {
     /// Opens keys, stores, inventory, policy and secrets as `config` says (creating the
     /// data dir); `shutdown` stops everything built on it.
     pub async fn open(config: Config, shutdown: CancellationToken) -> Result<Bastion> {
-        let keys = KeyStore::open_or_create(&config.data_dir, &config.host_names)?;
+        let keys = KeyStore::open_or_create(
+            &config.data_dir,
+            &config.host_names,
+            config.host_cert_validity,
+        )?;
         let mut trusted = Vec::new();
         if config.auth.trust_builtin_ca {
             trusted.push(keys.user_ca.public_key().clone());

@@ -91,7 +91,11 @@ pub fn ca_sign(
     key: &Path,
 ) -> Result<ExitCode> {
     let config = Config::load(config)?;
-    let keys = KeyStore::open_or_create(&config.data_dir, &config.host_names)?;
+    let keys = KeyStore::open_or_create(
+        &config.data_dir,
+        &config.host_names,
+        config.host_cert_validity,
+    )?;
     let public_key = load_public_key(key)?;
     let principals: Vec<String> = principals
         .split(',')
@@ -143,7 +147,11 @@ pub fn ca_sign(
 /// `oobgate ca known-hosts`.
 pub fn known_hosts(config: &Path) -> Result<ExitCode> {
     let config = Config::load(config)?;
-    let keys = KeyStore::open_or_create(&config.data_dir, &config.host_names)?;
+    let keys = KeyStore::open_or_create(
+        &config.data_dir,
+        &config.host_names,
+        config.host_cert_validity,
+    )?;
     println!("{}", keys.known_hosts_line());
     Ok(ExitCode::SUCCESS)
 }

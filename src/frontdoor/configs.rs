@@ -1,56 +1,102 @@
 //! The russh server configurations: the front door's (the bastion's host key and host
-//! certificate) and the inner `-J` servers' (a host certificate minted per device name,
-//! minted once and cached).
+//! certificate for `host_names`) and the inner `-J` servers' (a host certificate minted per
+//! device name, cached). Every certificate is valid for `host_cert_validity` and is minted
+//! again once half of that has passed: connections after that get the new one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use russh::keys::Certificate;
 use russh::server::Config as SshConfig;
 use russh::{MethodKind, MethodSet};
+use tokio::time::Instant;
 
 use crate::bastion::Bastion;
+
+/// A configuration and when its certificate is due for renewal.
+struct Minted {
+    config: Arc<SshConfig>,
+    renew_at: Instant,
+}
 
 /// The server configurations of one bastion.
 pub struct ServerConfigs {
     bastion: Arc<Bastion>,
-    outer: Arc<SshConfig>,
-    inner: Mutex<HashMap<String, Arc<SshConfig>>>,
+    outer: Mutex<Minted>,
+    inner: Mutex<HashMap<String, Minted>>,
 }
 
 impl ServerConfigs {
     /// The configurations for `bastion`'s keys and limits.
     pub fn new(bastion: &Arc<Bastion>) -> ServerConfigs {
+        let config = Arc::new(base(bastion, bastion.keys.host_cert.clone()));
         ServerConfigs {
-            outer: Arc::new(base(bastion)),
+            outer: Mutex::new(Minted {
+                config,
+                renew_at: renewal(bastion),
+            }),
             bastion: bastion.clone(),
             inner: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The front door's configuration.
+    /// The front door's configuration (with a renewed certificate when it is due; if
+    /// renewal fails, the current one while it lasts, and an error in the log).
     pub fn outer(&self) -> Arc<SshConfig> {
-        self.outer.clone()
+        let mut outer = self.outer.lock().unwrap_or_else(|e| e.into_inner());
+        if Instant::now() >= outer.renew_at {
+            let b = &self.bastion;
+            match b
+                .keys
+                .renew_host_cert(&b.config.host_names, b.config.host_cert_validity)
+            {
+                Ok(cert) => {
+                    tracing::info!(serial = cert.serial(), "host certificate renewed");
+                    *outer = Minted {
+                        config: Arc::new(base(b, cert)),
+                        renew_at: renewal(b),
+                    };
+                }
+                Err(e) => tracing::error!(error = %e, "cannot renew the host certificate"),
+            }
+        }
+        outer.config.clone()
     }
 
     /// The inner SSH server config for `device`: the bastion's host key with a host
-    /// certificate for the device name (minted once, then cached).
+    /// certificate for the device name (minted once, then cached until its renewal).
     pub fn inner(&self, device: &str) -> crate::identity::Result<Arc<SshConfig>> {
         let mut cache = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = cache.get(device) {
-            return Ok(c.clone());
+            if Instant::now() < c.renew_at {
+                return Ok(c.config.clone());
+            }
         }
-        let cert = self.bastion.keys.mint_host_cert(&[device.to_string()])?;
-        let mut config = base(&self.bastion);
-        config.certificates = vec![cert];
+        let b = &self.bastion;
+        let cert = b
+            .keys
+            .mint_host_cert(&[device.to_string()], b.config.host_cert_validity)?;
+        let mut config = base(b, cert);
         config.keepalive_interval = None;
         let config = Arc::new(config);
-        cache.insert(device.to_string(), config.clone());
+        cache.insert(
+            device.to_string(),
+            Minted {
+                config: config.clone(),
+                renew_at: renewal(b),
+            },
+        );
         Ok(config)
     }
 }
 
-fn base(bastion: &Bastion) -> SshConfig {
+/// When a certificate minted now is due for renewal: at half its validity.
+fn renewal(bastion: &Bastion) -> Instant {
+    Instant::now() + bastion.config.host_cert_validity / 2
+}
+
+fn base(bastion: &Bastion, cert: Certificate) -> SshConfig {
     let limits = &bastion.config.limits;
     SshConfig {
         server_id: russh::SshId::Standard(
@@ -62,7 +108,7 @@ fn base(bastion: &Bastion) -> SshConfig {
         auth_rejection_time: Duration::ZERO,
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![bastion.keys.host_key.clone()],
-        certificates: vec![bastion.keys.host_cert.clone()],
+        certificates: vec![cert],
         max_auth_attempts: bastion.config.auth.max_auth_attempts,
         inactivity_timeout: Some(limits.idle_timeout),
         keepalive_interval: Some(Duration::from_secs(30)),

@@ -12,7 +12,6 @@ use russh::keys::ssh_key::{Algorithm, Certificate, HashAlg, LineEnding, PrivateK
 use super::{IdentityError, Result};
 
 /// How long a host certificate minted at start-up stays valid.
-const HOST_CERT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Clock-skew allowance: certificates are valid from a little before they are issued.
 const BACKDATE: u64 = 300;
 
@@ -140,8 +139,13 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 
 impl KeyStore {
     /// Opens the keys in `data_dir`, creating the directory and any missing key on first
-    /// start, and mints a fresh host certificate for `host_names` (empty: any name).
-    pub fn open_or_create(data_dir: &Path, host_names: &[String]) -> Result<KeyStore> {
+    /// start, and mints a fresh host certificate for `host_names` (empty: any name), valid
+    /// for `validity`.
+    pub fn open_or_create(
+        data_dir: &Path,
+        host_names: &[String],
+        validity: Duration,
+    ) -> Result<KeyStore> {
         std::fs::create_dir_all(data_dir).map_err(|e| IdentityError::KeyFile {
             path: data_dir.to_path_buf(),
             reason: format!("cannot create data dir: {e}"),
@@ -150,16 +154,14 @@ impl KeyStore {
         let host_ca = load_or_generate(&data_dir.join("host_ca"), "oobgate host CA")?;
         let user_ca = load_or_generate(&data_dir.join("user_ca"), "oobgate user CA")?;
         let host_key = load_or_generate(&data_dir.join("host_key"), "oobgate host key")?;
-        let host_cert = mint_host_cert(&host_ca, host_key.public_key(), "oobgate", host_names)?;
-        let cert_path = data_dir.join("host_key-cert.pub");
-        std::fs::write(
-            &cert_path,
-            format!("{}\n", host_cert.to_openssh().map_err(crypto)?),
-        )
-        .map_err(|e| IdentityError::KeyFile {
-            path: cert_path,
-            reason: format!("cannot write host certificate: {e}"),
-        })?;
+        let host_cert = mint_host_cert(
+            &host_ca,
+            host_key.public_key(),
+            "oobgate",
+            host_names,
+            validity,
+        )?;
+        write_host_cert(data_dir, &host_cert)?;
         Ok(KeyStore {
             dir: data_dir.to_path_buf(),
             host_ca,
@@ -226,9 +228,24 @@ impl KeyStore {
         b.sign(&self.user_ca).map_err(crypto)
     }
 
-    /// Mints a host certificate for `names` (device names for inner servers).
-    pub fn mint_host_cert(&self, names: &[String]) -> Result<Certificate> {
-        mint_host_cert(&self.host_ca, self.host_key.public_key(), "oobgate", names)
+    /// Mints a host certificate for `names` (device names for inner servers), valid for
+    /// `validity` from now.
+    pub fn mint_host_cert(&self, names: &[String], validity: Duration) -> Result<Certificate> {
+        mint_host_cert(
+            &self.host_ca,
+            self.host_key.public_key(),
+            "oobgate",
+            names,
+            validity,
+        )
+    }
+
+    /// Mints the bastion's own host certificate again (renewal) and writes it beside the
+    /// host key, where `oobgate status` reads its expiry.
+    pub fn renew_host_cert(&self, names: &[String], validity: Duration) -> Result<Certificate> {
+        let cert = self.mint_host_cert(names, validity)?;
+        write_host_cert(&self.dir, &cert)?;
+        Ok(cert)
     }
 
     /// SHA-256 fingerprint of the built-in user CA.
@@ -237,18 +254,29 @@ impl KeyStore {
     }
 }
 
+fn write_host_cert(data_dir: &Path, cert: &Certificate) -> Result<()> {
+    let path = data_dir.join("host_key-cert.pub");
+    std::fs::write(&path, format!("{}\n", cert.to_openssh().map_err(crypto)?)).map_err(|e| {
+        IdentityError::KeyFile {
+            path,
+            reason: format!("cannot write host certificate: {e}"),
+        }
+    })
+}
+
 fn mint_host_cert(
     ca: &PrivateKey,
     key: &PublicKey,
     key_id: &str,
     names: &[String],
+    validity: Duration,
 ) -> Result<Certificate> {
     let now = now_secs();
     let mut b = Builder::new_with_random_nonce(
         &mut rand::rng(),
         key.key_data().clone(),
         now.saturating_sub(BACKDATE),
-        now + HOST_CERT_TTL.as_secs(),
+        now.saturating_add(validity.as_secs()),
     )
     .map_err(crypto)?;
     b.serial(rand::rng().random::<u64>() >> 1).map_err(crypto)?;

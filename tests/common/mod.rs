@@ -172,7 +172,12 @@ impl Lab {
         std::fs::write(&config_path, config_text).unwrap();
         let config = Config::load(&config_path).unwrap();
         // Keys exist before the bastion starts, so known_hosts can be written right away.
-        let keys = oobgate::identity::KeyStore::open_or_create(&config.data_dir, &[]).unwrap();
+        let keys = oobgate::identity::KeyStore::open_or_create(
+            &config.data_dir,
+            &[],
+            config.host_cert_validity,
+        )
+        .unwrap();
         std::fs::write(root.join("known_hosts"), keys.known_hosts_line() + "\n").unwrap();
         // The listener bound above is handed over, so no other test can take its port.
         let (shutdown, thread) = serve_in_thread(addr, Some(listener), config.clone());
