@@ -225,14 +225,18 @@ fn check_reports_malformed_files_by_name_and_line() {
 
 #[test]
 fn broken_policy_keeps_the_last_good_one_while_serving() {
-    let lab = Lab::start();
+    let mut lab = Lab::start();
+    // A real server process, so its log shows when it has read and refused the file.
+    let _server = common::KillOnDrop(lab.serve_as_process());
     let cfg = lab.user("alice", "alice,role:netops");
     let pol = lab.root().join("policies/policy.csv");
-    std::fs::write(&pol, "p, role:netops, sw1, connect, allow\np, broken\n").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Loaded, even in part, this would give netops sw2 instead of sw1.
+    std::fs::write(&pol, "p, role:netops, sw2, connect, allow\np, broken\n").unwrap();
+    let log = lab.wait_log("policy reload failed");
+    assert!(log.contains("policy.csv line 2"), "{log}");
     let (stdout, _) = text(&lab.ssh(&cfg, &["ls"]));
     assert!(
-        stdout.contains("sw1"),
+        stdout.contains("sw1") && !stdout.contains("sw2"),
         "last good policy still applies: {stdout}"
     );
     // A good edit is picked up without restart: netops now also reaches sw2.
@@ -241,15 +245,14 @@ fn broken_policy_keeps_the_last_good_one_while_serving() {
         format!("{}p, role:netops, sw2, connect, allow\n", common::POLICY),
     )
     .unwrap();
-    let mut seen = false;
-    for _ in 0..30 {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        if text(&lab.ssh(&cfg, &["ls"])).0.contains("sw2") {
-            seen = true;
-            break;
+    common::wait_until("sw2 listed after the reload", common::WAIT, || {
+        let (stdout, _) = text(&lab.ssh(&cfg, &["ls"]));
+        if stdout.contains("sw2") {
+            Ok(())
+        } else {
+            Err(stdout)
         }
-    }
-    assert!(seen, "policy reloaded without restart");
+    });
 }
 
 #[test]

@@ -40,14 +40,21 @@ fn lab_with(
     (lab, creds)
 }
 
-fn wait_hook(sim: &IpmiSim, line: &str) {
-    for _ in 0..50 {
-        if sim.hook_log().contains(line) {
-            return;
+/// Waits until the chassis hook has been asked `calls`, in this order, after its first
+/// `from` bytes of log; returns the log's new length.
+#[track_caller]
+fn wait_hook_calls(sim: &IpmiSim, from: usize, calls: &[&str]) -> usize {
+    common::wait_until(&format!("hook calls {calls:?}"), common::WAIT, || {
+        let log = sim.hook_log();
+        let mut rest = log.get(from..).unwrap_or_default();
+        for call in calls {
+            match rest.find(call) {
+                Some(i) => rest = &rest[i + call.len()..],
+                None => return Err(log),
+            }
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("hook never saw {line:?}: {}", sim.hook_log());
+        Ok(log.len())
+    })
 }
 
 #[test]
@@ -74,12 +81,14 @@ fn power_status_and_control_by_policy_audited_and_real() {
     let (o, e) = text(&out);
     assert!(out.status.success(), "{o}{e}");
     assert!(o.contains("power on done; chassis power is now on"), "{o}");
-    wait_hook(&sim, "set power 1");
+    let seen = wait_hook_calls(&sim, 0, &["set power 1"]);
+    // A cycle reaches the chassis as off, then on.
     let out = lab.ssh(&ops, &["power", "cycle", "srv12"]);
     assert!(out.status.success(), "{:?}", text(&out));
+    let seen = wait_hook_calls(&sim, seen, &["set power 0", "set power 1"]);
     let out = lab.ssh(&ops, &["power", "off", "srv12-sol"]);
     assert!(out.status.success(), "{:?}", text(&out));
-    wait_hook(&sim, "set power 0");
+    let seen = wait_hook_calls(&sim, seen, &["set power 0"]);
     let (o, _) = text(&lab.ssh(&ops, &["power", "status", "srv12"]));
     assert!(o.contains("chassis power is off"), "{o}");
 
@@ -96,7 +105,7 @@ fn power_status_and_control_by_policy_audited_and_real() {
     let (o, e) = text(&out);
     assert!(out.status.success(), "{o}{e}");
     assert!(o.contains("srv12: power reset done"), "{o}");
-    wait_hook(&sim, "set reset 1");
+    wait_hook_calls(&sim, seen, &["set reset 1"]);
     assert!(lab
         .events("power")
         .iter()

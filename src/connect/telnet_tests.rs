@@ -192,7 +192,14 @@ impl Peer {
 
     /// Waits until a protocol item equal to `want` has been seen.
     async fn expect_seen(&mut self, want: Seen) {
+        let deadline = Instant::now() + Duration::from_secs(10);
         while !self.seen.contains(&want) {
+            assert!(
+                Instant::now() < deadline,
+                "no {want:?} from the connector; seen {:?}, data {:?}",
+                self.seen,
+                String::from_utf8_lossy(&self.data)
+            );
             let _ = tokio::time::timeout(Duration::from_millis(50), self.data_until(b"\0never\0"))
                 .await;
         }
