@@ -7,12 +7,14 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{text, Lab, LabOptions};
+use common::{text, KillOnDrop, Lab, LabOptions};
 use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
 use oobgate::secrets::testing::DevBao;
 
 /// A lab whose sw1 is `sshd` and whose secrets live in `bao` under devices/sw1.
 struct DeviceLab {
+    /// The bastion as a process, logging at debug level into `serve.log`.
+    _server: KillOnDrop,
     lab: Lab,
     sshd: TestSshd,
     bao: DevBao,
@@ -52,7 +54,7 @@ fn device_lab_with(password: &str, top: &str, limits: &str) -> DeviceLab {
         &[("username", TEST_USER), ("password", password)],
     ));
     let token_path = d_token(&bao);
-    let lab = Lab::start_with(LabOptions {
+    let mut lab = Lab::start_with(LabOptions {
         inventory: Some(inventory(&sshd, "")),
         extra: format!(
             "[secrets.vault]\naddress = \"{}\"\ntoken_file = \"{}\"\ncache_ttl = \"1s\"\n",
@@ -63,12 +65,16 @@ fn device_lab_with(password: &str, top: &str, limits: &str) -> DeviceLab {
         limits: limits.to_string(),
         ..Default::default()
     });
+    // Served by the real binary, so the log that is checked for secrets is the one an
+    // operator reads, with as much detail as it can have.
+    let server = KillOnDrop(lab.serve_as_process_logging("debug"));
     let cfg = lab.user("alice", "alice,role:netops");
     let cfg = lab.with_devices(
         &cfg,
         &["sw1", "sw1-quiet", "sw-dead", "sw-nosecret", "nowhere"],
     );
     DeviceLab {
+        _server: server,
         lab,
         sshd,
         bao,
@@ -150,12 +156,20 @@ fn exec_through_the_bastion_returns_output_and_exit_status_and_is_recorded() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out).0.replace(&made_up, "ID"), refused);
     // The password is nowhere: not in the recording, the audit log or the bastion's files.
-    assert_no_secret(&d.lab, TEST_PASSWORD);
+    assert_no_secret(&d.lab, TEST_PASSWORD, "sw1");
 }
 
-fn assert_no_secret(lab: &Lab, secret: &str) {
+/// The device password is nowhere: not in the audit log, the recordings, the bastion's
+/// files or its log, which has the session (`device`) in it, so it is the right log.
+fn assert_no_secret(lab: &Lab, secret: &str, device: &str) {
     let events = serde_json::to_string(&lab.events("")).unwrap();
     assert!(!events.contains(secret), "password in the audit log");
+    let log = lab.server_log();
+    assert!(
+        log.contains(&format!("device={device}")) || log.contains(&format!("device=\"{device}\"")),
+        "no session to {device} in the server log:\n{log}"
+    );
+    assert!(!log.contains(secret), "password in the server log:\n{log}");
     for f in recordings(lab) {
         let t = std::fs::read_to_string(&f).unwrap();
         assert!(!t.contains(secret), "password in {}", f.display());
@@ -248,7 +262,7 @@ fn wrong_device_password_and_vault_down() {
     assert_eq!(out.status.code(), Some(255));
     assert!(stderr.contains("login to device sw1 failed"), "{stderr}");
     assert!(!stderr.contains("not-the-password"));
-    assert_no_secret(&d.lab, "not-the-password");
+    assert_no_secret(&d.lab, "not-the-password", "sw1");
     d.bao.stop();
     std::thread::sleep(Duration::from_millis(1200)); // past the cache TTL
     let started = Instant::now();

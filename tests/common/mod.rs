@@ -207,15 +207,34 @@ impl Lab {
         self.spawn_server()
     }
 
+    /// Like [`Lab::serve_as_process`], with the log filtered by `filter` (`OOBGATE_LOG`).
+    pub fn serve_as_process_logging(&mut self, filter: &str) -> Child {
+        self.shutdown.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.spawn_server_logging(Some(filter))
+    }
+
     /// Starts `oobgate serve` on the lab's config and waits for its banner.
     #[allow(dead_code)]
     pub fn spawn_server(&self) -> Child {
+        self.spawn_server_logging(None)
+    }
+
+    /// Starts `oobgate serve`, its log (stderr) appended to `serve.log` and filtered by
+    /// `filter` when given, and waits for its banner.
+    fn spawn_server_logging(&self, filter: Option<&str>) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.root().join("serve.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_oobgate"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oobgate"));
+        if let Some(filter) = filter {
+            cmd.env("OOBGATE_LOG", filter);
+        }
+        let child = cmd
             .args(["serve", "--config"])
             .arg(&self.config_path)
             .stdin(std::process::Stdio::null())
