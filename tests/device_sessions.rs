@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{text, KillOnDrop, Lab, LabOptions};
 use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
@@ -264,13 +264,16 @@ fn wrong_device_password_and_vault_down() {
     assert!(!stderr.contains("not-the-password"));
     assert_no_secret(&d.lab, "not-the-password", "sw1");
     d.bao.stop();
-    std::thread::sleep(Duration::from_millis(1200)); // past the cache TTL
-    let started = Instant::now();
-    let out = d.lab.ssh_to(&d.cfg, "sw1", &["true"]);
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(255));
-    assert!(stderr.contains("unreachable"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(30));
+    // Once the cached credential has expired (1 s), the session needs the dead server.
+    common::wait_until("a session refused for the vault", common::WAIT, || {
+        let out = d.lab.ssh_to(&d.cfg, "sw1", &["true"]);
+        let (_, stderr) = text(&out);
+        if out.status.code() == Some(255) && stderr.contains("unreachable") {
+            Ok(())
+        } else {
+            Err(format!("{:?}: {stderr}", out.status))
+        }
+    });
 }
 
 #[test]
@@ -320,10 +323,9 @@ fn device_or_client_closing_mid_session_finishes_the_recording() {
 }
 
 #[test]
-fn twenty_bulk_exec_runs_all_close_promptly() {
+fn twenty_bulk_exec_runs_all_complete_and_are_sealed() {
     let d = device_lab(TEST_PASSWORD);
     for i in 0..20 {
-        let started = Instant::now();
         let out = d.lab.ssh_to(
             &d.cfg,
             "sw1",
@@ -335,14 +337,12 @@ fn twenty_bulk_exec_runs_all_close_promptly() {
             "run {i}: {} bytes",
             out.stdout.len()
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "run {i} took {:?}",
-            started.elapsed()
-        );
     }
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(d.lab.events("session.end").len(), 20);
+    // Each one closed and was sealed (throughput figures: `scripts/bench`).
+    let ends = d.lab.wait_events("session.end", 20);
+    assert!(ends
+        .iter()
+        .all(|e| e.detail["exit_status"] == 0 && e.detail["recording_sha256"].is_string()));
 }
 
 #[test]
@@ -456,14 +456,9 @@ fn session_warns_then_closes_at_its_deadline() {
         "",
         "max_session = \"3s\"\ndeadline_warning = \"2s\"",
     );
-    let started = Instant::now();
+    // The 30 s command is cut: the client sees the warning and the end, exit 255.
     let out = d.lab.ssh_to(&d.cfg, "sw1", &["sleep 30"]);
     let (stdout, _) = text(&out);
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(out.status.code(), Some(255));
     assert!(
         stdout.contains("this session ends in about 1 min"),
