@@ -60,6 +60,17 @@ impl Drop for ConsoleServer {
     }
 }
 
+/// The output in the continuous log files of a console (directory `dir`), as text.
+fn console_log(dir: &std::path::Path) -> String {
+    let mut logged = Vec::new();
+    for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if let Ok(rec) = oobgate::recording::Recording::open(&f.path()) {
+            rec.cat(&mut logged).unwrap();
+        }
+    }
+    String::from_utf8_lossy(&logged).into_owned()
+}
+
 /// Waits until socat has made the pty `path`.
 fn wait_for_pty(path: &std::path::Path) {
     common::wait_until(&format!("pty {}", path.display()), common::WAIT, || {
@@ -151,8 +162,16 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
     let auditor = lab.user("audrey", "audrey,role:auditor");
     let auditor = lab.with_devices(&auditor, &["srv12-console"]);
 
-    // The console printed this while nobody was attached.
-    std::thread::sleep(Duration::from_secs(4));
+    // The console prints this 3 s after boot, while nobody is attached.
+    let dir = lab.config.data_dir.join("consoles/srv12-console");
+    common::wait_until("LATE-PANIC in the continuous log", common::WAIT, || {
+        let logged = console_log(&dir);
+        if logged.contains("LATE-PANIC while nobody watched") {
+            Ok(())
+        } else {
+            Err(logged)
+        }
+    });
     let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
     assert!(
         list.contains("srv12-console") && list.contains("up"),
@@ -169,12 +188,13 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
     assert!(audrey.wait_for("LATE-PANIC"), "{}", audrey.text());
     assert!(audrey.wait_for("read-only"), "{}", audrey.text());
 
-    // Only the writer's keystrokes reach the console; both see the answer.
+    // Only the writer's keystrokes reach the console; both see the answer. The auditor
+    // is told her input was dropped, so it has been handled before carol types.
     audrey.send(b"from-auditor\n");
+    audrey.expect("read-only, your input is dropped");
     carol.send(b"from-admin\n");
     assert!(carol.wait_for("got:from-admin"), "{}", carol.text());
     assert!(audrey.wait_for("got:from-admin"), "{}", audrey.text());
-    std::thread::sleep(Duration::from_millis(500));
     assert!(
         !carol.text().contains("got:from-auditor"),
         "{}",
@@ -202,21 +222,8 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
     assert!(carol_out.contains("[oobgate: detached]"), "{carol_out}");
     assert!(audrey_out.contains("[oobgate: detached]"), "{audrey_out}");
 
-    // The continuous log has what was printed while nobody watched.
-    let dir = lab.config.data_dir.join("consoles/srv12-console");
-    let mut logged = Vec::new();
-    for f in std::fs::read_dir(&dir).unwrap().flatten() {
-        let rec = oobgate::recording::Recording::open(&f.path()).unwrap();
-        rec.cat(&mut logged).unwrap();
-    }
-    let logged = String::from_utf8_lossy(&logged);
-    assert!(
-        logged.contains("LATE-PANIC while nobody watched"),
-        "{logged}"
-    );
     // Each attach is its own recorded, audited session.
-    let ends = lab.events("session.end");
-    assert_eq!(ends.len(), 2, "{ends:#?}");
+    let ends = lab.wait_events("session.end", 2);
     assert!(ends
         .iter()
         .all(|e| e.detail["recording_sha256"].is_string()));
@@ -247,15 +254,17 @@ fn console_lab_for(name: &str, fields: &str) -> (Lab, std::path::PathBuf) {
 fn refused_console_server_shows_the_link_down_with_its_reason() {
     let port = free_port(); // nothing listens there
     let (lab, admin) = console_lab(port);
-    std::thread::sleep(Duration::from_millis(800));
-    let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
-    assert!(
-        list.contains("srv12-console") && list.contains("down"),
-        "{list}"
-    );
-    assert!(
-        list.contains("srv12-console refused the connection"),
-        "{list}"
+    common::wait_until(
+        "the console listed down with its reason",
+        common::WAIT,
+        || {
+            let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
+            if list.contains("down (srv12-console refused the connection") {
+                Ok(())
+            } else {
+                Err(list)
+            }
+        },
     );
 }
 

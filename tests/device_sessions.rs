@@ -189,26 +189,13 @@ fn assert_no_secret(lab: &Lab, secret: &str, device: &str) {
 #[test]
 fn interactive_pty_session_records_what_was_typed_and_seen() {
     let d = device_lab(TEST_PASSWORD);
-    let mut child = Command::new("ssh")
-        .arg("-F")
-        .arg(&d.cfg)
-        .args(["-tt", "sw1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        stdin.write_all(b"echo typed-$((6*7))\n").unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-        stdin.write_all(b"exit\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let (stdout, _) = text(&out);
-    assert!(stdout.contains("typed-42"), "{stdout}");
+    let mut term = common::Attached::start(&d.cfg, "sw1");
+    // The pty holds what is typed until the device's shell reads it.
+    term.send(b"echo typed-$((6*7))\n");
+    term.expect("typed-42");
+    term.send(b"exit\n");
+    let status = term.wait_exit();
+    assert!(status.success(), "{status}: {}", term.text());
     d.lab.wait_event("session.end", |_| true).unwrap();
     let rec = oobgate::recording::Recording::open(&recordings(&d.lab)[0]).unwrap();
     let input: Vec<u8> = rec

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{text, Attached, Lab, LabOptions};
 use oobgate::ipmi::testing::{read_serial_until, IpmiSim, BMC_PASSWORD, BMC_USER};
 
@@ -151,11 +149,33 @@ fn sol_console_through_the_bastion_marks_power_actions() {
     let ops = lab.user("olga", "olga,role:ops");
     let ops = lab.with_devices(&ops, &["srv12-sol"]);
     // Printed by the host while nobody is attached: held and logged by the broker.
-    std::thread::sleep(Duration::from_millis(1500));
+    common::wait_until("the SOL console up", common::WAIT, || {
+        let (list, _) = text(&lab.ssh(&ops, &["consoles"]));
+        if list.contains("srv12-sol") && list.contains(" up ") {
+            Ok(())
+        } else {
+            Err(list)
+        }
+    });
     serial
         .write_all(b"Kernel panic - not syncing\r\nsrv12 login: ")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let dir = lab.config.data_dir.join("consoles/srv12-sol");
+    let logged = || {
+        let mut logged = String::new();
+        for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            logged.push_str(&std::fs::read_to_string(f.path()).unwrap_or_default());
+        }
+        logged
+    };
+    common::wait_until("the panic in the continuous log", common::WAIT, || {
+        let text = logged();
+        if text.contains("Kernel panic") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
     let mut olga = Attached::start(&ops, "srv12-sol");
     assert!(
         olga.wait_for("Kernel panic - not syncing"),
@@ -174,11 +194,7 @@ fn sol_console_through_the_bastion_marks_power_actions() {
     olga.send(b"\x1db");
     assert!(olga.wait_for("[console: break sent]"), "{}", olga.text());
     // The continuous log has the output and the power marker.
-    let dir = lab.config.data_dir.join("consoles/srv12-sol");
-    let mut logged = String::new();
-    for f in std::fs::read_dir(&dir).unwrap().flatten() {
-        logged.push_str(&std::fs::read_to_string(f.path()).unwrap());
-    }
+    let logged = logged();
     assert!(logged.contains("Kernel panic"), "{logged}");
     assert!(logged.contains("power cycle srv12"), "{logged}");
     assert!(!logged.contains(BMC_PASSWORD));

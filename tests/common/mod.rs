@@ -623,6 +623,19 @@ impl Attached {
         })
     }
 
+    /// Waits until the client exits by itself, failing with what the terminal showed.
+    #[track_caller]
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let child = &mut self.child;
+        let out = &self.out;
+        wait_until("the ssh client to exit", WAIT, || {
+            match child.try_wait().expect("ssh client status") {
+                Some(status) => Ok(status),
+                None => Err(String::from_utf8_lossy(&out.lock().unwrap()).into_owned()),
+            }
+        })
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         let stdin = self.child.stdin.as_mut().unwrap();
         stdin.write_all(bytes).unwrap();
@@ -634,14 +647,7 @@ impl Attached {
     #[track_caller]
     pub fn detach(mut self) -> String {
         self.send(b"\x1dd");
-        let child = &mut self.child;
-        let out = &self.out;
-        let status = wait_until("client exit after Ctrl-] d", WAIT, || {
-            match child.try_wait().expect("ssh client status") {
-                Some(status) => Ok(status),
-                None => Err(String::from_utf8_lossy(&out.lock().unwrap()).into_owned()),
-            }
-        });
+        let status = self.wait_exit();
         // The readers may still be draining the last bytes the client wrote.
         self.expect("[oobgate: detached]");
         let text = self.text();
