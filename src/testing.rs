@@ -61,7 +61,7 @@ where
         match probe().await {
             Ok(value) => return value,
             Err(seen) if Instant::now() >= until => {
-                panic!("no {what} within {within:?}; last seen:\n{seen}")
+                panic!("timed out after {within:?} waiting for {what}; last seen:\n{seen}")
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }

@@ -483,7 +483,7 @@ pub fn wait_until<T, S: std::fmt::Display>(
         match probe() {
             Ok(value) => return value,
             Err(seen) if Instant::now() >= until => {
-                panic!("no {what} within {within:?}; last seen:\n{seen}")
+                panic!("timed out after {within:?} waiting for {what}; last seen:\n{seen}")
             }
             Err(_) => std::thread::sleep(POLL),
         }
