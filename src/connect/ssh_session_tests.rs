@@ -147,11 +147,21 @@ async fn slow_reader_makes_the_device_wait() {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0)
     };
-    // Not reading: the device must stall far below the 50 MiB it wants to send.
-    sleep(Duration::from_secs(3)).await;
-    let stalled = written();
-    sleep(Duration::from_secs(1)).await;
-    assert_eq!(written(), stalled, "device kept writing while nobody read");
+    // Not reading: the device must stall far below the 50 MiB it wants to send. Stalled
+    // means no progress for a whole second; a device that never stalls fails the test.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (mut stalled, mut since) = (written(), tokio::time::Instant::now());
+    while since.elapsed() < Duration::from_secs(1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "device kept writing while nobody read: {} of {CHUNKS} chunks",
+            written()
+        );
+        sleep(Duration::from_millis(50)).await;
+        if written() != stalled {
+            (stalled, since) = (written(), tokio::time::Instant::now());
+        }
+    }
     eprintln!(
         "device stalled after {} KiB of {} KiB",
         (stalled * CHUNK) >> 10,
