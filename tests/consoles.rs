@@ -6,7 +6,6 @@ mod common;
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{text, Attached, Lab, LabOptions};
 
@@ -402,12 +401,14 @@ fn rfc2217_console_port_line_settings_input_and_break() {
     }
     carol.send(b"\x1db");
     assert!(carol.wait_for("[console: break sent]"), "{}", carol.text());
-    let until = Instant::now() + Duration::from_secs(10);
-    let mut log = String::new();
-    while Instant::now() < until && !log.contains("TIOCCBRK") {
-        std::thread::sleep(Duration::from_millis(100));
-        log = std::fs::read_to_string(&trace).unwrap_or_default();
-    }
+    let log = common::wait_until("the break cleared on the tty", common::WAIT, || {
+        let log = std::fs::read_to_string(&trace).unwrap_or_default();
+        if log.contains("TIOCCBRK") {
+            Ok(log)
+        } else {
+            Err(log)
+        }
+    });
     let _ = strace.kill();
     let _ = strace.wait();
     let on = log.find("TIOCSBRK");
