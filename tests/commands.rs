@@ -290,7 +290,7 @@ fn broken_policy_keeps_the_last_good_one_while_serving() {
     let pol = lab.root().join("policies/policy.csv");
     // Loaded, even in part, this would give netops sw2 instead of sw1.
     std::fs::write(&pol, "p, role:netops, sw2, connect, allow\np, broken\n").unwrap();
-    let log = lab.wait_log("policy reload failed");
+    let log = lab.wait_log("reload failed");
     assert!(log.contains("policy.csv line 2"), "{log}");
     let (stdout, _) = text(&lab.ssh(&cfg, &["ls"]));
     assert!(
