@@ -32,5 +32,7 @@ pub mod search;
 pub mod secrets;
 pub mod session;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 pub use frontdoor::serve;

@@ -162,7 +162,65 @@ fn audit_verify_detects_a_deleted_row() {
     let db = rusqlite::Connection::open(lab.config.store_path()).unwrap();
     db.execute("DELETE FROM events WHERE id = 2", []).unwrap();
     let out = lab.oobgate(&["audit", "verify"]);
-    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("audit chain BROKEN at event #2: event #2 is missing"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn audit_verify_detects_an_inserted_event() {
+    let lab = Lab::start();
+    let cfg = lab.user("alice", "alice");
+    for _ in 0..2 {
+        assert!(lab.ssh(&cfg, &["whoami"]).status.success());
+    }
+    lab.wait_event("command", |_| true).unwrap();
+    let ok = lab.oobgate(&["audit", "verify"]);
+    assert!(ok.status.success(), "{:?}", text(&ok));
+    // A forged event slipped in after #2: the later ones renumbered, and its own hash
+    // computed right, linked to #2 as the bastion would have.
+    let second = lab.events("").into_iter().find(|e| e.id == 2).unwrap();
+    let mut forged = second.clone();
+    forged.id = 3;
+    forged.kind = "command".into();
+    forged.user = Some("mallory".into());
+    forged.prev_hash = second.hash.clone();
+    forged.hash = oobgate::audit::event_hash(&forged, "{}");
+    let db = rusqlite::Connection::open(lab.config.store_path()).unwrap();
+    db.execute_batch(
+        "UPDATE events SET id = -id WHERE id >= 3; UPDATE events SET id = 1 - id WHERE id < 0;",
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO events (id, ts, kind, user, source, device, action, outcome, detail, \
+         prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '{}', ?9, ?10)",
+        rusqlite::params![
+            forged.id,
+            forged.ts,
+            forged.kind,
+            forged.user,
+            forged.source,
+            forged.device,
+            forged.action,
+            forged.outcome,
+            forged.prev_hash,
+            forged.hash
+        ],
+    )
+    .unwrap();
+    let out = lab.oobgate(&["audit", "verify"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "audit chain BROKEN at event #4: link to the previous event is broken \
+             (event inserted"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -225,14 +283,18 @@ fn check_reports_malformed_files_by_name_and_line() {
 
 #[test]
 fn broken_policy_keeps_the_last_good_one_while_serving() {
-    let lab = Lab::start();
+    let mut lab = Lab::start();
+    // A real server process, so its log shows when it has read and refused the file.
+    let _server = common::KillOnDrop(lab.serve_as_process());
     let cfg = lab.user("alice", "alice,role:netops");
     let pol = lab.root().join("policies/policy.csv");
-    std::fs::write(&pol, "p, role:netops, sw1, connect, allow\np, broken\n").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Loaded, even in part, this would give netops sw2 instead of sw1.
+    std::fs::write(&pol, "p, role:netops, sw2, connect, allow\np, broken\n").unwrap();
+    let log = lab.wait_log("reload failed");
+    assert!(log.contains("policy.csv line 2"), "{log}");
     let (stdout, _) = text(&lab.ssh(&cfg, &["ls"]));
     assert!(
-        stdout.contains("sw1"),
+        stdout.contains("sw1") && !stdout.contains("sw2"),
         "last good policy still applies: {stdout}"
     );
     // A good edit is picked up without restart: netops now also reaches sw2.
@@ -241,15 +303,14 @@ fn broken_policy_keeps_the_last_good_one_while_serving() {
         format!("{}p, role:netops, sw2, connect, allow\n", common::POLICY),
     )
     .unwrap();
-    let mut seen = false;
-    for _ in 0..30 {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        if text(&lab.ssh(&cfg, &["ls"])).0.contains("sw2") {
-            seen = true;
-            break;
+    common::wait_until("sw2 listed after the reload", common::WAIT, || {
+        let (stdout, _) = text(&lab.ssh(&cfg, &["ls"]));
+        if stdout.contains("sw2") {
+            Ok(())
+        } else {
+            Err(stdout)
         }
-    }
-    assert!(seen, "policy reloaded without restart");
+    });
 }
 
 #[test]

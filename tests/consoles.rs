@@ -6,7 +6,6 @@ mod common;
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{text, Attached, Lab, LabOptions};
 
@@ -40,12 +39,11 @@ fn spawn_ser2net(dir: &std::path::Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("ser2net (scripts/test installs it)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until(
+        &format!("ser2net listening on 127.0.0.1:{port}"),
+        common::WAIT,
+        || std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| ()),
+    );
     child
 }
 
@@ -59,6 +57,28 @@ impl Drop for ConsoleServer {
         let _ = self.ser2net.wait();
         let _ = self.socat.wait();
     }
+}
+
+/// The output in the continuous log files of a console (directory `dir`), as text.
+fn console_log(dir: &std::path::Path) -> String {
+    let mut logged = Vec::new();
+    for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if let Ok(rec) = oobgate::recording::Recording::open(&f.path()) {
+            rec.cat(&mut logged).unwrap();
+        }
+    }
+    String::from_utf8_lossy(&logged).into_owned()
+}
+
+/// Waits until socat has made the pty `path`.
+fn wait_for_pty(path: &std::path::Path) {
+    common::wait_until(&format!("pty {}", path.display()), common::WAIT, || {
+        if path.exists() {
+            Ok(())
+        } else {
+            Err("absent")
+        }
+    });
 }
 
 fn free_port() -> u16 {
@@ -102,12 +122,7 @@ fn console_server_at(accepter: &str) -> ConsoleServer {
         .stderr(Stdio::null())
         .spawn()
         .expect("socat (scripts/test installs it)");
-    for _ in 0..100 {
-        if pty.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_pty(&pty);
     let port = free_port();
     let cfg = dir.path().join("ser2net.yaml");
     std::fs::write(
@@ -146,8 +161,16 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
     let auditor = lab.user("audrey", "audrey,role:auditor");
     let auditor = lab.with_devices(&auditor, &["srv12-console"]);
 
-    // The console printed this while nobody was attached.
-    std::thread::sleep(Duration::from_secs(4));
+    // The console prints this 3 s after boot, while nobody is attached.
+    let dir = lab.config.data_dir.join("consoles/srv12-console");
+    common::wait_until("LATE-PANIC in the continuous log", common::WAIT, || {
+        let logged = console_log(&dir);
+        if logged.contains("LATE-PANIC while nobody watched") {
+            Ok(())
+        } else {
+            Err(logged)
+        }
+    });
     let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
     assert!(
         list.contains("srv12-console") && list.contains("up"),
@@ -164,12 +187,13 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
     assert!(audrey.wait_for("LATE-PANIC"), "{}", audrey.text());
     assert!(audrey.wait_for("read-only"), "{}", audrey.text());
 
-    // Only the writer's keystrokes reach the console; both see the answer.
+    // Only the writer's keystrokes reach the console; both see the answer. The auditor
+    // is told her input was dropped, so it has been handled before carol types.
     audrey.send(b"from-auditor\n");
+    audrey.expect("read-only, your input is dropped");
     carol.send(b"from-admin\n");
     assert!(carol.wait_for("got:from-admin"), "{}", carol.text());
     assert!(audrey.wait_for("got:from-admin"), "{}", audrey.text());
-    std::thread::sleep(Duration::from_millis(500));
     assert!(
         !carol.text().contains("got:from-auditor"),
         "{}",
@@ -181,28 +205,24 @@ fn shared_console_backlog_log_sharing_and_write_lock() {
     assert!(carol.wait_for("carol (writing)"), "{}", carol.text());
     assert!(carol.text().contains("audrey"));
     audrey.send(b"\x1dT");
-    assert!(audrey.wait_for("[console:"), "{}", audrey.text());
+    audrey.expect("[console: audrey may not force write on console srv12-console]");
+    // carol still holds the lock: she was not told otherwise and her keystrokes still
+    // reach the console.
+    carol.send(b"still-writing\n");
+    carol.expect("got:still-writing");
+    assert!(
+        !carol.text().contains("took write access from you"),
+        "{}",
+        carol.text()
+    );
 
     let audrey_out = audrey.detach();
     let carol_out = carol.detach();
     assert!(carol_out.contains("[oobgate: detached]"), "{carol_out}");
     assert!(audrey_out.contains("[oobgate: detached]"), "{audrey_out}");
 
-    // The continuous log has what was printed while nobody watched.
-    let dir = lab.config.data_dir.join("consoles/srv12-console");
-    let mut logged = Vec::new();
-    for f in std::fs::read_dir(&dir).unwrap().flatten() {
-        let rec = oobgate::recording::Recording::open(&f.path()).unwrap();
-        rec.cat(&mut logged).unwrap();
-    }
-    let logged = String::from_utf8_lossy(&logged);
-    assert!(
-        logged.contains("LATE-PANIC while nobody watched"),
-        "{logged}"
-    );
     // Each attach is its own recorded, audited session.
-    let ends = lab.events("session.end");
-    assert_eq!(ends.len(), 2, "{ends:#?}");
+    let ends = lab.wait_events("session.end", 2);
     assert!(ends
         .iter()
         .all(|e| e.detail["recording_sha256"].is_string()));
@@ -233,15 +253,17 @@ fn console_lab_for(name: &str, fields: &str) -> (Lab, std::path::PathBuf) {
 fn refused_console_server_shows_the_link_down_with_its_reason() {
     let port = free_port(); // nothing listens there
     let (lab, admin) = console_lab(port);
-    std::thread::sleep(Duration::from_millis(800));
-    let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
-    assert!(
-        list.contains("srv12-console") && list.contains("down"),
-        "{list}"
-    );
-    assert!(
-        list.contains("srv12-console refused the connection"),
-        "{list}"
+    common::wait_until(
+        "the console listed down with its reason",
+        common::WAIT,
+        || {
+            let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
+            if list.contains("down (srv12-console refused the connection") {
+                Ok(())
+            } else {
+                Err(list)
+            }
+        },
     );
 }
 
@@ -268,7 +290,7 @@ fn console_link_drop_and_recovery_are_announced_and_logged() {
     // Logging and input work again on the new link.
     carol.send(b"after-reconnect\n");
     assert!(carol.wait_for("got:after-reconnect"), "{}", carol.text());
-    let _ = carol.detach();
+    carol.detach();
     let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
     assert!(list.contains(" up "), "{list}");
 }
@@ -296,12 +318,7 @@ fn local_serial_console_break_and_vanishing_pty() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if pty.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_pty(&pty);
     let inventory = format!(
         "[[device]]\nname = \"srv7-console\"\nkind = \"serial\"\naddress = \"{}\"\n\
          serial = \"9600n81\"\nalways_on = true\n",
@@ -323,7 +340,7 @@ fn local_serial_console_break_and_vanishing_pty() {
     let _ = socat.kill();
     let _ = socat.wait();
     assert!(carol.wait_for("link down"), "{}", carol.text());
-    let _ = carol.detach();
+    carol.detach();
     let (list, _) = text(&lab.ssh(&admin, &["consoles"]));
     assert!(
         list.contains("srv7-console") && list.contains("down"),
@@ -384,12 +401,14 @@ fn rfc2217_console_port_line_settings_input_and_break() {
     }
     carol.send(b"\x1db");
     assert!(carol.wait_for("[console: break sent]"), "{}", carol.text());
-    let until = Instant::now() + Duration::from_secs(10);
-    let mut log = String::new();
-    while Instant::now() < until && !log.contains("TIOCCBRK") {
-        std::thread::sleep(Duration::from_millis(100));
-        log = std::fs::read_to_string(&trace).unwrap_or_default();
-    }
+    let log = common::wait_until("the break cleared on the tty", common::WAIT, || {
+        let log = std::fs::read_to_string(&trace).unwrap_or_default();
+        if log.contains("TIOCCBRK") {
+            Ok(log)
+        } else {
+            Err(log)
+        }
+    });
     let _ = strace.kill();
     let _ = strace.wait();
     let on = log.find("TIOCSBRK");
@@ -427,6 +446,6 @@ fn rfc2217_console_port_line_settings_input_and_break() {
     dave.send(b"dave-writes\n");
     assert!(carol.wait_for("got:dave-writes"), "{}", carol.text());
     assert!(!carol.text().contains("got:carol-after-takeover"));
-    let _ = dave.detach();
-    let _ = carol.detach();
+    dave.detach();
+    carol.detach();
 }

@@ -7,12 +7,14 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{text, Lab, LabOptions};
+use common::{text, KillOnDrop, Lab, LabOptions};
 use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
 use oobgate::secrets::testing::DevBao;
 
 /// A lab whose sw1 is `sshd` and whose secrets live in `bao` under devices/sw1.
 struct DeviceLab {
+    /// The bastion as a process, logging at debug level into `serve.log`.
+    _server: KillOnDrop,
     lab: Lab,
     sshd: TestSshd,
     bao: DevBao,
@@ -52,7 +54,7 @@ fn device_lab_with(password: &str, top: &str, limits: &str) -> DeviceLab {
         &[("username", TEST_USER), ("password", password)],
     ));
     let token_path = d_token(&bao);
-    let lab = Lab::start_with(LabOptions {
+    let mut lab = Lab::start_with(LabOptions {
         inventory: Some(inventory(&sshd, "")),
         extra: format!(
             "[secrets.vault]\naddress = \"{}\"\ntoken_file = \"{}\"\ncache_ttl = \"1s\"\n",
@@ -63,12 +65,16 @@ fn device_lab_with(password: &str, top: &str, limits: &str) -> DeviceLab {
         limits: limits.to_string(),
         ..Default::default()
     });
+    // Served by the real binary, so the log that is checked for secrets is the one an
+    // operator reads, with as much detail as it can have.
+    let server = KillOnDrop(lab.serve_as_process_logging("debug"));
     let cfg = lab.user("alice", "alice,role:netops");
     let cfg = lab.with_devices(
         &cfg,
         &["sw1", "sw1-quiet", "sw-dead", "sw-nosecret", "nowhere"],
     );
     DeviceLab {
+        _server: server,
         lab,
         sshd,
         bao,
@@ -150,12 +156,20 @@ fn exec_through_the_bastion_returns_output_and_exit_status_and_is_recorded() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out).0.replace(&made_up, "ID"), refused);
     // The password is nowhere: not in the recording, the audit log or the bastion's files.
-    assert_no_secret(&d.lab, TEST_PASSWORD);
+    assert_no_secret(&d.lab, TEST_PASSWORD, "sw1");
 }
 
-fn assert_no_secret(lab: &Lab, secret: &str) {
+/// The device password is nowhere: not in the audit log, the recordings, the bastion's
+/// files or its log, which has the session (`device`) in it, so it is the right log.
+fn assert_no_secret(lab: &Lab, secret: &str, device: &str) {
     let events = serde_json::to_string(&lab.events("")).unwrap();
     assert!(!events.contains(secret), "password in the audit log");
+    let log = lab.server_log();
+    assert!(
+        log.contains(&format!("device={device}")) || log.contains(&format!("device=\"{device}\"")),
+        "no session to {device} in the server log:\n{log}"
+    );
+    assert!(!log.contains(secret), "password in the server log:\n{log}");
     for f in recordings(lab) {
         let t = std::fs::read_to_string(&f).unwrap();
         assert!(!t.contains(secret), "password in {}", f.display());
@@ -175,26 +189,13 @@ fn assert_no_secret(lab: &Lab, secret: &str) {
 #[test]
 fn interactive_pty_session_records_what_was_typed_and_seen() {
     let d = device_lab(TEST_PASSWORD);
-    let mut child = Command::new("ssh")
-        .arg("-F")
-        .arg(&d.cfg)
-        .args(["-tt", "sw1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        stdin.write_all(b"echo typed-$((6*7))\n").unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-        stdin.write_all(b"exit\n").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let (stdout, _) = text(&out);
-    assert!(stdout.contains("typed-42"), "{stdout}");
+    let mut term = common::Attached::start(&d.cfg, "sw1");
+    // The pty holds what is typed until the device's shell reads it.
+    term.send(b"echo typed-$((6*7))\n");
+    term.expect("typed-42");
+    term.send(b"exit\n");
+    let status = term.wait_exit();
+    assert!(status.success(), "{status}: {}", term.text());
     d.lab.wait_event("session.end", |_| true).unwrap();
     let rec = oobgate::recording::Recording::open(&recordings(&d.lab)[0]).unwrap();
     let input: Vec<u8> = rec
@@ -248,15 +249,18 @@ fn wrong_device_password_and_vault_down() {
     assert_eq!(out.status.code(), Some(255));
     assert!(stderr.contains("login to device sw1 failed"), "{stderr}");
     assert!(!stderr.contains("not-the-password"));
-    assert_no_secret(&d.lab, "not-the-password");
+    assert_no_secret(&d.lab, "not-the-password", "sw1");
     d.bao.stop();
-    std::thread::sleep(Duration::from_millis(1200)); // past the cache TTL
-    let started = Instant::now();
-    let out = d.lab.ssh_to(&d.cfg, "sw1", &["true"]);
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(255));
-    assert!(stderr.contains("unreachable"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(30));
+    // Once the cached credential has expired (1 s), the session needs the dead server.
+    common::wait_until("a session refused for the vault", common::WAIT, || {
+        let out = d.lab.ssh_to(&d.cfg, "sw1", &["true"]);
+        let (_, stderr) = text(&out);
+        if out.status.code() == Some(255) && stderr.contains("unreachable") {
+            Ok(())
+        } else {
+            Err(format!("{:?}: {stderr}", out.status))
+        }
+    });
 }
 
 #[test]
@@ -306,10 +310,9 @@ fn device_or_client_closing_mid_session_finishes_the_recording() {
 }
 
 #[test]
-fn twenty_bulk_exec_runs_all_close_promptly() {
+fn twenty_bulk_exec_runs_all_complete_and_are_sealed() {
     let d = device_lab(TEST_PASSWORD);
     for i in 0..20 {
-        let started = Instant::now();
         let out = d.lab.ssh_to(
             &d.cfg,
             "sw1",
@@ -321,14 +324,12 @@ fn twenty_bulk_exec_runs_all_close_promptly() {
             "run {i}: {} bytes",
             out.stdout.len()
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "run {i} took {:?}",
-            started.elapsed()
-        );
     }
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(d.lab.events("session.end").len(), 20);
+    // Each one closed and was sealed (throughput figures: `scripts/bench`).
+    let ends = d.lab.wait_events("session.end", 20);
+    assert!(ends
+        .iter()
+        .all(|e| e.detail["exit_status"] == 0 && e.detail["recording_sha256"].is_string()));
 }
 
 #[test]
@@ -347,25 +348,34 @@ fn flood_to_a_slow_reader_stays_bounded_and_others_are_unaffected() {
     d.lab
         .wait_event("session.start", |_| true)
         .expect("flood started");
-    std::thread::sleep(Duration::from_secs(2));
+    // The flood's recording stops growing once the client's window is full: no growth
+    // for a whole second; one that keeps growing fails the test.
+    let recorded = || -> u64 {
+        recordings(&d.lab)
+            .iter()
+            .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut held, mut since) = (recorded(), Instant::now());
+    while since.elapsed() < Duration::from_secs(1) {
+        assert!(
+            Instant::now() < deadline,
+            "flood kept flowing to a reader that does not read: {} bytes recorded",
+            recorded()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        if recorded() != held {
+            (held, since) = (recorded(), Instant::now());
+        }
+    }
+    assert!(
+        held < 50_000_000,
+        "{held} bytes recorded before the flood was held"
+    );
     // Another admin's session works normally meanwhile.
     let out = d.lab.ssh_to(&d.cfg, "sw1", &["echo still-fine"]);
     assert_eq!(text(&out).0.trim(), "still-fine");
-    // The recording of the flood grows by at most what the client accepted (its window).
-    let before: u64 = recordings(&d.lab)
-        .iter()
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum();
-    std::thread::sleep(Duration::from_secs(1));
-    let after: u64 = recordings(&d.lab)
-        .iter()
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum();
-    assert!(
-        after - before < 4_000_000,
-        "flood kept flowing to a reader that does not read: {}",
-        after - before
-    );
     slow.kill().unwrap();
     slow.wait().unwrap();
 }
@@ -442,14 +452,9 @@ fn session_warns_then_closes_at_its_deadline() {
         "",
         "max_session = \"3s\"\ndeadline_warning = \"2s\"",
     );
-    let started = Instant::now();
+    // The 30 s command is cut: the client sees the warning and the end, exit 255.
     let out = d.lab.ssh_to(&d.cfg, "sw1", &["sleep 30"]);
     let (stdout, _) = text(&out);
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(out.status.code(), Some(255));
     assert!(
         stdout.contains("this session ends in about 1 min"),

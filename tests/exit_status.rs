@@ -111,13 +111,7 @@ fn jump_sessions_never_lose_their_exit_status() {
     );
     // Every one of them is a finished session with the device's exit status (the last
     // ones are sealed just after their clients returned).
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let mut ends = l.lab.events("session.end");
-    while ends.len() < 200 && std::time::Instant::now() < until {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        ends = l.lab.events("session.end");
-    }
-    assert_eq!(ends.len(), 200);
+    let ends = l.lab.wait_events("session.end", 200);
     assert!(
         ends.iter().all(|e| e.detail["exit_status"].is_i64()),
         "{ends:#?}"

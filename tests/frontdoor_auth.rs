@@ -340,7 +340,9 @@ fn authentication_attempts_are_bounded() {
     std::fs::write(&path, cfg).unwrap();
     let out = lab.ssh(&path, &["whoami"]);
     assert_eq!(out.status.code(), Some(255));
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The client has given up: every attempt it made is in (or on its way to) the log.
+    lab.wait_event("auth.reject", |_| true)
+        .expect("the refusal is audited");
     let n = lab.events("auth.reject").len();
     assert!((1..=2).contains(&n), "at most 2 attempts, saw {n}");
 }
@@ -357,14 +359,15 @@ fn idle_unauthenticated_connection_is_closed_and_audited() {
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
     let mut buf = [0u8; 4096];
-    let started = std::time::Instant::now();
+    // The bastion hangs up on its own (1 s); the 10 s read timeout fails the test.
     loop {
         match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the idle connection was not closed: {e}"),
         }
     }
-    assert!(started.elapsed() < std::time::Duration::from_secs(9));
     assert!(lab
         .wait_event("auth.reject", |e| e.detail["code"] == "auth-timeout")
         .is_some());

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{text, Attached, Lab, LabOptions};
 use oobgate::ipmi::testing::{read_serial_until, IpmiSim, BMC_PASSWORD, BMC_USER};
 
@@ -40,14 +38,21 @@ fn lab_with(
     (lab, creds)
 }
 
-fn wait_hook(sim: &IpmiSim, line: &str) {
-    for _ in 0..50 {
-        if sim.hook_log().contains(line) {
-            return;
+/// Waits until the chassis hook has been asked `calls`, in this order, after its first
+/// `from` bytes of log; returns the log's new length.
+#[track_caller]
+fn wait_hook_calls(sim: &IpmiSim, from: usize, calls: &[&str]) -> usize {
+    common::wait_until(&format!("hook calls {calls:?}"), common::WAIT, || {
+        let log = sim.hook_log();
+        let mut rest = log.get(from..).unwrap_or_default();
+        for call in calls {
+            match rest.find(call) {
+                Some(i) => rest = &rest[i + call.len()..],
+                None => return Err(log),
+            }
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("hook never saw {line:?}: {}", sim.hook_log());
+        Ok(log.len())
+    })
 }
 
 #[test]
@@ -74,12 +79,14 @@ fn power_status_and_control_by_policy_audited_and_real() {
     let (o, e) = text(&out);
     assert!(out.status.success(), "{o}{e}");
     assert!(o.contains("power on done; chassis power is now on"), "{o}");
-    wait_hook(&sim, "set power 1");
+    let seen = wait_hook_calls(&sim, 0, &["set power 1"]);
+    // A cycle reaches the chassis as off, then on.
     let out = lab.ssh(&ops, &["power", "cycle", "srv12"]);
     assert!(out.status.success(), "{:?}", text(&out));
+    let seen = wait_hook_calls(&sim, seen, &["set power 0", "set power 1"]);
     let out = lab.ssh(&ops, &["power", "off", "srv12-sol"]);
     assert!(out.status.success(), "{:?}", text(&out));
-    wait_hook(&sim, "set power 0");
+    let seen = wait_hook_calls(&sim, seen, &["set power 0"]);
     let (o, _) = text(&lab.ssh(&ops, &["power", "status", "srv12"]));
     assert!(o.contains("chassis power is off"), "{o}");
 
@@ -96,7 +103,7 @@ fn power_status_and_control_by_policy_audited_and_real() {
     let (o, e) = text(&out);
     assert!(out.status.success(), "{o}{e}");
     assert!(o.contains("srv12: power reset done"), "{o}");
-    wait_hook(&sim, "set reset 1");
+    wait_hook_calls(&sim, seen, &["set reset 1"]);
     assert!(lab
         .events("power")
         .iter()
@@ -142,11 +149,33 @@ fn sol_console_through_the_bastion_marks_power_actions() {
     let ops = lab.user("olga", "olga,role:ops");
     let ops = lab.with_devices(&ops, &["srv12-sol"]);
     // Printed by the host while nobody is attached: held and logged by the broker.
-    std::thread::sleep(Duration::from_millis(1500));
+    common::wait_until("the SOL console up", common::WAIT, || {
+        let (list, _) = text(&lab.ssh(&ops, &["consoles"]));
+        if list.contains("srv12-sol") && list.contains(" up ") {
+            Ok(())
+        } else {
+            Err(list)
+        }
+    });
     serial
         .write_all(b"Kernel panic - not syncing\r\nsrv12 login: ")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let dir = lab.config.data_dir.join("consoles/srv12-sol");
+    let logged = || {
+        let mut logged = String::new();
+        for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            logged.push_str(&std::fs::read_to_string(f.path()).unwrap_or_default());
+        }
+        logged
+    };
+    common::wait_until("the panic in the continuous log", common::WAIT, || {
+        let text = logged();
+        if text.contains("Kernel panic") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
     let mut olga = Attached::start(&ops, "srv12-sol");
     assert!(
         olga.wait_for("Kernel panic - not syncing"),
@@ -165,11 +194,7 @@ fn sol_console_through_the_bastion_marks_power_actions() {
     olga.send(b"\x1db");
     assert!(olga.wait_for("[console: break sent]"), "{}", olga.text());
     // The continuous log has the output and the power marker.
-    let dir = lab.config.data_dir.join("consoles/srv12-sol");
-    let mut logged = String::new();
-    for f in std::fs::read_dir(&dir).unwrap().flatten() {
-        logged.push_str(&std::fs::read_to_string(f.path()).unwrap());
-    }
+    let logged = logged();
     assert!(logged.contains("Kernel panic"), "{logged}");
     assert!(logged.contains("power cycle srv12"), "{logged}");
     assert!(!logged.contains(BMC_PASSWORD));

@@ -9,6 +9,7 @@ use tokio::time::{sleep, timeout};
 use super::ssh_tests::{connector, password_cred, password_sshd, target};
 use super::testing::{drain_link as drain, generate_key, read_link_until, SshdOptions, TestSshd};
 use super::*;
+use crate::testing::{wait_until, WAIT};
 
 async fn read_until(link: &mut Link, needle: &str) -> String {
     read_link_until(link, needle, Duration::from_secs(10)).await
@@ -67,11 +68,11 @@ async fn stdin_eof_and_signals_reach_the_device() {
         .open(
             &target(&sshd),
             &password_cred(),
-            &LinkRequest::exec("exec sleep 30"),
+            &LinkRequest::exec("echo started; exec sleep 30"),
         )
         .await
         .unwrap();
-    sleep(Duration::from_millis(300)).await;
+    read_until(&mut link, "started").await;
     link.control
         .send(LinkControl::Signal("TERM".into()))
         .await
@@ -146,11 +147,21 @@ async fn slow_reader_makes_the_device_wait() {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0)
     };
-    // Not reading: the device must stall far below the 50 MiB it wants to send.
-    sleep(Duration::from_secs(3)).await;
-    let stalled = written();
-    sleep(Duration::from_secs(1)).await;
-    assert_eq!(written(), stalled, "device kept writing while nobody read");
+    // Not reading: the device must stall far below the 50 MiB it wants to send. Stalled
+    // means no progress for a whole second; a device that never stalls fails the test.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (mut stalled, mut since) = (written(), tokio::time::Instant::now());
+    while since.elapsed() < Duration::from_secs(1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "device kept writing while nobody read: {} of {CHUNKS} chunks",
+            written()
+        );
+        sleep(Duration::from_millis(50)).await;
+        if written() != stalled {
+            (stalled, since) = (written(), tokio::time::Instant::now());
+        }
+    }
     eprintln!(
         "device stalled after {} KiB of {} KiB",
         (stalled * CHUNK) >> 10,
@@ -182,8 +193,8 @@ async fn dropping_the_link_closes_the_session() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let marker = dir.path().join("alive");
     let cmd = format!(
-        "i=0; while true; do i=$((i+1)); echo $i > {}; sleep 0.1; done",
-        marker.display()
+        "echo $$ > {m}.pid; i=0; while true; do i=$((i+1)); echo $i > {m}; sleep 0.1; done",
+        m = marker.display()
     );
     // With a pty sshd hangs the command up when the session ends (without one the
     // command would only notice on its next write to the closed stdout).
@@ -195,12 +206,37 @@ async fn dropping_the_link_closes_the_session() {
         .open(&target(&sshd), &password_cred(), &req)
         .await
         .unwrap();
-    sleep(Duration::from_millis(300)).await;
+    let pid_file = dir.path().join("alive.pid");
+    let pid = wait_until("the command running", WAIT, || async {
+        match std::fs::read_to_string(&marker) {
+            Ok(n) if !n.trim().is_empty() => std::fs::read_to_string(&pid_file)
+                .map(|p| p.trim().to_string())
+                .map_err(|e| e.to_string()),
+            other => Err(format!("marker: {other:?}")),
+        }
+    })
+    .await;
     drop(link);
-    // The session goes away, so the marker stops changing.
-    sleep(Duration::from_secs(1)).await;
-    let before = std::fs::read_to_string(&marker).unwrap_or_default();
-    assert!(!before.is_empty(), "the command never ran");
-    sleep(Duration::from_millis(600)).await;
-    assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), before);
+    // The session goes away, and with it the command (gone, or a zombie nobody reaps).
+    wait_until(
+        "the command gone after the link was dropped",
+        WAIT,
+        || async {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => Ok(()),
+                Ok(stat)
+                    if stat
+                        .rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z') =>
+                {
+                    Ok(())
+                }
+                Ok(stat) => Err(format!("still running: {stat}")),
+            }
+        },
+    )
+    .await;
 }

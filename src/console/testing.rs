@@ -52,6 +52,8 @@ pub(crate) struct FakeFactory {
     pub(crate) attempts: Arc<AtomicUsize>,
     /// While set, every open fails.
     pub(crate) fail: Arc<AtomicBool>,
+    /// When each open was attempted.
+    opened_at: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>,
     devices: mpsc::UnboundedReceiver<FakeDevice>,
     open: OpenFn,
 }
@@ -61,9 +63,11 @@ impl FakeFactory {
         let attempts = Arc::new(AtomicUsize::new(0));
         let fail = Arc::new(AtomicBool::new(false));
         let (tx, devices) = mpsc::unbounded_channel();
-        let (a, f) = (attempts.clone(), fail.clone());
+        let opened_at = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (a, f, at) = (attempts.clone(), fail.clone(), opened_at.clone());
         let open: OpenFn = Arc::new(
             move || -> BoxFuture<'static, crate::connect::Result<Link>> {
+                at.lock().unwrap().push(tokio::time::Instant::now());
                 a.fetch_add(1, Ordering::SeqCst);
                 let failing = f.load(Ordering::SeqCst);
                 let tx = tx.clone();
@@ -91,6 +95,7 @@ impl FakeFactory {
         FakeFactory {
             attempts,
             fail,
+            opened_at,
             devices,
             open,
         }
@@ -117,5 +122,11 @@ impl FakeFactory {
     /// Open attempts so far.
     pub(crate) fn attempts(&self) -> usize {
         self.attempts.load(Ordering::SeqCst)
+    }
+
+    /// The time between each open attempt and the next.
+    pub(crate) fn gaps(&self) -> Vec<Duration> {
+        let at = self.opened_at.lock().unwrap();
+        at.windows(2).map(|w| w[1] - w[0]).collect()
     }
 }

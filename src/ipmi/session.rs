@@ -8,7 +8,7 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
-use super::crypto::{Keys, Suite};
+use super::crypto::{Keys, Rakp, Suite};
 use super::packet::{self, payload};
 use super::{BmcTarget, IpmiError, Result};
 
@@ -419,6 +419,18 @@ async fn rakp(
     r1.extend(rm);
     r1.extend([ROLE, 0, 0, user.len() as u8]);
     r1.extend(user);
+    // What is known before RAKP 2; its random number and GUID fill in the rest.
+    let rakp = Rakp {
+        suite,
+        kuid: &kuid,
+        our_sid,
+        bmc_sid,
+        rm,
+        rc: [0; 16],
+        guid: [0; 16],
+        role: ROLE,
+        user,
+    };
     let auth_failed = || IpmiError::AuthFailed {
         bmc: t.name.clone(),
     };
@@ -437,28 +449,22 @@ async fn rakp(
                 let rc: [u8; 16] = b[8..24].try_into().expect("16");
                 let guid: [u8; 16] = b[24..40].try_into().expect("16");
                 let code = &b[40..40 + suite.hash_len()];
-                let parts: [&[u8]; 7] = [
-                    &our_sid.to_le_bytes(),
-                    &bmc_sid.to_le_bytes(),
-                    &rm,
-                    &rc,
-                    &guid,
-                    &[ROLE, user.len() as u8],
-                    user,
-                ];
+                let rakp = Rakp {
+                    rc,
+                    guid,
+                    ..rakp.clone()
+                };
                 // A wrong password shows here: the BMC's proof does not match ours.
-                if !suite.verify(&kuid, &parts, code) {
+                if !rakp.verify_rakp2(code) {
                     return Some(Err(auth_failed()));
                 }
                 Some(Ok((rc, guid)))
             },
         )
         .await?;
-    let sik = Zeroizing::new(suite.hmac(&kuid, &[&rm, &rc, &[ROLE, user.len() as u8], user]));
-    let proof = suite.hmac(
-        &kuid,
-        &[&rc, &our_sid.to_le_bytes(), &[ROLE, user.len() as u8], user],
-    );
+    let rakp = Rakp { rc, guid, ..rakp };
+    let sik = rakp.sik();
+    let proof = rakp.rakp3_code();
     let tag3: u8 = rand::random();
     let mut r3 = vec![tag3, 0, 0, 0];
     r3.extend(bmc_sid.to_le_bytes());
@@ -475,7 +481,7 @@ async fn rakp(
                 return Some(Err(IpmiError::Malformed("RAKP 4".into())));
             }
             let icv = &b[8..8 + suite.icv_len()];
-            if !suite.verify(&sik, &[&rm, &bmc_sid.to_le_bytes(), &guid], icv) {
+            if !rakp.verify_rakp4(&sik, icv) {
                 return Some(Err(auth_failed()));
             }
             Some(Ok(()))

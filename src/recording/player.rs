@@ -81,7 +81,8 @@ where
     let mut i = 0;
     while i < rec.events.len() {
         let ev = &rec.events[i];
-        let mut gap = (ev.time - prev).max(0.0);
+        // After a seek, time runs from the point sought to, not from the last skipped event.
+        let mut gap = (ev.time - prev.max(skip_until)).max(0.0);
         if let Some(c) = cap {
             gap = gap.min(c);
         }

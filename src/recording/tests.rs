@@ -124,7 +124,9 @@ fn recording_size_stays_close_to_the_text_shown() {
     assert!(ratio < 1.1, "recording is {ratio:.3}x the bytes shown");
 }
 
-#[tokio::test]
+// The clock is paused and moves only when playback waits, so the times below are exact
+// and no test waits for real.
+#[tokio::test(start_paused = true)]
 async fn playback_speed_idle_cap_seek_and_quit() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("p.cast");
@@ -141,30 +143,36 @@ async fn playback_speed_idle_cap_seek_and_quit() {
         start_at: Duration::ZERO,
     };
     let mut out = Vec::new();
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     play(&rec, &mut out, tokio::io::empty(), opts)
         .await
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Four gaps, each capped at 0.2 s, at speed 10: not the recorded 62 s / 10.
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_millis(75)..=Duration::from_millis(85)).contains(&took),
+        "{took:?}"
+    );
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("one two "), "{text}");
     assert!(text.contains("[mark]") && text.ends_with("three"), "{text}");
 
-    // Starting at 61 s writes the earlier output at once and skips the marker note.
+    // Starting at 61 s writes the earlier output at once, then plays on from 61 s.
     let mut out = Vec::new();
     let opts = PlayOptions {
         speed: 1.0,
         idle_cap: None,
         start_at: Duration::from_secs(61),
     };
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     play(&rec, &mut out, tokio::io::empty(), opts)
         .await
         .unwrap();
+    // Only the last second (61 s to 62 s) is waited for.
+    let took = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
+        (Duration::from_millis(990)..=Duration::from_millis(1010)).contains(&took),
+        "{took:?}"
     );
     assert_eq!(
         String::from_utf8_lossy(&out),
@@ -179,6 +187,7 @@ async fn playback_speed_idle_cap_seek_and_quit() {
         idle_cap: None,
         start_at: Duration::ZERO,
     };
+    // `q` at 0.8 s: after "one " (0.5 s), long before "two " (60 s).
     let quit = async {
         tokio::time::sleep(Duration::from_millis(800)).await;
         tokio::io::AsyncWriteExt::write_all(&mut keys_tx, b"q")

@@ -217,15 +217,34 @@ impl Lab {
         self.spawn_server()
     }
 
+    /// Like [`Lab::serve_as_process`], with the log filtered by `filter` (`OOBGATE_LOG`).
+    pub fn serve_as_process_logging(&mut self, filter: &str) -> Child {
+        self.shutdown.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.spawn_server_logging(Some(filter))
+    }
+
     /// Starts `oobgate serve` on the lab's config and waits for its banner.
     #[allow(dead_code)]
     pub fn spawn_server(&self) -> Child {
+        self.spawn_server_logging(None)
+    }
+
+    /// Starts `oobgate serve`, its log (stderr) appended to `serve.log` and filtered by
+    /// `filter` when given, and waits for its banner.
+    fn spawn_server_logging(&self, filter: Option<&str>) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.root().join("serve.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_oobgate"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oobgate"));
+        if let Some(filter) = filter {
+            cmd.env("OOBGATE_LOG", filter);
+        }
+        let child = cmd
             .args(["serve", "--config"])
             .arg(&self.config_path)
             .stdin(std::process::Stdio::null())
@@ -384,13 +403,47 @@ impl Lab {
 
     /// Waits up to 5 s for an audit event matching `pred`, returning it.
     pub fn wait_event(&self, prefix: &str, pred: impl Fn(&EventRow) -> bool) -> Option<EventRow> {
-        for _ in 0..50 {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
             if let Some(e) = self.events(prefix).into_iter().find(|e| pred(e)) {
                 return Some(e);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(POLL);
         }
-        None
+    }
+
+    /// Waits until exactly `n` audit events start with `prefix`, failing with those seen.
+    #[track_caller]
+    pub fn wait_events(&self, prefix: &str, n: usize) -> Vec<EventRow> {
+        wait_until(&format!("{n} {prefix} events"), WAIT, || {
+            let events = self.events(prefix);
+            if events.len() == n {
+                Ok(events)
+            } else {
+                Err(format!("{} events: {events:#?}", events.len()))
+            }
+        })
+    }
+
+    /// The log of the `oobgate serve` process (see [`Lab::spawn_server`]).
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.root().join("serve.log")).unwrap_or_default()
+    }
+
+    /// Waits until the server log contains `needle`, failing with the log.
+    #[track_caller]
+    pub fn wait_log(&self, needle: &str) -> String {
+        wait_until(&format!("{needle:?} in the server log"), WAIT, || {
+            let log = self.server_log();
+            if log.contains(needle) {
+                Ok(log)
+            } else {
+                Err(log)
+            }
+        })
     }
 
     /// Runs the `oobgate` binary with `--config` of this lab appended.
@@ -407,6 +460,42 @@ impl Drop for Lab {
         self.shutdown.cancel();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// A server process that is killed when the test ends, however it ends.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How long a test waits for something the bastion should do promptly.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// How often a wait looks again.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Calls `probe` until it returns `Ok`, for at most `within`; then fails the test naming
+/// `what` and the last thing `probe` saw (its `Err`).
+#[track_caller]
+pub fn wait_until<T, S: std::fmt::Display>(
+    what: &str,
+    within: Duration,
+    mut probe: impl FnMut() -> Result<T, S>,
+) -> T {
+    let until = Instant::now() + within;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(seen) if Instant::now() >= until => {
+                panic!("timed out after {within:?} waiting for {what}; last seen:\n{seen}")
+            }
+            Err(_) => std::thread::sleep(POLL),
         }
     }
 }
@@ -521,14 +610,40 @@ impl Attached {
     }
 
     pub fn wait_for(&self, needle: &str) -> bool {
-        let until = Instant::now() + Duration::from_secs(15);
+        let until = Instant::now() + WAIT;
         while Instant::now() < until {
             if self.text().contains(needle) {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(POLL);
         }
         false
+    }
+
+    /// Waits until the output contains `needle`, failing with the output so far.
+    #[track_caller]
+    pub fn expect(&self, needle: &str) {
+        wait_until(&format!("{needle:?} on the terminal"), WAIT, || {
+            let text = self.text();
+            if text.contains(needle) {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        })
+    }
+
+    /// Waits until the client exits by itself, failing with what the terminal showed.
+    #[track_caller]
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let child = &mut self.child;
+        let out = &self.out;
+        wait_until("the ssh client to exit", WAIT, || {
+            match child.try_wait().expect("ssh client status") {
+                Some(status) => Ok(status),
+                None => Err(String::from_utf8_lossy(&out.lock().unwrap()).into_owned()),
+            }
+        })
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -537,18 +652,17 @@ impl Attached {
         stdin.flush().unwrap();
     }
 
+    /// Detaches with `Ctrl-] d`: the bastion says so and the client exits by itself with
+    /// status 0, or the test fails with what the terminal showed. Returns that output.
+    #[track_caller]
     pub fn detach(mut self) -> String {
         self.send(b"\x1dd");
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.text()
+        let status = self.wait_exit();
+        // The readers may still be draining the last bytes the client wrote.
+        self.expect("[oobgate: detached]");
+        let text = self.text();
+        assert!(status.success(), "detached client exited {status}: {text}");
+        text
     }
 }
 

@@ -135,48 +135,23 @@ async fn input_is_bounded_when_the_device_stops_taking_it() {
     broker.shutdown().await;
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn report(what: &str, n: usize, before: u64, after: u64) {
-    let delta = after.saturating_sub(before);
-    println!(
-        "{n} {what}: RSS +{delta} KiB, about {:.1} KiB per console",
-        delta as f64 / n as f64
-    );
-}
-
-/// A measurement, not an assertion: the RSS cost of idle consoles with production
-/// options, in three steps: registered on-demand consoles (task, log file, empty
-/// ring), then always-on ones with their link up (fake link channels included), then
-/// the same after each printed a full ring. Other tests run in parallel in this
-/// process, so run it alone for a clean number:
-/// `cargo test --lib console::tests::flow::idle_console_memory -- --nocapture`.
+/// Many idle consoles with production options: every link comes up, everything printed
+/// while nobody watches is logged, and what each keeps for the next attach is bounded by
+/// its ring (the oldest output falls off). Memory per console is measured by
+/// `scripts/bench-consoles`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_console_memory() {
+async fn many_idle_consoles_log_everything_and_keep_only_their_ring() {
     const N: usize = 200;
     let dir = tempfile::tempdir().unwrap();
     let opts = BrokerOptions::default();
     let ring = opts.ring_bytes;
     let broker = ConsoleBroker::new(dir.path().into(), opts);
     let mut f = FakeFactory::new();
-
-    let start = rss_kib();
     for i in 0..N {
         broker
             .register(f.spec(&format!("lazy{i:03}"), false))
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let lazy = rss_kib();
-    report("on-demand consoles, no link", N, start, lazy);
-
     let mut devices = Vec::with_capacity(N);
     for i in 0..N {
         broker
@@ -191,27 +166,39 @@ async fn idle_console_memory() {
             .all(|s| !s.always_on || s.link == LinkState::Up)
     })
     .await;
-    let up = rss_kib();
-    report("always-on consoles, link up, nothing printed", N, lazy, up);
+    assert!(broker
+        .list()
+        .iter()
+        .all(|s| s.always_on || s.link != LinkState::Up));
 
     let screen = vec![b'.'; 4096];
+    let printed = (b"FIRST-MARK".len() + ring + b"LAST-MARK".len()) as u64;
     for dev in &devices {
+        dev.print("FIRST-MARK").await;
         for _ in 0..ring / screen.len() {
             dev.print(&screen).await;
         }
+        dev.print("LAST-MARK").await;
     }
     wait_for("all output logged", || {
         broker
             .list()
             .iter()
-            .all(|s| !s.always_on || s.bytes_logged == ring as u64)
+            .all(|s| !s.always_on || s.bytes_logged == printed)
     })
     .await;
-    report(
-        "always-on consoles after printing a full ring, in all",
-        N,
-        lazy,
-        rss_kib(),
+    let mut late = Term::new(
+        broker
+            .attach("idle123", user("late", false, false))
+            .await
+            .unwrap(),
+    );
+    let backlog = late.expect("LAST-MARK").await;
+    assert!(!backlog.contains("FIRST-MARK"), "the ring kept too much");
+    let kept = backlog.bytes().filter(|b| *b == b'.').count();
+    assert!(
+        kept > ring / 2 && kept <= ring,
+        "{kept} bytes of backlog for a {ring}-byte ring"
     );
     broker.shutdown().await;
 }

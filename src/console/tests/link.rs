@@ -53,17 +53,18 @@ async fn dropped_link_reconnects_and_everyone_is_told() {
     assert_eq!((downs, ups), (1, 2), "{markers:?}");
 }
 
-#[tokio::test]
+// The clock is paused and moves only when every task waits: the gaps are exact.
+#[tokio::test(start_paused = true)]
 async fn failing_factory_backs_off_instead_of_spinning() {
     let dir = tempfile::tempdir().unwrap();
     let broker = ConsoleBroker::new(dir.path().into(), opts());
     let mut f = FakeFactory::new();
     f.fail.store(true, Ordering::SeqCst);
     broker.register(f.spec("srv4", true)).unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    // Attempts at about 0, 0.05, 0.15, 0.35, 0.75 s (50 ms doubling, 400 ms cap).
-    let attempts = f.attempts();
-    assert!((2..=7).contains(&attempts), "{attempts} attempts in 1 s");
+    // Each retry waits the backoff: 50 ms doubling up to the 400 ms cap.
+    wait_for("six attempts", || f.attempts() >= 6).await;
+    let gaps: Vec<u128> = f.gaps().iter().take(5).map(|g| g.as_millis()).collect();
+    assert_eq!(gaps, [50, 100, 200, 400, 400]);
     match broker.status("srv4").unwrap().link {
         LinkState::Down(why) => assert!(why.contains("no route to host"), "{why}"),
         other => panic!("expected down, got {other:?}"),
@@ -77,7 +78,9 @@ async fn failing_factory_backs_off_instead_of_spinning() {
     broker.shutdown().await;
 }
 
-#[tokio::test]
+// The clock is paused: in the 100 ms below every task has run, so no attempt means
+// none will come unasked.
+#[tokio::test(start_paused = true)]
 async fn on_demand_console_opens_on_attach_and_closes_after_last_detach() {
     let dir = tempfile::tempdir().unwrap();
     let broker = ConsoleBroker::new(dir.path().into(), opts());

@@ -1,6 +1,7 @@
 //! Loading, validation errors, reloads and the shipped policy files.
 
 use super::*;
+use crate::testing::{capture_log, wait_log, wait_until, WAIT};
 
 #[tokio::test]
 async fn malformed_policy_lines_name_file_line_and_reason() {
@@ -95,9 +96,10 @@ async fn reload_swaps_good_policies_and_keeps_the_old_one_on_error() {
     );
 
     let policy = dir.path().join(POLICY_FILE);
+    // Loaded, even in part, this would give netops sw2 instead of sw1.
     std::fs::write(
         &policy,
-        format!("{NETOPS}p, role:netops, sw1, conect, deny\n"),
+        "p, role:netops, sw2, connect, allow\np, role:netops, sw1, conect, allow\n",
     )
     .unwrap();
     let err = e.reload(dir.path(), &inv).await.unwrap_err().to_string();
@@ -107,6 +109,11 @@ async fn reload_swaps_good_policies_and_keeps_the_old_one_on_error() {
     );
     assert!(
         e.decide("alice", &netops, "sw1", Action::Connect)
+            .await
+            .allowed
+    );
+    assert!(
+        !e.decide("alice", &netops, "sw2", Action::Connect)
             .await
             .allowed
     );
@@ -145,51 +152,53 @@ async fn reloader_picks_up_inventory_and_policy_changes() {
     let extra = "\n[[device]]\nname = \"sw3\"\nkind = \"telnet\"\naddress = \"192.0.2.13:23\"\n\
                  labels = { site = \"ams1\", type = \"switch\" }\n";
     std::fs::write(&inv_path, format!("{INVENTORY}{extra}")).unwrap();
-    let mut seen = false;
-    for _ in 0..200 {
-        if e.decide("alice", &netops, "sw3", Action::Connect)
-            .await
-            .allowed
-        {
-            seen = true;
-            break;
+    let allowed = |device: &'static str| {
+        let e = e.clone();
+        let netops = netops.clone();
+        async move {
+            e.decide("alice", &netops, device, Action::Connect)
+                .await
+                .allowed
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(seen, "new device never became reachable");
-    assert!(e.inventory().get("sw3").is_some());
+    };
+    wait_until("sw3 reachable after the inventory change", WAIT, || async {
+        if allowed("sw3").await {
+            Ok(())
+        } else {
+            Err(format!(
+                "sw3 in the inventory: {}",
+                e.inventory().get("sw3").is_some()
+            ))
+        }
+    })
+    .await;
 
-    // A broken inventory keeps everything as it was.
-    std::fs::write(&inv_path, "[[device]]\nname = \"sw1\"\n").unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        e.decide("alice", &netops, "sw3", Action::Connect)
-            .await
-            .allowed
-    );
+    // A broken inventory keeps everything as it was. Loaded, even in part, this one would
+    // move sw3 to fra1, out of netops' reach.
+    let (log, _guard) = capture_log();
+    let moved = extra.replace("ams1", "fra1");
+    std::fs::write(
+        &inv_path,
+        format!("{INVENTORY}{moved}\n[[device]]\nname = \"sw4\"\n"),
+    )
+    .unwrap();
+    let text = wait_log(&log, "inventory reload failed").await;
+    assert!(text.contains("inventory.toml"), "{text}");
+    assert!(allowed("sw3").await);
 
     // Fixing the inventory and changing the policy is picked up together.
     std::fs::write(&inv_path, format!("{INVENTORY}{extra}")).unwrap();
     let policy = format!("{NETOPS}p, role:netops, sw3, connect, deny\n");
     std::fs::write(dir.path().join(POLICY_FILE), policy).unwrap();
-    let mut denied = false;
-    for _ in 0..200 {
-        if !e
-            .decide("alice", &netops, "sw3", Action::Connect)
-            .await
-            .allowed
-        {
-            denied = true;
-            break;
+    wait_until("sw3 denied after the policy change", WAIT, || async {
+        if allowed("sw3").await {
+            Err("sw3 still allowed".to_string())
+        } else {
+            Ok(())
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(denied, "policy change never took effect");
-    assert!(
-        e.decide("alice", &netops, "sw1", Action::Connect)
-            .await
-            .allowed
-    );
+    })
+    .await;
+    assert!(allowed("sw1").await);
 
     shutdown.cancel();
     task.await.unwrap();

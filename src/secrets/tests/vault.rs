@@ -135,9 +135,15 @@ async fn cache_serves_within_ttl_then_expires() {
     bao.delete_secret("devices/sw1").await;
     let cached = store.credential("devices/sw1").await.unwrap();
     assert_eq!(cached.password.unwrap().expose(), PASSWORD);
-    tokio::time::sleep(Duration::from_millis(1700)).await;
-    let err = store.credential("devices/sw1").await.unwrap_err();
-    assert_eq!(err.to_string(), "no secret at devices/sw1");
+    // Once the entry expires, the read goes to the server again and finds nothing.
+    crate::testing::wait_until("the cached entry expired", crate::testing::WAIT, || async {
+        match store.credential("devices/sw1").await {
+            Err(err) if err.to_string() == "no secret at devices/sw1" => Ok(()),
+            Err(err) => Err(err.to_string()),
+            Ok(_) => Err("still served from the cache".to_string()),
+        }
+    })
+    .await;
     // Failures are not cached: the secret is served as soon as it exists again.
     bao.put_secret("devices/sw1", &[("password", "again")])
         .await;
@@ -188,14 +194,8 @@ async fn vault_down_is_unreachable_within_timeout() {
     let credential = store.credential("devices/sw1").await.unwrap();
     bao.stop();
 
-    let started = Instant::now();
-    // Not cached yet, so this has to go to the (dead) server.
+    // Not cached yet, so this has to go to the (dead) server: refused, not timed out.
     let err = store.credential("devices/sw2").await.unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
     assert!(matches!(err, SecretsError::Unreachable { .. }), "{err:?}");
     assert!(
         err.to_string()
@@ -222,15 +222,14 @@ async fn silent_server_times_out() {
     });
     let mut config = VaultConfig::new(&addr, VaultAuth::Token("t0ken-Xy".into()));
     config.timeout = Duration::from_millis(500);
-    let started = Instant::now();
     let err = VaultStore::connect(config).await.unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
-    );
     assert!(matches!(err, SecretsError::Timeout { .. }), "{err:?}");
-    assert!(err.to_string().contains(&addr), "{err}");
+    // The configured limit fired, not some longer default.
+    assert!(
+        err.to_string()
+            .starts_with(&format!("vault at {addr} did not answer within 500ms")),
+        "{err}"
+    );
     assert_no_values(&err, &["t0ken-Xy"]);
     hold.abort();
 }
