@@ -4,15 +4,20 @@
 
 pub mod device_lab;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+mod attached;
 pub mod console;
 pub mod process;
+mod webhook;
+
+#[allow(unused_imports)]
+pub use attached::Attached;
+#[allow(unused_imports)]
+pub use webhook::webhook_receiver;
 
 use oobgate::audit::{EventFilter, EventRow};
 use oobgate::config::Config;
@@ -566,153 +571,4 @@ fn serve_in_thread(
         });
     });
     (shutdown, thread)
-}
-
-/// An interactive `ssh -tt` (a console attach) whose output is collected in the background.
-pub struct Attached {
-    child: Child,
-    out: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Attached {
-    pub fn start(cfg: &std::path::Path, host: &str) -> Attached {
-        let mut child = Command::new("ssh")
-            .arg("-F")
-            .arg(cfg)
-            .args(["-tt", host])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let readers: [Box<dyn Read + Send>; 2] = [
-            Box::new(child.stdout.take().unwrap()),
-            Box::new(child.stderr.take().unwrap()),
-        ];
-        for mut r in readers {
-            let sink = out.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = r.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-        }
-        Attached { child, out }
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
-    }
-
-    pub fn wait_for(&self, needle: &str) -> bool {
-        let until = Instant::now() + WAIT;
-        while Instant::now() < until {
-            if self.text().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(POLL);
-        }
-        false
-    }
-
-    /// Waits until the output contains `needle`, failing with the output so far.
-    #[track_caller]
-    pub fn expect(&self, needle: &str) {
-        wait_until(&format!("{needle:?} on the terminal"), WAIT, || {
-            let text = self.text();
-            if text.contains(needle) {
-                Ok(())
-            } else {
-                Err(text)
-            }
-        })
-    }
-
-    /// Waits until the client exits by itself, failing with what the terminal showed.
-    #[track_caller]
-    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let child = &mut self.child;
-        let out = &self.out;
-        wait_until("the ssh client to exit", WAIT, || {
-            match child.try_wait().expect("ssh client status") {
-                Some(status) => Ok(status),
-                None => Err(String::from_utf8_lossy(&out.lock().unwrap()).into_owned()),
-            }
-        })
-    }
-
-    pub fn send(&mut self, bytes: &[u8]) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Detaches with `Ctrl-] d`: the bastion says so and the client exits by itself with
-    /// status 0, or the test fails with what the terminal showed. Returns that output.
-    #[track_caller]
-    pub fn detach(mut self) -> String {
-        self.send(b"\x1dd");
-        let status = self.wait_exit();
-        // The readers may still be draining the last bytes the client wrote.
-        self.expect("[oobgate: detached]");
-        let text = self.text();
-        assert!(status.success(), "detached client exited {status}: {text}");
-        text
-    }
-}
-
-impl Drop for Attached {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A webhook receiver (a tiny HTTP/1.1 server: no chat or ticketing system runs here);
-/// yields each POSTed body.
-#[allow(dead_code)]
-pub fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for mut sock in listener.incoming().flatten() {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let body = loop {
-                let n = sock.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                let Some(i) = text.find("\r\n\r\n") else {
-                    continue;
-                };
-                let len: usize = text[..i]
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().to_string())
-                    })
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= i + 4 + len {
-                    break Some(text[i + 4..i + 4 + len].to_string());
-                }
-            };
-            let _ = sock.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
-            if let Some(b) = body {
-                let _ = tx.send(b);
-            }
-        }
-    });
-    (url, rx)
 }
