@@ -344,3 +344,47 @@ async fn silent_peer_hits_the_login_timeout() {
         "{err}"
     );
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::super::telnet_codec::{Decoder, Item};
+
+    /// The items of `chunks` fed one after the other, adjacent data joined.
+    fn decode(chunks: &[&[u8]]) -> Vec<Item> {
+        let mut decoder = Decoder::new();
+        let mut items = Vec::new();
+        for chunk in chunks {
+            decoder.decode(chunk, &mut items);
+        }
+        let mut joined: Vec<Item> = Vec::new();
+        for item in items {
+            match (joined.last_mut(), item) {
+                (Some(Item::Data(prev)), Item::Data(more)) => {
+                    let mut both = prev.to_vec();
+                    both.extend_from_slice(&more);
+                    *prev = both.into();
+                }
+                (_, item) => joined.push(item),
+            }
+        }
+        joined.retain(|i| !matches!(i, Item::Data(d) if d.is_empty()));
+        joined
+    }
+
+    proptest! {
+        #[test]
+        fn any_split_of_a_stream_decodes_like_the_whole(
+            bytes in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(255u8), Just(250u8), Just(240u8), Just(b'\r'), Just(0u8)],
+                0..600,
+            ),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let at = cut.index(bytes.len() + 1);
+            let whole = decode(&[&bytes]);
+            let split = decode(&[&bytes[..at], &bytes[at..]]);
+            prop_assert_eq!(whole, split);
+        }
+    }
+}

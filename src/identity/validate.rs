@@ -27,6 +27,9 @@ pub enum Rejection {
     /// The signing CA is not among the trusted user CAs.
     #[error("certificate signed by an untrusted CA {0}")]
     UntrustedCa(String),
+    /// The CA's signature does not match the certificate's contents.
+    #[error("certificate signature invalid (claimed CA {0})")]
+    BadSignature(String),
     /// `valid_after` is in the future.
     #[error("certificate not yet valid (valid from {0})")]
     NotYetValid(String),
@@ -76,6 +79,7 @@ impl Rejection {
             Rejection::NotUserCertificate => "host-cert",
             Rejection::SelfSigned(_) => "self-signed",
             Rejection::UntrustedCa(_) => "untrusted-ca",
+            Rejection::BadSignature(_) => "bad-signature",
             Rejection::NotYetValid(_) => "not-yet-valid",
             Rejection::Expired(_) => "expired",
             Rejection::NoPrincipals => "no-principals",
@@ -197,6 +201,11 @@ impl Validator {
         }
         if !self.trusted.iter().any(|t| t == signer) {
             return Err(Rejection::UntrustedCa(fingerprint(signer)));
+        }
+        // russh checks it before the handlers run; checked here too, so no path that
+        // reaches the validator can trust a forged certificate.
+        if cert.verify_signature().is_err() {
+            return Err(Rejection::BadSignature(fingerprint(signer)));
         }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
