@@ -96,6 +96,25 @@ fn renewal(bastion: &Bastion) -> Instant {
     Instant::now() + bastion.config.host_cert_validity / 2
 }
 
+/// Key exchanges offered by the front door and the inner servers: russh's list without
+/// `diffie-hellman-group14-sha256` (a 2048-bit group, 112-bit strength), post-quantum
+/// hybrid first, with the strict-kex marker against Terrapin.
+const KEX: &[russh::kex::Name] = &[
+    russh::kex::MLKEM768X25519_SHA256,
+    russh::kex::CURVE25519,
+    russh::kex::CURVE25519_PRE_RFC_8731,
+    russh::kex::DH_GEX_SHA256,
+    russh::kex::DH_G18_SHA512,
+    russh::kex::DH_G17_SHA512,
+    russh::kex::DH_G16_SHA512,
+    russh::kex::DH_G15_SHA512,
+    russh::kex::EXTENSION_SUPPORT_AS_SERVER,
+    russh::kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+];
+
+/// MACs (for the CTR ciphers; AEAD ciphers need none): encrypt-then-MAC only.
+const MACS: &[russh::mac::Name] = &[russh::mac::HMAC_SHA512_ETM, russh::mac::HMAC_SHA256_ETM];
+
 fn base(bastion: &Bastion, cert: Certificate) -> SshConfig {
     let limits = &bastion.config.limits;
     SshConfig {
@@ -121,6 +140,8 @@ fn base(bastion: &Bastion, cert: Certificate) -> SshConfig {
                 russh::compression::NONE,
                 russh::compression::ZLIB_LEGACY,
             ]),
+            kex: std::borrow::Cow::Borrowed(KEX),
+            mac: std::borrow::Cow::Borrowed(MACS),
             ..Default::default()
         },
         ..Default::default()
