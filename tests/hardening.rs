@@ -2,8 +2,8 @@
 //! a forced command holds through `-J` and `connect`; a revoked or expired certificate
 //! ends its whole connection (multiplexed commands and forwards included); a pre-login
 //! flood from one address leaves another admin in and the audit log bounded; hostile login
-//! names and key ids are cut and escaped; a certificate valid forever works; key and
-//! credentials files others can read stop `serve` and fail `check`. The real
+//! names and key ids are cut and escaped; a certificate valid forever works; no agent or
+//! X11 reaches a device; a forward reaches only the ports the inventory lists. The real
 //! OpenSSH client plays both the admin and the attacker except where it cannot (a 200 KB
 //! login name is sent by a few lines of raw SSH below, said there).
 
@@ -19,6 +19,7 @@ use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER}
 
 struct DeviceLab {
     lab: Lab,
+    sshd_port: u16,
     _sshd: TestSshd,
     _creds: tempfile::TempDir,
 }
@@ -43,6 +44,7 @@ fn device_lab(limits: &str) -> DeviceLab {
     });
     DeviceLab {
         lab,
+        sshd_port: sshd.port,
         _sshd: sshd,
         _creds: creds,
     }
@@ -378,66 +380,6 @@ fn a_certificate_valid_forever_works_and_says_so() {
 }
 
 #[test]
-fn key_files_others_can_read_stop_serve_and_fail_check() {
-    use std::os::unix::fs::PermissionsExt;
-    let lab = Lab::start();
-    let ok = lab.oobgate(&["check"]);
-    assert!(ok.status.success(), "{:?}", text(&ok));
-    let user_ca = lab.root().join("data/user_ca");
-    assert!(user_ca.exists(), "the lab's user CA key");
-    std::fs::set_permissions(&user_ca, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let check = lab.oobgate(&["check"]);
-    let (_, err) = text(&check);
-    assert!(!check.status.success(), "check passed a 0644 CA key");
-    assert!(
-        err.contains("user_ca") && err.contains("readable by group or others (mode 0644)"),
-        "{err}"
-    );
-    // A second server on a free port (the lab's own holds its port): it must not start.
-    let config = std::fs::read_to_string(&lab.config_path).unwrap();
-    let second = lab.root().join("second.toml");
-    let listen = format!("listen = \"{}\"", lab.addr);
-    assert!(config.contains(&listen), "{config}");
-    std::fs::write(&second, config.replace(&listen, "listen = \"127.0.0.1:0\"")).unwrap();
-    let serve = common::run(
-        Command::new("timeout")
-            .arg("30")
-            .arg(env!("CARGO_BIN_EXE_oobgate"))
-            .args(["serve", "--config"])
-            .arg(&second),
-    );
-    let (_, err) = text(&serve);
-    assert!(
-        !serve.status.success() && serve.status.code() != Some(124),
-        "{err}"
-    );
-    assert!(
-        err.contains("user_ca") && err.contains("readable by group"),
-        "{err}"
-    );
-}
-
-#[test]
-fn check_reports_a_credentials_file_others_can_read() {
-    use std::os::unix::fs::PermissionsExt;
-    let (_dir, file) = common::credentials_file("devices/sw1", "admin", "pw-not-shown");
-    let lab = Lab::start_with(LabOptions {
-        extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
-        ..Default::default()
-    });
-    assert!(lab.oobgate(&["check"]).status.success());
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let check = lab.oobgate(&["check"]);
-    let (out, err) = text(&check);
-    assert!(
-        !check.status.success(),
-        "check passed a 0644 credentials file"
-    );
-    assert!(err.contains("credentials.toml"), "{err}");
-    assert!(!format!("{out}{err}").contains("pw-not-shown"));
-}
-
-#[test]
 fn no_agent_and_no_x11_reach_a_device() {
     let d = common::device_lab::device_lab("");
     let agent_dir = tempfile::tempdir().unwrap();
@@ -470,92 +412,48 @@ fn no_agent_and_no_x11_reach_a_device() {
     assert!(stderr.contains("X11 forwarding request failed"), "{stderr}");
 }
 
-/// The bastion's host certificate as `ssh-keygen -L` shows it: (serial, principals, seconds
-/// of validity).
-fn host_cert(lab: &Lab) -> (String, String, i64) {
-    let scan = common::run(Command::new("ssh-keyscan").args([
-        "-c",
-        "-t",
-        "ed25519",
-        "-p",
-        &lab.addr.port().to_string(),
-        "127.0.0.1",
-    ]));
-    let line = String::from_utf8_lossy(&scan.stdout)
-        .lines()
-        .find(|l| l.contains("-cert-v01@openssh.com") && !l.starts_with('#'))
-        .map(|l| {
-            let fields: Vec<&str> = l.split_whitespace().collect();
-            let at = fields
-                .iter()
-                .position(|f| f.ends_with("-cert-v01@openssh.com"));
-            fields[at.expect("the key type")..].join(" ")
-        })
-        .unwrap_or_else(|| panic!("no certificate: {:?}", text(&scan)));
-    let file = lab.root().join("scanned-cert.pub");
-    std::fs::write(&file, format!("{line}\n")).unwrap();
-    let listed = common::run(Command::new("ssh-keygen").arg("-L").arg("-f").arg(&file));
-    let shown = format!("{}{}{line}", text(&listed).0, text(&listed).1);
-    let field = |name: &str| {
-        shown
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("{name} in {shown}"))
-    };
-    let principals = shown
-        .split_once("Principals:")
-        .map(|(_, rest)| rest.lines().nth(1).unwrap_or("").trim().to_string())
-        .unwrap_or_default();
-    let valid = field("Valid:");
-    let parse = |s: &str| {
-        time::PrimitiveDateTime::parse(
-            s,
-            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
-        )
-        .unwrap()
-    };
-    let (from, to) = valid
-        .strip_prefix("from ")
-        .and_then(|v| v.split_once(" to "))
-        .unwrap_or_else(|| panic!("{valid}"));
-    let span = (parse(to) - parse(from)).whole_seconds();
-    (field("Serial:"), principals, span)
-}
-
 #[test]
-fn the_host_certificate_names_the_host_is_short_lived_and_renewed() {
-    let lab = Lab::start_with(LabOptions {
-        top: "host_names = [\"bastion.test\"]\nhost_cert_validity = \"20s\"".into(),
-        // Every scan is a connection that never logs in: not to be counted as failures.
-        limits: "max_failures_per_source_per_minute = 100000".into(),
-        ..Default::default()
+fn a_forward_reaches_only_the_ports_the_inventory_lists() {
+    let d = device_lab("");
+    let cfg = cert_user(&d.lab, "fiona", &["-V", "-5m:+1h"]);
+    let listed = d.sshd_port;
+    // The listed port (the device's sshd) answers through `ssh -W`.
+    let mut through = Command::new("ssh")
+        .arg("-F")
+        .arg(&cfg)
+        .args(["-W", &format!("sw1:{listed}"), "bastion"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = [0u8; 7];
+    through
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut banner)
+        .unwrap();
+    let _ = through.kill();
+    let _ = through.wait();
+    assert_eq!(&banner, b"SSH-2.0");
+    // Another port of the same host is refused at the channel, and audited with the reason.
+    let other = listed.wrapping_add(1).max(1);
+    let out = common::run(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&cfg)
+            .args(["-W", &format!("sw1:{other}"), "bastion"])
+            .stdin(Stdio::null()),
+    );
+    assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
+    let denied = d.lab.wait_event("policy.decision", |e| {
+        e.outcome.as_deref() == Some("deny")
+            && e.detail["reason"].as_str().is_some_and(|r| {
+                r.contains(&format!(
+                    "port {other} of sw1 is not among its forward_ports"
+                ))
+            })
     });
-    let (serial, principals, span) = host_cert(&lab);
-    assert_eq!(principals, "bastion.test");
-    // 20 s from now, backdated 5 minutes against clock skew.
-    assert_eq!(span, 20 + 300);
-    // Renewed at half-life: a later connection sees a new certificate.
-    wait_until(
-        "the certificate is renewed",
-        Duration::from_secs(60),
-        || {
-            std::thread::sleep(Duration::from_millis(500));
-            host_cert(&lab).0 != serial
-        },
-    );
-    let bad = Lab::start_with(LabOptions::default());
-    std::fs::write(
-        &bad.config_path,
-        std::fs::read_to_string(&bad.config_path).unwrap().replacen(
-            "listen",
-            "host_cert_validity = \"5s\"\nlisten",
-            1,
-        ),
-    )
-    .unwrap();
-    let (_, err) = text(&bad.oobgate(&["check"]));
-    assert!(
-        err.contains("host_cert_validity") && err.contains("at least 10s"),
-        "{err}"
-    );
+    assert!(denied.is_some(), "{:#?}", d.lab.events("policy.decision"));
 }

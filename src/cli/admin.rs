@@ -19,6 +19,9 @@ use super::stores::{runtime, with_stores};
 
 /// `oobgate serve`: runs until SIGINT or SIGTERM.
 pub fn serve(config: &Path) -> Result<ExitCode> {
+    // Nothing the bastion creates (its store, recordings, console logs, keys) is readable by
+    // group or others. SAFETY: umask has no preconditions and cannot fail.
+    unsafe { libc::umask(0o077) };
     let config = Config::load(config)?;
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
