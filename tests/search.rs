@@ -283,8 +283,11 @@ fn ls_colours_and_top_batch_output_are_searchable() {
 fn top_redrawing_its_screen_does_not_flood_the_index() {
     let d = tempfile::tempdir().unwrap();
     let mut p = shell(d.path(), "top");
-    // top repaints the whole screen in place (cursor home, rows overwritten) every 0.2 s.
-    p.send(b"top -d 0.2 -n 15\r");
+    // top repaints the screen in place (cursor home, rows overwritten) every 0.1 s.
+    // Waited for by what only the shell can print after top ends (the prompt may be drawn
+    // again while the command is still being typed, and the typed line holds no "top-42").
+    p.send(b"top -d 0.1 -n 40; echo top-$((40+2))\r");
+    p.wait_for("top-42");
     p.wait_for("lab$ ");
     p.send(b"exit\r");
     let path = p.finish();
@@ -292,7 +295,10 @@ fn top_redrawing_its_screen_does_not_flood_the_index() {
     let mut output = Vec::new();
     rec.cat(&mut output).unwrap();
     let frames = output.windows(7).filter(|w| w == b"%Cpu(s)").count();
-    assert!(frames >= 10, "top drew {frames} frames");
+    // top rewrites only the lines that changed, so a busy machine (the same figures frame
+    // after frame) sees fewer: three full repaints of 24 rows would already reach the
+    // bound below.
+    assert!(frames >= 3, "top drew {frames} frames");
     let (conn, lines) = index(&path, "top");
     let shown = lines.iter().filter(|l| l.stream == Stream::Shown).count();
     assert!(
