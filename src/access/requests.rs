@@ -207,6 +207,15 @@ impl Requests {
                 "you cannot approve your own request {n}"
             )));
         }
+        // Said as `requests` shows it: a lapsed request or grant is expired before the sweep.
+        let shown = shown_state(&req, SystemTime::now());
+        if shown != State::Pending && shown != req.state {
+            return Err(AccessError::WrongState {
+                id: n,
+                state: shown,
+                verb: "approved",
+            });
+        }
         self.permitted(id, &req.target, Action::Approve)
             .await
             .map_err(|e| AccessError::Forbidden(format!("you may not approve request {n}: {e}")))?;
