@@ -239,7 +239,11 @@ fn request_approve_connect_warning_cutoff_and_the_bad_cases() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("is expired"), "{out}");
 
-    // Everything is in the audit chain, and the chain verifies.
+    // Everything is in the audit chain, and the chain verifies (the sweep writes the
+    // expiry on its own round: waited for).
+    l.lab
+        .wait_event("access.expire", |_| true)
+        .expect("the sweep records the grant's expiry");
     for kind in [
         "access.request",
         "access.approve",
