@@ -6,7 +6,6 @@ mod common;
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::device_lab::device_lab_with;
 use common::{text, Lab, LabOptions};
@@ -56,14 +55,13 @@ fn a_reused_connection_logs_in_once_and_records_each_session_apart() {
         "the exit status of the reused session"
     );
     assert_eq!(logins(&d.sshd.log()), 1, "{}", d.sshd.log());
-    let until = Instant::now() + Duration::from_secs(20);
-    let ends = loop {
+    let ends = common::wait_until("both sessions ended", common::WAIT, || {
         let ends = d.lab.events("session.end");
-        if ends.len() >= 2 || Instant::now() > until {
-            break ends;
+        match ends.len() {
+            2 => Ok(ends),
+            _ => Err(format!("{ends:#?}")),
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     assert_eq!(ends.len(), 2, "{ends:#?}");
     let recordings: Vec<String> = d
         .lab
@@ -162,17 +160,16 @@ fn a_denied_jump_never_opens_a_device_connection() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
-    let conn = loop {
-        match device.accept() {
-            Ok((conn, _)) => break conn,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                assert!(Instant::now() < until, "the allowed session never dialled");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
-    };
+    let conn =
+        common::wait_until(
+            "the allowed session dials the device",
+            common::WAIT,
+            || match device.accept() {
+                Ok((conn, _)) => Ok(conn),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err("no connection yet"),
+                Err(e) => panic!("accept: {e}"),
+            },
+        );
     drop(conn);
     let status = allowed.wait().unwrap();
     assert_eq!(status.code(), Some(255));

@@ -12,7 +12,7 @@ mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{text, Lab, LabOptions};
 use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
@@ -60,14 +60,6 @@ fn cert_user(lab: &Lab, login: &str, args: &[&str]) -> PathBuf {
     lab.sign(&key, &all);
     let cfg = lab.ssh_config(login, &key, true);
     lab.with_devices(&cfg, &["sw1"])
-}
-
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < until, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -162,7 +154,7 @@ fn revocation_ends_a_multiplexed_connection_and_its_forward() {
     let socket = d.lab.root().join("mux.sock");
     let fwd = free_port();
     let mut master = control_master(&cfg, &socket, fwd, sshd_port);
-    wait_until("the master is up", Duration::from_secs(15), || {
+    common::wait_for_condition("the master is up", Duration::from_secs(15), || {
         socket.exists()
     });
     let out = over_master(&cfg, &socket, &["whoami"]);
@@ -201,7 +193,7 @@ fn a_certificate_that_expires_ends_its_connection() {
     let cfg = cert_user(&d.lab, "brief", &["-V", "-1m:+5s"]);
     let socket = d.lab.root().join("brief.sock");
     let mut master = control_master(&cfg, &socket, free_port(), d._sshd.port);
-    wait_until("the master is up", Duration::from_secs(15), || {
+    common::wait_for_condition("the master is up", Duration::from_secs(15), || {
         socket.exists()
     });
     assert!(over_master(&cfg, &socket, &["whoami"]).status.success());
@@ -391,7 +383,7 @@ fn no_agent_and_no_x11_reach_a_device() {
         .stdout(Stdio::null())
         .spawn()
         .expect("ssh-agent");
-    wait_until("the agent listens", Duration::from_secs(10), || {
+    common::wait_for_condition("the agent listens", Duration::from_secs(10), || {
         sock.exists()
     });
     let out = common::run(

@@ -9,7 +9,7 @@ mod common;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::device_lab::{device_lab, device_lab_with};
 use common::{text, Lab};
@@ -164,14 +164,6 @@ fn sessions_beyond_a_devices_lines_wait_for_a_free_one() {
     assert!(starts[1].id > ends[0].id, "{starts:#?}\n{ends:#?}");
 }
 
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(Instant::now() < until, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn kill9(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-9", &child.id().to_string()])
@@ -196,7 +188,7 @@ fn kill_9_mid_session_then_restart_closes_it_as_aborted_and_sealed() {
     let id = start.detail["session"].as_str().unwrap().to_string();
     let recording = PathBuf::from(start.detail["recording"].as_str().unwrap());
     // An output event, whole (the header names the command, which holds the same words).
-    wait_until("the output is recorded", || {
+    common::wait_for_condition("the output is recorded", Duration::from_secs(20), || {
         std::fs::read_to_string(&recording).is_ok_and(|t| {
             t.split_inclusive('\n').any(|l| {
                 l.ends_with("]\n") && l.contains("\"o\"") && l.contains("before-the-crash")

@@ -73,6 +73,7 @@ ensure_peers() {
 }
 
 source "$OOBGATE_ROOT/scripts/lib/openbao.sh"
+source "$OOBGATE_ROOT/scripts/lib/venv.sh"
 source "$OOBGATE_ROOT/scripts/lib/ocsf.sh"
 source "$OOBGATE_ROOT/scripts/lib/packaging.sh"
 source "$OOBGATE_ROOT/scripts/lib/sushy.sh"

@@ -361,9 +361,11 @@ impl Connectors {
     }
 
     /// Starts reaching `device` ahead of its session (the handshake, no login), when its
-    /// kind allows and no idle reusable connection is waiting; `None` otherwise.
+    /// kind allows, it has no line limit (a session waits for its line before it dials)
+    /// and no idle reusable connection is waiting; `None` otherwise.
     pub fn prepare(&self, device: &Device) -> Option<Early> {
         if device.kind != DeviceKind::Ssh
+            || device.max_sessions.is_some()
             || (device.reuse_connection && self.ssh.has_idle(&device.name))
         {
             return None;

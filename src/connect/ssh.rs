@@ -126,7 +126,7 @@ pub fn preferred_algorithms(legacy: bool) -> Preferred {
 
 impl SshConnector {
     /// Connects to `target` up to the end of the key exchange and the host key check: no
-    /// login yet. The result is logged into by [`DeviceConn::start`].
+    /// login yet. The login and the session follow in [`super::ssh_channel`].
     pub async fn connect(&self, target: &Target) -> Result<DeviceConn> {
         let tcp = super::connect_tcp(target, self.connect_timeout).await?;
         let config = Arc::new(client::Config {

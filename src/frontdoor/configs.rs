@@ -20,6 +20,20 @@ struct Minted {
     renew_at: Instant,
 }
 
+impl Minted {
+    /// `config`, with a certificate minted now: due for renewal at half its validity.
+    fn now(bastion: &Bastion, config: SshConfig) -> Minted {
+        Minted {
+            config: Arc::new(config),
+            renew_at: Instant::now() + bastion.config.host_cert_validity / 2,
+        }
+    }
+
+    fn due(&self) -> bool {
+        Instant::now() >= self.renew_at
+    }
+}
+
 /// The server configurations of one bastion.
 pub struct ServerConfigs {
     bastion: Arc<Bastion>,
@@ -28,24 +42,23 @@ pub struct ServerConfigs {
 }
 
 impl ServerConfigs {
-    /// The configurations for `bastion`'s keys and limits.
-    pub fn new(bastion: &Arc<Bastion>) -> ServerConfigs {
-        let config = Arc::new(base(bastion, bastion.keys.host_cert.clone()));
-        ServerConfigs {
-            outer: Mutex::new(Minted {
-                config,
-                renew_at: renewal(bastion),
-            }),
+    /// The configurations for `bastion`'s keys and limits; publishes the front door's host
+    /// certificate.
+    pub fn new(bastion: &Arc<Bastion>) -> crate::identity::Result<ServerConfigs> {
+        let cert = bastion.keys.host_cert.clone();
+        bastion.keys.publish(&cert)?;
+        Ok(ServerConfigs {
+            outer: Mutex::new(Minted::now(bastion, base(bastion, cert))),
             bastion: bastion.clone(),
             inner: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// The front door's configuration (with a renewed certificate when it is due; if
     /// renewal fails, the current one while it lasts, and an error in the log).
     pub fn outer(&self) -> Arc<SshConfig> {
         let mut outer = self.outer.lock().unwrap_or_else(|e| e.into_inner());
-        if Instant::now() >= outer.renew_at {
+        if outer.due() {
             let b = &self.bastion;
             match b
                 .keys
@@ -53,10 +66,7 @@ impl ServerConfigs {
             {
                 Ok(cert) => {
                     tracing::info!(serial = cert.serial(), "host certificate renewed");
-                    *outer = Minted {
-                        config: Arc::new(base(b, cert)),
-                        renew_at: renewal(b),
-                    };
+                    *outer = Minted::now(b, base(b, cert));
                 }
                 Err(e) => tracing::error!(error = %e, "cannot renew the host certificate"),
             }
@@ -68,10 +78,8 @@ impl ServerConfigs {
     /// certificate for the device name (minted once, then cached until its renewal).
     pub fn inner(&self, device: &str) -> crate::identity::Result<Arc<SshConfig>> {
         let mut cache = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.get(device) {
-            if Instant::now() < c.renew_at {
-                return Ok(c.config.clone());
-            }
+        if let Some(c) = cache.get(device).filter(|c| !c.due()) {
+            return Ok(c.config.clone());
         }
         let b = &self.bastion;
         let cert = b
@@ -79,21 +87,11 @@ impl ServerConfigs {
             .mint_host_cert(&[device.to_string()], b.config.host_cert_validity)?;
         let mut config = base(b, cert);
         config.keepalive_interval = None;
-        let config = Arc::new(config);
-        cache.insert(
-            device.to_string(),
-            Minted {
-                config: config.clone(),
-                renew_at: renewal(b),
-            },
-        );
+        let minted = Minted::now(b, config);
+        let config = minted.config.clone();
+        cache.insert(device.to_string(), minted);
         Ok(config)
     }
-}
-
-/// When a certificate minted now is due for renewal: at half its validity.
-fn renewal(bastion: &Bastion) -> Instant {
-    Instant::now() + bastion.config.host_cert_validity / 2
 }
 
 /// Key exchanges offered by the front door and the inner servers: russh's list without

@@ -43,10 +43,10 @@ pub async fn serve_inner(
     };
     // The device's TCP and key exchange start now, while the client is still logging into
     // the inner server: only for an allowed session, and never its login (that waits for
-    // the recording). A device with a line limit waits for its line first.
+    // the recording).
     let early = match &refusal {
-        None if device.max_sessions.is_none() => bastion.connectors.prepare(&device),
-        _ => None,
+        None => bastion.connectors.prepare(&device),
+        Some(_) => None,
     };
     let handler = InnerConn {
         bastion: bastion.clone(),

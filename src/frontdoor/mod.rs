@@ -110,6 +110,9 @@ pub enum FrontdoorError {
     /// Accepting connections failed.
     #[error("accept failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The bastion's host certificate could not be published.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
     /// The metrics endpoint could not listen.
     #[error("metrics.listen: cannot listen on {0}: {1}")]
     Metrics(std::net::SocketAddr, std::io::Error),
@@ -149,7 +152,7 @@ pub async fn serve_with_reload(
     operations::start_consoles(&bastion);
     bastion.tasks.spawn(watch::run(bastion.clone()));
     operations::start_metrics(&bastion).await?;
-    let configs = Arc::new(ServerConfigs::new(&bastion));
+    let configs = Arc::new(ServerConfigs::new(&bastion)?);
     let admission = Admission::new(&bastion.config.limits);
     bastion
         .tasks

@@ -140,7 +140,8 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 impl KeyStore {
     /// Opens the keys in `data_dir`, creating the directory and any missing key on first
     /// start, and mints a fresh host certificate for `host_names` (empty: any name), valid
-    /// for `validity`.
+    /// for `validity`. Only the serving bastion writes it to disk ([`KeyStore::publish`]):
+    /// `ca sign` and the other local commands leave the served one in place.
     pub fn open_or_create(
         data_dir: &Path,
         host_names: &[String],
@@ -161,7 +162,6 @@ impl KeyStore {
             host_names,
             validity,
         )?;
-        write_host_cert(data_dir, &host_cert)?;
         Ok(KeyStore {
             dir: data_dir.to_path_buf(),
             host_ca,
@@ -240,11 +240,16 @@ impl KeyStore {
         )
     }
 
-    /// Mints the bastion's own host certificate again (renewal) and writes it beside the
-    /// host key, where `oobgate status` reads its expiry.
+    /// Writes `cert`, the host certificate the bastion serves, beside the host key, where
+    /// `oobgate status` reads its expiry.
+    pub fn publish(&self, cert: &Certificate) -> Result<()> {
+        write_host_cert(&self.dir, cert)
+    }
+
+    /// Mints the bastion's own host certificate again (renewal) and publishes it.
     pub fn renew_host_cert(&self, names: &[String], validity: Duration) -> Result<Certificate> {
         let cert = self.mint_host_cert(names, validity)?;
-        write_host_cert(&self.dir, &cert)?;
+        self.publish(&cert)?;
         Ok(cert)
     }
 

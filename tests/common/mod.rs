@@ -505,6 +505,12 @@ pub fn wait_until<T, S: std::fmt::Display>(
     }
 }
 
+/// [`wait_until`] for a yes/no condition: fails the test naming `what` if `ok` is still
+/// false after `within`.
+pub fn wait_for_condition(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    wait_until(what, within, || if ok() { Ok(()) } else { Err("not yet") });
+}
+
 /// Waits until the bastion at `addr` answers with its SSH banner (it is fully loaded).
 pub fn wait_for_banner(addr: SocketAddr) {
     use std::io::Read;
