@@ -449,3 +449,64 @@ fn a_forward_reaches_only_the_ports_the_inventory_lists() {
     });
     assert!(denied.is_some(), "{:#?}", d.lab.events("policy.decision"));
 }
+
+/// `ssh -W sw1:PORT bastion`, which must be refused.
+fn forward_refused(cfg: &Path, port: u16) -> std::process::Output {
+    let out = common::run(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(cfg)
+            .args(["-W", &format!("sw1:{port}"), "bastion"])
+            .stdin(Stdio::null()),
+    );
+    assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
+    assert!(!text(&out).0.contains("SSH-2.0"), "{:?}", text(&out));
+    out
+}
+
+#[test]
+fn a_forward_needs_the_certificates_permit_and_the_policys_forward() {
+    let d = device_lab("");
+    let port = d.sshd_port;
+    // A listed port, but a certificate without permit-port-forwarding.
+    let cfg = cert_user(
+        &d.lab,
+        "gina",
+        &["-V", "-5m:+1h", "-O", "clear", "-O", "permit-pty"],
+    );
+    forward_refused(&cfg, port);
+    let no_permit = d.lab.wait_event("policy.decision", |e| {
+        e.user.as_deref() == Some("gina")
+            && e.outcome.as_deref() == Some("deny")
+            && e.detail["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("does not permit port forwarding"))
+    });
+    assert!(
+        no_permit.is_some(),
+        "{:#?}",
+        d.lab.events("policy.decision")
+    );
+    // The same certificate still opens a session through -J (not a forward).
+    let out = d.lab.ssh_to(&cfg, "sw1", &["echo", "jumped"]);
+    assert!(text(&out).0.contains("jumped"), "{:?}", text(&out));
+
+    // A permitting certificate, but a role the policy does not allow `forward`.
+    let key = d.lab.key("hugo");
+    d.lab.sign(
+        &key,
+        &["-I", "hugo-key", "-n", "hugo,role:auditor", "-V", "-5m:+1h"],
+    );
+    let cfg = d.lab.ssh_config("hugo", &key, true);
+    forward_refused(&cfg, port);
+    let by_policy = d.lab.wait_event("policy.decision", |e| {
+        e.user.as_deref() == Some("hugo")
+            && e.outcome.as_deref() == Some("deny")
+            && e.action.as_deref() == Some("forward")
+    });
+    assert!(
+        by_policy.is_some(),
+        "{:#?}",
+        d.lab.events("policy.decision")
+    );
+}
