@@ -372,3 +372,114 @@ fn idle_unauthenticated_connection_is_closed_and_audited() {
         .wait_event("auth.reject", |e| e.detail["code"] == "auth-timeout")
         .is_some());
 }
+
+#[test]
+fn keyboard_interactive_is_refused_and_audited() {
+    let lab = Lab::start();
+    let key = lab.key("id_alice");
+    let cfg = lab.ssh_config("alice", &key, false);
+    let out = common::run(
+        std::process::Command::new("ssh")
+            .args(["-F"])
+            .arg(&cfg)
+            .args([
+                "-o",
+                "KbdInteractiveAuthentication=yes",
+                "-o",
+                "PreferredAuthentications=keyboard-interactive",
+                "bastion",
+                "whoami",
+            ])
+            .stdin(std::process::Stdio::null()),
+    );
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        text(&out).1.contains("Permission denied (publickey)"),
+        "{:?}",
+        text(&out)
+    );
+    // A client that starts it anyway gets no prompt and a refusal, audited.
+    let accepted = connect(&lab, |mut s| async move {
+        matches!(
+            s.authenticate_keyboard_interactive_start("alice", None::<String>)
+                .await
+                .unwrap(),
+            russh::client::KeyboardInteractiveAuthResponse::Success
+                | russh::client::KeyboardInteractiveAuthResponse::InfoRequest { .. }
+        )
+    });
+    assert!(!accepted, "keyboard-interactive was answered");
+    assert!(lab
+        .wait_event("auth.reject", |e| e.detail["code"]
+            == "keyboard-interactive")
+        .is_some());
+    assert!(lab.events("auth.accept").is_empty());
+}
+
+#[test]
+fn the_builtin_ca_is_trusted_only_with_trust_builtin_ca() {
+    let sign = |lab: &Lab| {
+        let key = lab.key("id_erin");
+        let out = lab.oobgate(&[
+            "ca",
+            "sign",
+            "--principals",
+            "erin,role:netops",
+            common::pub_of(&key).to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{:?}", text(&out));
+        lab.ssh_config("erin", &key, true)
+    };
+    let trusting = Lab::start();
+    let cfg = sign(&trusting);
+    assert!(text(&trusting.ssh(&cfg, &["whoami"]))
+        .0
+        .contains("user:        erin"));
+
+    let strict = Lab::start_with(LabOptions {
+        auth: "trust_builtin_ca = false".into(),
+        ..Default::default()
+    });
+    let cfg = sign(&strict);
+    let out = strict.ssh(&cfg, &["whoami"]);
+    assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
+    assert!(strict
+        .wait_event("auth.reject", |e| e.detail["code"] == "untrusted-ca")
+        .is_some());
+}
+
+#[test]
+fn logins_beyond_max_connections_are_refused_until_a_place_frees() {
+    let lab = Lab::start_with(LabOptions {
+        limits: "max_connections = 1".into(),
+        ..Default::default()
+    });
+    let cfg = lab.user("alice", "alice,role:netops");
+    // The one place is held by a connection that stays.
+    let mut holder = common::KillOnDrop(
+        std::process::Command::new("ssh")
+            .arg("-F")
+            .arg(&cfg)
+            .args(["-N", "bastion"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    lab.wait_event("auth.accept", |_| true)
+        .expect("first login");
+    let out = lab.ssh(&cfg, &["whoami"]);
+    assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
+    assert!(lab
+        .wait_event("auth.reject", |e| e.detail["code"] == "connection-limit")
+        .is_some());
+    let _ = holder.0.kill();
+    let _ = holder.0.wait();
+    common::wait_until("a login once the place is free", common::WAIT, || {
+        let (o, e) = text(&lab.ssh(&cfg, &["whoami"]));
+        if o.contains("user:        alice") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    });
+}

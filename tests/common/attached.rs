@@ -15,10 +15,16 @@ pub struct Attached {
 
 impl Attached {
     pub fn start(cfg: &std::path::Path, host: &str) -> Attached {
+        Attached::start_args(cfg, &[host])
+    }
+
+    /// `ssh -tt` with `args` after the options (a host and a command).
+    pub fn start_args(cfg: &std::path::Path, args: &[&str]) -> Attached {
         let mut child = Command::new("ssh")
             .arg("-F")
             .arg(cfg)
-            .args(["-tt", host])
+            .arg("-tt")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
