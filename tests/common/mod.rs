@@ -2,6 +2,7 @@
 //! real `ssh-keygen`, and the real `ssh` client driving it through a generated ssh_config.
 #![allow(dead_code)]
 
+pub mod access_lab;
 pub mod device_lab;
 
 use std::net::SocketAddr;
