@@ -96,7 +96,10 @@ fn a_wrong_passphrase_fails_clearly_and_is_never_shown() {
         "the error names the device and its key: {e}"
     );
     let said = everything_said(&lab, &out);
-    assert!(!said.contains(wrong) && !said.contains(PASSPHRASE), "{said}");
+    assert!(
+        !said.contains(wrong) && !said.contains(PASSPHRASE),
+        "{said}"
+    );
 }
 
 #[test]

@@ -452,15 +452,17 @@ fn session_warns_then_closes_at_its_deadline() {
         "",
         "max_session = \"3s\"\ndeadline_warning = \"2s\"",
     );
-    // The 30 s command is cut: the client sees the warning and the end, exit 255.
+    // The 30 s command is cut: the client sees the warning and the end, exit 255, on
+    // stderr (no pty: stdout stays the command's own output).
     let out = d.lab.ssh_to(&d.cfg, "sw1", &["sleep 30"]);
-    let (stdout, _) = text(&out);
+    let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(255));
+    assert_eq!(stdout, "", "notices on the command's stdout");
     assert!(
-        stdout.contains("this session ends in about 1 min"),
-        "{stdout}"
+        stderr.contains("this session ends in about 1 min"),
+        "{stderr}"
     );
-    assert!(stdout.contains("session deadline reached"), "{stdout}");
+    assert!(stderr.contains("session deadline reached"), "{stderr}");
     let end = d
         .lab
         .wait_event("session.end", |e| e.detail["reason"] == "deadline reached")

@@ -1,6 +1,7 @@
 //! What a recording keeps, end to end through the real ssh client and sshd: `replay --cat`
 //! gives back exactly the bytes the device sent, `[recording] input = false` keeps no
-//! keystrokes, and `ssh -t bastion connect` is an interactive, recorded session like `-J`.
+//! keystrokes, `ssh -t bastion connect` is an interactive, recorded session like `-J`, and
+//! the device's stderr stays the admin's stderr (both recorded).
 
 mod common;
 
@@ -104,4 +105,24 @@ fn connect_gives_an_interactive_recorded_session_without_jump() {
     // A terminal session: the recording's header names the admin's terminal.
     let env = rec.header.env.clone().unwrap_or_default();
     assert!(env.contains_key("TERM"), "{env:?}");
+}
+
+#[test]
+fn the_devices_stderr_stays_stderr_and_both_are_recorded() {
+    let d = device_lab("");
+    let out = d.lab.ssh_to(
+        &d.cfg,
+        "sw1",
+        &["echo to-stdout; echo to-stderr >&2; echo more-stdout"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout, "to-stdout\nmore-stdout\n");
+    assert!(stderr.contains("to-stderr"), "{stderr}");
+    let id = ended_session(&d.lab);
+    let cat = d.lab.oobgate(&["replay", "--cat", &id]);
+    let (played, _) = text(&cat);
+    for line in ["to-stdout", "to-stderr", "more-stdout"] {
+        assert!(played.contains(line), "{line} not recorded: {played}");
+    }
 }

@@ -122,7 +122,9 @@ impl DevBao {
                     return false;
                 }
             }
-            if health_ok(port) {
+            // Healthy, and the dev server's KV v2 mount done with its upgrade (writes to
+            // it fail for a moment after the server first answers).
+            if answers_200(port, "/v1/sys/health") && answers_200(port, "/v1/secret/config") {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -144,14 +146,15 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-/// `GET /v1/sys/health` answered 200 (initialized, unsealed, active).
-fn health_ok(port: u16) -> bool {
+/// `GET PATH` with the root token answered 200.
+fn answers_200(port: u16, path: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let request = format!(
-        "GET /v1/sys/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Vault-Token: {ROOT_TOKEN}\r\n\
+         Connection: close\r\n\r\n"
     );
     if stream.write_all(request.as_bytes()).is_err() {
         return false;

@@ -16,7 +16,7 @@ use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 
 use super::guard::{Activity, Ending, Guard, Stop, Tick};
-use super::outbox::{Flushed, Outbox};
+use super::outbox::{Flushed, Outbox, To};
 use crate::connect::ssh::to_sig;
 use crate::connect::{EndReason, Link, LinkControl, LinkEvent};
 use crate::recording::RecordingSender;
@@ -132,6 +132,7 @@ pub(super) async fn run(
     channel: Channel<Msg>,
     handle: &Handle,
     record_input: bool,
+    pty: bool,
 ) -> (Stop, Ending) {
     let Link {
         mut events,
@@ -151,18 +152,14 @@ pub(super) async fn run(
     ));
     let mut pumping = true;
     let mut device = DeviceEnd::default();
-    let mut out = Outbox::new(&write);
+    let mut out = Outbox::new(&write, pty);
     let stop = loop {
         tokio::select! {
             biased;
             // Device output is read only when the previous write to the admin went out.
             ev = events.recv(), if !out.busy() => match ev {
-                Some(LinkEvent::Data(b)) | Some(LinkEvent::Stderr(b)) => {
-                    activity.shown(b.len());
-                    // Handed to the recorder before the admin sees it.
-                    let (rec, recorded) = (rec.clone(), b.clone());
-                    out.send(b, async move { rec.output(recorded).await });
-                }
+                Some(LinkEvent::Data(b)) => shown(&mut out, &activity, &rec, b, To::Stdout),
+                Some(LinkEvent::Stderr(b)) => shown(&mut out, &activity, &rec, b, To::Stderr),
                 // The admin's EOF goes with the close: nothing can be said after it, and
                 // the device's exit status or signal may still call for a notice.
                 Some(LinkEvent::Eof) => {}
@@ -188,7 +185,8 @@ pub(super) async fn run(
             },
             t = guard.tick() => match t {
                 Tick::Warn(note) if !out.busy() => {
-                    out.send(format!("\r\n[oobgate: {note}]\r\n").into(), async { true });
+                    let to = out.notices();
+                    out.send(format!("\r\n[oobgate: {note}]\r\n").into(), to, async { true });
                 }
                 Tick::Warn(_) => {}
                 Tick::Stop(stop) => break stop,
@@ -203,6 +201,20 @@ pub(super) async fn run(
     };
     close(&mut out, &write, handle, channel_id, &stop, device).await;
     (stop, ending)
+}
+
+/// Device output for the admin's `to` stream, handed to the recorder before the admin
+/// sees it (both streams are the recording's output, as a terminal shows them).
+fn shown<'a>(
+    out: &mut Outbox<'a>,
+    activity: &Activity,
+    rec: &RecordingSender,
+    b: bytes::Bytes,
+    to: To,
+) {
+    activity.shown(b.len());
+    let (rec, recorded) = (rec.clone(), b.clone());
+    out.send(b, to, async move { rec.output(recorded).await });
 }
 
 /// Tells the admin why the session ended (if there is something to tell), passes on the

@@ -13,7 +13,7 @@ use russh::{Channel, ChannelMsg, ChannelWriteHalf};
 use serde_json::json;
 
 use super::guard::{Ending, Guard, Stop, Tick};
-use super::outbox::{Flushed, Outbox};
+use super::outbox::{Flushed, Outbox, To};
 use super::{finish_channel, Start};
 use crate::bastion::Bastion;
 use crate::console::ESCAPE_HELP;
@@ -129,7 +129,7 @@ async fn attached(
     let rec = guard.recorder();
     let activity = guard.activity();
     let stall = guard.stall_limit();
-    let mut out = Outbox::new(&write);
+    let mut out = Outbox::new(&write, true);
     // Notices for the admin (escape answers, warnings) waiting for the outbox.
     let mut notes: VecDeque<Bytes> = VecDeque::new();
     let mut dropped = 0u64;
@@ -138,14 +138,14 @@ async fn attached(
             biased;
             _ = std::future::ready(()), if !out.busy() && !notes.is_empty() => {
                 if let Some(note) = notes.pop_front() {
-                    out.send(note, async { true });
+                    out.send(note, To::Stdout, async { true });
                 }
             }
             o = output.recv(), if !out.busy() && notes.is_empty() => match o {
                 Some(b) => {
                     activity.shown(b.len());
                     let (rec, recorded) = (rec.clone(), b.clone());
-                    out.send(b, async move { rec.output(recorded).await });
+                    out.send(b, To::Stdout, async move { rec.output(recorded).await });
                 }
                 None => break 'session Stop::quiet("console closed", false),
             },

@@ -92,7 +92,8 @@ pub(super) async fn run(
     let record_input = device
         .record_input
         .unwrap_or(bastion.config.recording.input);
-    let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, record_input).await;
+    let pty = start.pty.is_some();
+    let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, record_input, pty).await;
     guard.finish(&stop, ending).await;
 }
 

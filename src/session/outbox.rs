@@ -3,7 +3,9 @@
 //! its other events (the guard's stops, the client leaving, revocation) meanwhile. While a
 //! write waits, the loop reads no more device output, so the device is held back by the
 //! bounded link instead of filling memory; a write that waits longer than the stall limit
-//! ends the session.
+//! ends the session. The device's stderr stays the admin's stderr (SSH extended data), and
+//! the bastion's own notices go where a terminal shows them: the terminal with a pty,
+//! stderr without one (so `ssh -J bastion sw1 cmd > out` keeps `out` the command's output).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,21 +29,38 @@ pub(super) enum Flushed {
     Stalled,
 }
 
+/// Which of the admin's streams bytes go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum To {
+    /// Channel data: the terminal, or the command's standard output.
+    Stdout,
+    /// Extended data 1: the command's standard error.
+    Stderr,
+}
+
 /// The admin's side of the channel, as the loops write to it.
 pub(super) struct Outbox<'a> {
     channel: &'a ChannelWriteHalf<Msg>,
     pending: Option<Write<'a>>,
     since: Instant,
+    notices: To,
 }
 
 impl<'a> Outbox<'a> {
-    /// Writes go to `channel`.
-    pub(super) fn new(channel: &'a ChannelWriteHalf<Msg>) -> Self {
+    /// Writes go to `channel`; the bastion's notices to its terminal when `pty`, else to
+    /// its stderr.
+    pub(super) fn new(channel: &'a ChannelWriteHalf<Msg>, pty: bool) -> Self {
         Outbox {
             channel,
             pending: None,
             since: Instant::now(),
+            notices: if pty { To::Stdout } else { To::Stderr },
         }
+    }
+
+    /// The stream the bastion's own notices go to.
+    pub(super) fn notices(&self) -> To {
+        self.notices
     }
 
     /// Whether a write is waiting for the admin's window.
@@ -49,13 +68,18 @@ impl<'a> Outbox<'a> {
         self.pending.is_some()
     }
 
-    /// Starts writing `bytes` (after `before`, e.g. handing them to the recorder); the
-    /// previous write must be done.
-    pub(super) fn send(&mut self, bytes: Bytes, before: impl Future<Output = bool> + Send + 'a) {
+    /// Starts writing `bytes` to `to` (after `before`, e.g. handing them to the
+    /// recorder); the previous write must be done.
+    pub(super) fn send(
+        &mut self,
+        bytes: Bytes,
+        to: To,
+        before: impl Future<Output = bool> + Send + 'a,
+    ) {
         let channel = self.channel;
         self.since = Instant::now();
         self.pending = Some(Box::pin(async move {
-            before.await && channel.data_bytes(bytes).await.is_ok()
+            before.await && write(channel, to, bytes).await
         }));
     }
 
@@ -86,8 +110,15 @@ impl<'a> Outbox<'a> {
         self.pending = None;
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
-            channel.data_bytes(text.into_bytes()),
+            write(channel, self.notices, text.into()),
         )
         .await;
+    }
+}
+
+async fn write(channel: &ChannelWriteHalf<Msg>, to: To, bytes: Bytes) -> bool {
+    match to {
+        To::Stdout => channel.data_bytes(bytes).await.is_ok(),
+        To::Stderr => channel.extended_data_bytes(1, bytes).await.is_ok(),
     }
 }
