@@ -131,6 +131,31 @@ async fn failed_deliveries_are_retried_in_order() {
 }
 
 #[tokio::test]
+async fn an_event_whose_retries_run_out_is_dropped_with_a_warning_and_the_next_goes_on() {
+    let (log, _guard) = crate::testing::capture_log();
+    // Four failures: the first try and its three retries.
+    let (url, mut rx) = receiver(vec![500, 502, 503, 500]).await;
+    let n = Notifier::new(Some(&config(&url, None)), "b").unwrap();
+    n.send("doomed", serde_json::json!({}));
+    n.send("next", serde_json::json!({}));
+    let mut kinds = Vec::new();
+    while kinds.last().map(String::as_str) != Some("next") {
+        let (_, body) = tokio::time::timeout(crate::testing::WAIT, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("stalled after {kinds:?}"))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        kinds.push(v["kind"].as_str().unwrap().to_string());
+    }
+    assert_eq!(kinds, ["doomed", "doomed", "doomed", "doomed", "next"]);
+    let text = log.text();
+    assert!(
+        text.contains("webhook delivery failed, event dropped") && text.contains("attempts=4"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_flood_never_blocks_and_the_overflow_is_dropped() {
     let (log, _guard) = crate::testing::capture_log();
     let (url, mut rx) = receiver(vec![]).await;
