@@ -174,3 +174,29 @@ fn connection_reuse_is_for_ssh_devices_only() {
         "{e}"
     );
 }
+
+#[test]
+fn ipmi_cipher_suites_without_integrity_or_encryption_are_refused_by_name() {
+    let bmc = |suites: &str| {
+        format!(
+            "[[device]]\nname = \"bmc1\"\nkind = \"ipmi-sol\"\naddress = \"127.0.0.1:623\"\n\
+             cipher_suites = {suites}\n"
+        )
+    };
+    for (weak, named) in [("[0]", 0), ("[17, 1]", 1), ("[2]", 2)] {
+        let e = err(&bmc(weak));
+        assert!(
+            e.contains("device \"bmc1\"")
+                && e.contains(&format!("cipher suite {named} is refused")),
+            "{weak}: {e}"
+        );
+    }
+    let inv = parse(&bmc("[3]")).unwrap();
+    assert_eq!(inv.get("bmc1").unwrap().cipher_suites, [3]);
+    let inv = parse(&bmc("[17, 3]").replace("cipher_suites = [17, 3]\n", "")).unwrap();
+    assert_eq!(
+        inv.get("bmc1").unwrap().cipher_suites,
+        [17, 3],
+        "the default"
+    );
+}
