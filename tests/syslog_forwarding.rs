@@ -7,7 +7,7 @@ mod common;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oobgate::audit::syslog::{SyslogForwarder, SyslogTarget};
 use oobgate::audit::EventRow;
@@ -125,20 +125,23 @@ template(name="j" type="list") {{
 
     /// Waits up to 20 s for `n` messages.
     fn wait_for(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "rsyslog got {} of {n} messages: {got:#?}\nits log: {}",
-                got.len(),
-                std::fs::read_to_string(self.dir.path().join("rsyslogd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_until(
+            &format!("{n} messages at rsyslog"),
+            Duration::from_secs(20),
+            || {
+                let got = self.received();
+                if got.len() >= n {
+                    Ok(got)
+                } else {
+                    Err(format!(
+                        "{} messages: {got:#?}\nits log: {}",
+                        got.len(),
+                        std::fs::read_to_string(self.dir.path().join("rsyslogd.log"))
+                            .unwrap_or_default()
+                    ))
+                }
+            },
+        )
     }
 }
 
@@ -156,12 +159,8 @@ fn udp_bound(port: u16) -> bool {
         .unwrap_or(false)
 }
 
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, ok: impl FnMut() -> bool) {
+    common::wait_for_condition(what, Duration::from_secs(20), ok);
 }
 
 /// Two audit rows: an accepted login, and a refusal of a hostile login name.
@@ -275,23 +274,24 @@ fn tcp_forwarding_reconnects_after_the_receiver_restarts() {
     rsyslog.spawn();
     // Messages written into the dead connection are lost, as with any TCP syslog sender;
     // the forwarder notices, reconnects with backoff, and the next ones arrive.
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut sent = 0;
-    while !rsyslog
-        .received()
-        .iter()
-        .skip(1)
-        .any(|m| m["msgid"] == "auth.reject")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "nothing arrived after the restart ({sent} sent, {:?})",
-            tcp.stats()
-        );
-        tcp.send(&rows[1]);
-        sent += 1;
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_until(
+        "a message to arrive after the restart",
+        Duration::from_secs(30),
+        || {
+            if rsyslog
+                .received()
+                .iter()
+                .skip(1)
+                .any(|m| m["msgid"] == "auth.reject")
+            {
+                return Ok(());
+            }
+            tcp.send(&rows[1]);
+            sent += 1;
+            Err(format!("{sent} sent, {:?}", tcp.stats()))
+        },
+    );
     let last = rsyslog.received().pop().unwrap();
     check_event(&last, &rows[1], "imtcp");
     stop.cancel();
