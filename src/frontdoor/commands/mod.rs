@@ -4,11 +4,16 @@
 //! and `power` are shared with the local CLI.
 
 mod access;
+mod bmc;
 mod info;
 mod power;
 mod sessions;
 
-pub use power::{bmc_for, describe as describe_power, event as power_event, PowerArgs, PowerVerb};
+pub use bmc::{bmc_for, Progress};
+pub use power::{
+    apply as apply_power, describe as describe_power, event as power_event, report as power_report,
+    PowerArgs, PowerVerb,
+};
 pub use sessions::{find_session, parse_offset, sessions_table, ReplayArgs, SessionsArgs};
 
 use std::fmt::Write as _;
