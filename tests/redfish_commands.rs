@@ -5,7 +5,10 @@
 mod common;
 
 use common::{text, Lab, LabOptions};
-use oobgate::redfish::testing::{Sushy, BMC_PASSWORD, BMC_USER};
+use std::path::Path;
+
+use oobgate::redfish::testing::{FakeBmc, FakeTask, FileServer, Sushy, BMC_PASSWORD, BMC_USER};
+use oobgate::redfish::{Client, MemoryPins};
 
 fn redfish_device(name: &str, server: &str, address: &str, extra: &str) -> String {
     format!(
@@ -62,31 +65,275 @@ p, role:ops, server:srv20, *, allow
 p, role:viewer, server:srv20, power.status, allow
 ";
 
+/// What the emulator itself holds for its system: (boot target, boot enabled, media image).
+fn emulator_state(sushy: &Sushy) -> (Option<String>, Option<String>, Option<String>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let c = Client::connect(
+                sushy.endpoint("check"),
+                std::sync::Arc::new(MemoryPins::new()),
+            )
+            .await
+            .unwrap();
+            let sys = c.system(None).await.unwrap();
+            let media = c.media_status(&sys).await.unwrap();
+            (sys.boot.target, sys.boot.enabled, media.image)
+        })
+}
+
 #[test]
-fn power_through_a_redfish_bmc_by_policy_and_audited() {
+fn a_redfish_bmc_through_the_bastion() {
+    let files = FileServer::start(&[("rescue.iso", b"ISO9660 pretend image")]);
     let sushy = Sushy::start();
     let inventory = redfish_device("srv20-bmc", "srv20", &sushy.address, "");
-    let (lab, _creds) = lab(inventory, POLICY, "http://127.0.0.1:1/");
+    let (lab, _creds) = lab(inventory, POLICY, &files.url);
+    let ops = lab.user("olga", "olga,role:ops");
+    let viewer = lab.user("vic", "vic,role:viewer");
+    power(&lab, &sushy, &ops, &viewer);
+    boot(&lab, &sushy, &ops, &viewer);
+    media(&lab, &sushy, &files, &ops, &viewer);
+}
+
+fn boot(lab: &Lab, sushy: &Sushy, ops: &Path, viewer: &Path) {
+    let (code, out) = ssh(lab, ops, &["boot", "srv20", "pxe"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("srv20: boot override set to pxe (every boot)"),
+        "{out}"
+    );
+    assert_eq!(emulator_state(sushy).0.as_deref(), Some("Pxe"));
+    let (code, out) = ssh(lab, ops, &["boot", "srv20", "cd", "--once"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("boot override set to cd (next boot only)"),
+        "{out}"
+    );
+    assert_eq!(emulator_state(sushy).0.as_deref(), Some("Cd"));
+    // The emulator offers no BIOS setup target: its refusal reaches the admin.
+    let (code, out) = ssh(lab, ops, &["boot", "srv20", "bios"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("does not offer boot target BiosSetup"),
+        "{out}"
+    );
+    let (code, out) = ssh(lab, ops, &["boot", "srv20", "floppy"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("unknown boot device \"floppy\""), "{out}");
+
+    let (code, out) = ssh(lab, viewer, &["boot", "srv20", "disk"]);
+    assert_eq!(code, Some(77), "{out}");
+    assert!(out.contains("boot.control on srv20-bmc denied"), "{out}");
+    assert_eq!(
+        emulator_state(sushy).0.as_deref(),
+        Some("Cd"),
+        "a refusal changes nothing"
+    );
+
+    let events = lab.events("boot");
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.user.clone().unwrap_or_default(),
+                e.action.clone().unwrap_or_default(),
+                e.outcome.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for want in [
+        ("olga", "boot pxe", "ok"),
+        ("olga", "boot cd once", "ok"),
+        ("olga", "boot bios", "error"),
+    ] {
+        assert!(
+            seen.contains(&(want.0.into(), want.1.into(), want.2.into())),
+            "{want:?}: {seen:?}"
+        );
+    }
+    assert!(!seen.iter().any(|(u, _, _)| u == "vic"), "{seen:?}");
+    assert!(lab.events("policy.decision").iter().any(|e| {
+        e.user.as_deref() == Some("vic")
+            && e.action.as_deref() == Some("boot.control")
+            && e.outcome.as_deref() == Some("deny")
+    }));
+}
+
+fn media(lab: &Lab, sushy: &Sushy, files: &FileServer, ops: &Path, viewer: &Path) {
+    let iso = format!("{}rescue.iso", files.url);
+    let (code, out) = ssh(lab, ops, &["media", "status", "srv20"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("is empty"), "{out}");
+    let (code, out) = ssh(lab, ops, &["media", "insert", "srv20", &iso]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("holds {iso}")), "{out}");
+    assert_eq!(emulator_state(sushy).2.as_deref(), Some(iso.as_str()));
+    let (code, out) = ssh(lab, ops, &["media", "status", "srv20"]);
+    assert!(
+        code == Some(0) && out.contains(&format!("holds {iso}")),
+        "{out}"
+    );
+
+    // Outside the allowed prefix (another port, a climb out): refused, naming the prefix.
+    for bad in [
+        "http://127.0.0.1:1/rescue.iso".to_string(),
+        format!(
+            "{}../etc/passwd",
+            files.url.replace("127.0.0.1", "localhost")
+        ),
+    ] {
+        let (code, out) = ssh(lab, ops, &["media", "insert", "srv20", &bad]);
+        assert_eq!(code, Some(77), "{bad}: {out}");
+        assert!(
+            out.contains("refused") && out.contains(&format!("media.allowed_urls: {}", files.url)),
+            "{bad}: {out}"
+        );
+    }
+    assert_eq!(emulator_state(sushy).2.as_deref(), Some(iso.as_str()));
+    let (code, out) = ssh(lab, viewer, &["media", "eject", "srv20"]);
+    assert_eq!(code, Some(77), "{out}");
+
+    let (code, out) = ssh(lab, ops, &["media", "eject", "srv20"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("is empty"), "{out}");
+    assert_eq!(emulator_state(sushy).2, None);
+
+    let events = lab.events("media");
+    let outcomes: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.action.clone().unwrap_or_default(),
+                e.outcome.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|(a, o)| a == "media insert" && o == "denied")
+            .count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&("media insert".into(), "ok".into())),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&("media eject".into(), "ok".into())),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn firmware_update_progress_and_the_bmc_event_log() {
+    let fake = FakeBmc::start(FakeTask::Progress, true);
+    let inventory = redfish_device("srv30-bmc", "srv30", &fake.address, "");
+    let policy =
+        "p, role:ops, server:srv30, *, allow\np, role:viewer, server:srv30, bmc.log, allow\n";
+    let (lab, _creds) = lab(inventory, policy, "https://files.lab/firmware/");
     let ops = lab.user("olga", "olga,role:ops");
     let viewer = lab.user("vic", "vic,role:viewer");
 
-    let (code, out) = ssh(&lab, &viewer, &["power", "status", "srv20"]);
+    let (code, out) = ssh(
+        &lab,
+        &viewer,
+        &[
+            "firmware",
+            "update",
+            "srv30",
+            "https://files.lab/firmware/bios.bin",
+        ],
+    );
+    assert_eq!(code, Some(77), "{out}");
+    assert!(out.contains("firmware.update on srv30-bmc denied"), "{out}");
+    let (code, out) = ssh(
+        &lab,
+        &ops,
+        &["firmware", "update", "srv30", "https://files.evil/bios.bin"],
+    );
+    assert_eq!(code, Some(77), "{out}");
+    assert!(out.contains("https://files.lab/firmware/"), "{out}");
+    assert!(
+        !fake.journal().iter().any(|r| r["method"] == "POST"
+            && r["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("SimpleUpdate"))),
+        "nothing reached the BMC"
+    );
+
+    let (code, out) = ssh(
+        &lab,
+        &ops,
+        &[
+            "firmware",
+            "update",
+            "srv30",
+            "https://files.lab/firmware/bios.bin",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{out}"))
+    };
+    assert!(
+        at("firmware update from https://files.lab/firmware/bios.bin started")
+            < at("firmware task New 0%")
+    );
+    assert!(at("firmware task New 0%") < at("firmware task Running 50%"));
+    assert!(at("firmware task Running 50%") < at("firmware task Completed 100%"));
+    assert!(at("firmware task Completed 100%") < at("srv30: firmware update done (Completed 100%"));
+    let ev = lab.events("firmware");
+    assert!(
+        ev.iter()
+            .any(|e| e.outcome.as_deref() == Some("ok") && e.detail["state"] == "Completed"),
+        "{ev:#?}"
+    );
+    assert!(
+        ev.iter().any(|e| e.outcome.as_deref() == Some("denied")),
+        "{ev:#?}"
+    );
+
+    let (code, out) = ssh(&lab, &viewer, &["bmc-log", "srv30", "-n", "2"]);
+    assert_eq!(code, Some(0), "{out}");
+    let entries: Vec<&str> = out.lines().collect();
+    assert_eq!(entries.len(), 2, "{out}");
+    assert!(entries[0].contains("CPU 1 machine check error"), "{out}");
+    let (code, out) = ssh(&lab, &viewer, &["power", "status", "srv30"]);
+    assert_eq!(code, Some(77), "{out}");
+    let ev = lab.events("bmc.log");
+    assert!(
+        ev.iter()
+            .any(|e| e.user.as_deref() == Some("vic") && e.detail["entries"] == 2),
+        "{ev:#?}"
+    );
+}
+
+fn power(lab: &Lab, sushy: &Sushy, ops: &Path, viewer: &Path) {
+    let (code, out) = ssh(lab, viewer, &["power", "status", "srv20"]);
     assert_eq!(code, Some(0), "{out}\n{}", sushy.log());
     assert!(out.contains("srv20: chassis power is off"), "{out}");
-    let (code, out) = ssh(&lab, &viewer, &["power", "on", "srv20"]);
+    let (code, out) = ssh(lab, viewer, &["power", "on", "srv20"]);
     assert_eq!(code, Some(77), "{out}");
     assert!(out.contains("power.control on srv20-bmc denied"), "{out}");
 
-    let (code, out) = ssh(&lab, &ops, &["power", "on", "srv20"]);
+    let (code, out) = ssh(lab, ops, &["power", "on", "srv20"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("srv20: power on done"), "{out}");
-    wait_power(&lab, &ops, "srv20", "on");
-    let (code, out) = ssh(&lab, &ops, &["power", "cycle", "srv20"]);
+    wait_power(lab, ops, "srv20", "on");
+    let (code, out) = ssh(lab, ops, &["power", "cycle", "srv20"]);
     assert_eq!(code, Some(0), "{out}");
-    wait_power(&lab, &ops, "srv20", "on");
-    let (code, out) = ssh(&lab, &ops, &["power", "off", "srv20-bmc"]);
+    wait_power(lab, ops, "srv20", "on");
+    let (code, out) = ssh(lab, ops, &["power", "off", "srv20-bmc"]);
     assert_eq!(code, Some(0), "{out}");
-    wait_power(&lab, &ops, "srv20", "off");
+    wait_power(lab, ops, "srv20", "off");
     assert!(!out.contains(BMC_PASSWORD));
 
     let events = lab.events("power");

@@ -56,11 +56,37 @@ pub async fn run_channel(
             }
         },
         _ => {
-            let out = commands::run(&bastion, &id, &line).await;
+            let out = run_streaming(&bastion, &id, &line, &channel, pty).await;
             let _ = channel.data_bytes(render(&out.text, pty)).await;
             finish_channel(&channel, out.exit).await;
         }
     }
+}
+
+/// Runs `line`, sending its progress lines to the client as they come.
+async fn run_streaming(
+    bastion: &Bastion,
+    id: &Identity,
+    line: &str,
+    channel: &Channel<Msg>,
+    pty: bool,
+) -> commands::CommandOutput {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let progress = commands::Progress::streaming(tx);
+    let run = commands::run_with(bastion, id, line, &progress);
+    tokio::pin!(run);
+    let out = loop {
+        tokio::select! {
+            out = &mut run => break out,
+            Some(text) = rx.recv() => {
+                let _ = channel.data_bytes(render(&text, pty)).await;
+            }
+        }
+    };
+    while let Ok(text) = rx.try_recv() {
+        let _ = channel.data_bytes(render(&text, pty)).await;
+    }
+    out
 }
 
 /// The device for `connect`, if it exists and policy allows `connect` (else a message).

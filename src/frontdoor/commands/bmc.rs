@@ -120,6 +120,51 @@ pub async fn authorize(
     }
 }
 
+/// Refuses an image URL outside `[media] allowed_urls`: audited (outcome `denied`) and
+/// shown with the allowed prefixes; `None` when the URL is allowed.
+pub async fn refuse_url(
+    bastion: &Bastion,
+    id: &Identity,
+    kind: &str,
+    bmc: &Device,
+    server: &str,
+    what: &str,
+    url: &str,
+) -> Option<CommandOutput> {
+    let why = bastion.config.media.check(url).err()?;
+    let ev = event(kind, &id.user, &bmc.name, server, what, &Err(why.clone()));
+    bastion
+        .audit(ev.outcome("denied").source(id.source.to_string()))
+        .await;
+    Some(CommandOutput::fail(
+        format!("{}: {why}\n", kind.split('.').next_back().unwrap_or(kind)),
+        EXIT_FORBIDDEN,
+    ))
+}
+
+/// A command's way to `server`'s BMC: found, `action` allowed on it, logged in. Every
+/// failure is the output to show; a failed login is audited as `what` (kind `kind`).
+pub async fn prepare(
+    bastion: &Bastion,
+    id: &Identity,
+    kind: &str,
+    what: &str,
+    server: &str,
+    action: Action,
+) -> Result<(Device, Box<dyn Bmc>), CommandOutput> {
+    let command = what.split(' ').next().unwrap_or(what);
+    let device = find(&bastion.policy.inventory(), command, server)?;
+    authorize(bastion, id, command, &device, action).await?;
+    match open(bastion, &device).await {
+        Ok(b) => Ok((device, b)),
+        Err(e) => {
+            let failed = Err(e.clone());
+            record(bastion, id, kind, &device, server, what, &failed, false).await;
+            Err(CommandOutput::fail(format!("{command}: {e}\n"), 1))
+        }
+    }
+}
+
 /// Logs in to `bmc` with its credential from the secrets store.
 pub async fn open(bastion: &Bastion, bmc: &Device) -> Result<Box<dyn Bmc>, String> {
     let cred = crate::session::credential(bastion, bmc)
@@ -160,6 +205,28 @@ pub fn event(
         .action(what)
         .outcome(if result.is_ok() { "ok" } else { "error" })
         .detail(detail)
+}
+
+/// Audits `what` (an event of `kind`) for `id` and, when `announce`, tells the server's
+/// consoles who did it and how it ended.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    bastion: &Bastion,
+    id: &Identity,
+    kind: &str,
+    bmc: &Device,
+    server: &str,
+    what: &str,
+    result: &Result<Value, String>,
+    announce: bool,
+) {
+    bastion
+        .audit(event(kind, &id.user, &bmc.name, server, what, result).source(id.source.to_string()))
+        .await;
+    if announce {
+        let outcome = result.as_ref().map(|_| ()).map_err(String::as_str);
+        self::announce(bastion, id, bmc, server, what, outcome).await;
+    }
 }
 
 /// Tells the consoles of `bmc`'s server that `id` ran `what` and how it ended.

@@ -5,7 +5,11 @@
 
 mod access;
 mod bmc;
+mod bmclog;
+mod boot;
+mod firmware;
 mod info;
+mod media;
 mod power;
 mod sessions;
 
@@ -78,6 +82,16 @@ pub enum Command {
     },
     /// Chassis power through the server's BMC.
     Power(PowerArgs),
+    /// The server's boot device override.
+    Boot(boot::BootArgs),
+    /// The server's virtual media.
+    #[command(subcommand)]
+    Media(media::MediaCommand),
+    /// Firmware through the server's BMC.
+    #[command(subcommand)]
+    Firmware(firmware::FirmwareCommand),
+    /// The BMC's event log.
+    BmcLog(bmclog::BmcLogArgs),
     /// The command list.
     Help,
     #[command(flatten)]
@@ -109,8 +123,21 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "power status|on|off|cycle|reset|soft SERVER",
-        "chassis power through the server's BMC",
+        "chassis power through the server's BMC (IPMI or Redfish)",
     ),
+    (
+        "boot SERVER pxe|cd|disk|bios [--once]",
+        "set the server's boot device override",
+    ),
+    (
+        "media insert SERVER URL | eject SERVER | status SERVER",
+        "the server's virtual CD/DVD (URLs under media.allowed_urls)",
+    ),
+    (
+        "firmware update SERVER URL",
+        "flash firmware through the BMC, following its task to the end",
+    ),
+    ("bmc-log SERVER [-n N]", "the BMC's event log, newest first"),
     ("help", "this list"),
 ];
 
@@ -169,12 +196,26 @@ pub fn parse(line: &str) -> Result<Command, CommandOutput> {
 
 /// Runs one command line for `id`, and audits it.
 pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput {
+    let progress = Progress::default();
+    let mut out = run_with(bastion, id, line, &progress).await;
+    out.text = progress.take_kept() + out.text.as_str();
+    out
+}
+
+/// Runs one command line for `id`, progress lines of long steps going to `progress`, and
+/// audits it.
+pub async fn run_with(
+    bastion: &Bastion,
+    id: &Identity,
+    line: &str,
+    progress: &Progress,
+) -> CommandOutput {
     let verb = shell_words::split(line)
         .ok()
         .and_then(|a| a.first().cloned())
         .unwrap_or_else(|| "help".into());
     let out = match parse(line) {
-        Ok(cmd) => execute(bastion, id, cmd).await,
+        Ok(cmd) => execute(bastion, id, cmd, progress).await,
         Err(out) => out,
     };
     bastion
@@ -190,7 +231,12 @@ pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput 
     out
 }
 
-async fn execute(bastion: &Bastion, id: &Identity, cmd: Command) -> CommandOutput {
+async fn execute(
+    bastion: &Bastion,
+    id: &Identity,
+    cmd: Command,
+    progress: &Progress,
+) -> CommandOutput {
     match cmd {
         Command::Help => help(),
         Command::Whoami => info::whoami(bastion, id).await,
@@ -198,6 +244,10 @@ async fn execute(bastion: &Bastion, id: &Identity, cmd: Command) -> CommandOutpu
         Command::Consoles => info::consoles(bastion, id).await,
         Command::Sessions(args) => sessions::sessions(bastion, id, args).await,
         Command::Power(args) => power::run(bastion, id, args).await,
+        Command::Boot(args) => boot::run(bastion, id, args).await,
+        Command::Media(cmd) => media::run(bastion, id, cmd).await,
+        Command::Firmware(cmd) => firmware::run(bastion, id, cmd, progress).await,
+        Command::BmcLog(args) => bmclog::run(bastion, id, args).await,
         Command::Access(cmd) => access::run(bastion, id, cmd).await,
         Command::Connect { .. } | Command::Replay(_) => {
             let name = if matches!(cmd, Command::Replay(_)) {
