@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{text, Lab, LabOptions};
+use common::{text, Attached, Lab, LabOptions};
 use std::path::Path;
 
 use oobgate::redfish::testing::{FakeBmc, FakeTask, FileServer, Sushy, BMC_PASSWORD, BMC_USER};
@@ -88,13 +88,58 @@ fn emulator_state(sushy: &Sushy) -> (Option<String>, Option<String>, Option<Stri
 fn a_redfish_bmc_through_the_bastion() {
     let files = FileServer::start(&[("rescue.iso", b"ISO9660 pretend image")]);
     let sushy = Sushy::start();
-    let inventory = redfish_device("srv20-bmc", "srv20", &sushy.address, "");
+    let console = common::console::pty_console();
+    let inventory = redfish_device("srv20-bmc", "srv20", &sushy.address, "")
+        + format!(
+            "[[device]]\nname = \"srv20-console\"\nkind = \"serial\"\naddress = \"{}\"\n\
+             labels = {{ server = \"srv20\" }}\n",
+            console.pty.display()
+        )
+        .as_str();
     let (lab, _creds) = lab(inventory, POLICY, &files.url);
     let ops = lab.user("olga", "olga,role:ops");
     let viewer = lab.user("vic", "vic,role:viewer");
     power(&lab, &sushy, &ops, &viewer);
     boot(&lab, &sushy, &ops, &viewer);
     media(&lab, &sushy, &files, &ops, &viewer);
+    recover(&lab, &sushy, &files, &ops, &viewer);
+}
+
+fn recover(lab: &Lab, sushy: &Sushy, files: &FileServer, ops: &Path, viewer: &Path) {
+    let iso = format!("{}rescue.iso", files.url);
+    let (code, out) = ssh(lab, viewer, &["recover", "srv20", "--iso", &iso]);
+    assert_eq!(code, Some(77), "{out}");
+    assert!(out.contains("media.control on srv20-bmc denied"), "{out}");
+    assert_eq!(emulator_state(sushy).2, None, "a refusal changes nothing");
+
+    let mut term = Attached::start_args(ops, "bastion", &["recover", "srv20", "--iso", &iso]);
+    term.expect("srv20: step 1/3: media insert");
+    term.expect("srv20: step 2/3: boot cd once");
+    term.expect("srv20: step 3/3: power cycle");
+    term.expect(&format!("srv20: recovery started from {iso}"));
+    let (target, enabled, image) = emulator_state(sushy);
+    assert_eq!(image.as_deref(), Some(iso.as_str()));
+    assert_eq!(target.as_deref(), Some("Cd"));
+    assert!(enabled.is_some(), "the emulator holds a boot override");
+    wait_power(lab, ops, "srv20", "on");
+    // Then the server's console, attached on the same connection.
+    term.expect("CONSOLE-READY");
+    term.send(b"rescue-shell\n");
+    term.expect("got:rescue-shell");
+    let shown = term.detach();
+    assert!(!shown.contains(BMC_PASSWORD));
+
+    let ev = lab.events("recover");
+    let ok = ev
+        .iter()
+        .find(|e| e.outcome.as_deref() == Some("ok"))
+        .unwrap_or_else(|| panic!("{ev:#?}"));
+    assert_eq!(ok.user.as_deref(), Some("olga"));
+    assert_eq!(
+        ok.detail["steps"],
+        serde_json::json!(["media insert", "boot cd once", "power cycle"])
+    );
+    assert_eq!(ok.detail["console"], "srv20-console");
 }
 
 fn boot(lab: &Lab, sushy: &Sushy, ops: &Path, viewer: &Path) {
@@ -308,6 +353,37 @@ fn firmware_update_progress_and_the_bmc_event_log() {
     assert!(entries[0].contains("CPU 1 machine check error"), "{out}");
     let (code, out) = ssh(&lab, &viewer, &["power", "status", "srv30"]);
     assert_eq!(code, Some(77), "{out}");
+    // The stand-in BMC has no virtual media: recover stops at its first step, says so,
+    // and changes nothing else.
+    let (code, out) = ssh(
+        &lab,
+        &ops,
+        &[
+            "recover",
+            "srv30",
+            "--iso",
+            "https://files.lab/firmware/r.iso",
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("step \"media insert\" failed") && out.contains("nothing was changed"),
+        "{out}"
+    );
+    assert!(!out.contains("step 2/3"), "{out}");
+    assert!(
+        !fake
+            .journal()
+            .iter()
+            .any(|r| r["method"] == "PATCH"
+                || r["path"].as_str().is_some_and(|p| p.contains("Reset"))),
+        "no boot override or reset after the failed step"
+    );
+    let failed = lab.events("recover");
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].outcome.as_deref(), Some("error"));
+    assert_eq!(failed[0].detail["failed_step"], "media insert");
+
     let ev = lab.events("bmc.log");
     assert!(
         ev.iter()

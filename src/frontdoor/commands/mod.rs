@@ -11,6 +11,7 @@ mod firmware;
 mod info;
 mod media;
 mod power;
+pub mod recover;
 mod sessions;
 
 pub use bmc::{bmc_for, Progress};
@@ -92,6 +93,8 @@ pub enum Command {
     Firmware(firmware::FirmwareCommand),
     /// The BMC's event log.
     BmcLog(bmclog::BmcLogArgs),
+    /// Boot the server from a rescue ISO and attach its console.
+    Recover(recover::RecoverArgs),
     /// The command list.
     Help,
     #[command(flatten)]
@@ -138,6 +141,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "flash firmware through the BMC, following its task to the end",
     ),
     ("bmc-log SERVER [-n N]", "the BMC's event log, newest first"),
+    (
+        "recover SERVER --iso URL",
+        "insert the ISO, boot from CD once, power cycle, attach the console (ssh -t)",
+    ),
     ("help", "this list"),
 ];
 
@@ -248,6 +255,13 @@ async fn execute(
         Command::Media(cmd) => media::run(bastion, id, cmd).await,
         Command::Firmware(cmd) => firmware::run(bastion, id, cmd, progress).await,
         Command::BmcLog(args) => bmclog::run(bastion, id, args).await,
+        Command::Recover(args) => match recover::run(bastion, id, &args, progress).await {
+            Err(out) => out,
+            Ok(r) => CommandOutput::ok(match (r.console, r.note) {
+                (Some(c), _) => format!("watch it with: ssh -t -J bastion {}\n", c.name),
+                (None, note) => format!("{}\n", note.unwrap_or_default()),
+            }),
+        },
         Command::Access(cmd) => access::run(bastion, id, cmd).await,
         Command::Connect { .. } | Command::Replay(_) => {
             let name = if matches!(cmd, Command::Replay(_)) {
