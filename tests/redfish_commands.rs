@@ -96,13 +96,66 @@ fn a_redfish_bmc_through_the_bastion() {
             console.pty.display()
         )
         .as_str();
-    let (lab, _creds) = lab(inventory, POLICY, &files.url);
+    let (mut lab, _creds) = lab(inventory.clone(), POLICY, &files.url);
     let ops = lab.user("olga", "olga,role:ops");
     let viewer = lab.user("vic", "vic,role:viewer");
     power(&lab, &sushy, &ops, &viewer);
     boot(&lab, &sushy, &ops, &viewer);
     media(&lab, &sushy, &files, &ops, &viewer);
     recover(&lab, &sushy, &files, &ops, &viewer);
+    certificates(&mut lab, &sushy, &inventory, &ops);
+}
+
+/// The certificate learnt on first use is kept across a restart: another BMC behind
+/// srv20-bmc's address is refused loudly, naming the device and both fingerprints; a pinned
+/// certificate is enforced from the first use.
+fn certificates(lab: &mut Lab, sushy: &Sushy, inventory: &str, ops: &Path) {
+    let impostor = FakeBmc::start(FakeTask::Progress, false);
+    let moved = inventory.replace(&sushy.address, &impostor.address)
+        + redfish_device(
+            "srv21-bmc",
+            "srv21",
+            &sushy.address,
+            &format!("tls_fingerprint = \"sha256:{}\"", impostor.cert.fingerprint),
+        )
+        .replace("bmc/srv21", "bmc/srv20")
+        .as_str();
+    std::fs::write(lab.root().join("inventory.toml"), moved).unwrap();
+    lab.restart();
+    let (code, out) = ssh(lab, ops, &["power", "status", "srv20"]);
+    assert_eq!(code, Some(1), "{out}");
+    let changed = format!(
+        "BMC CERTIFICATE FOR srv20-bmc CHANGED: pinned SHA256 {}, presented SHA256 {}",
+        sushy.cert.fingerprint, impostor.cert.fingerprint
+    );
+    assert!(out.contains(&changed), "{out}");
+    assert!(
+        impostor
+            .journal()
+            .iter()
+            .all(|r| r["auth"].is_null() || r["auth"] == "none"),
+        "no login reached the other BMC: {:?}",
+        impostor.journal()
+    );
+    let ev = lab.events("power");
+    let last = ev.last().unwrap();
+    assert_eq!(last.outcome.as_deref(), Some("error"));
+    assert!(
+        last.detail["error"].as_str().unwrap().contains("CHANGED"),
+        "{last:?}"
+    );
+
+    // srv21 is pinned to another certificate than the one sushy presents.
+    let policy = format!("{POLICY}p, role:ops, server:srv21, *, allow\n");
+    std::fs::write(lab.root().join("policies/policy.csv"), policy).unwrap();
+    lab.restart();
+    let (code, out) = ssh(lab, ops, &["boot", "srv21", "pxe"]);
+    assert_eq!(code, Some(1), "{out}");
+    let pinned = format!(
+        "BMC CERTIFICATE FOR srv21-bmc CHANGED: pinned SHA256 {}, presented SHA256 {}",
+        impostor.cert.fingerprint, sushy.cert.fingerprint
+    );
+    assert!(out.contains(&pinned), "{out}");
 }
 
 fn recover(lab: &Lab, sushy: &Sushy, files: &FileServer, ops: &Path, viewer: &Path) {
