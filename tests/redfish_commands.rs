@@ -437,6 +437,16 @@ fn firmware_update_progress_and_the_bmc_event_log() {
     assert_eq!(failed[0].outcome.as_deref(), Some("error"));
     assert_eq!(failed[0].detail["failed_step"], "media insert");
 
+    // A Redfish BMC has no session of its own.
+    let jump = lab.with_devices(&ops, &["srv30-bmc"]);
+    let out = lab.ssh_to(&jump, "srv30-bmc", &["uptime"]);
+    let (o, e) = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{o}{e}");
+    assert!(
+        format!("{o}{e}").contains("it is a Redfish BMC, with no session of its own"),
+        "{o}{e}"
+    );
+
     let ev = lab.events("bmc.log");
     assert!(
         ev.iter()
