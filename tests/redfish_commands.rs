@@ -17,6 +17,9 @@ fn redfish_device(name: &str, server: &str, address: &str, extra: &str) -> Strin
     )
 }
 
+/// The login held for srv31: not the BMC's password.
+const WRONG_PASSWORD: &str = "not-the-bmc-pass-7720";
+
 /// A lab with `inventory`, `policy`, the BMC login for srv20 and srv30 in a local
 /// credentials file, and `[media]` allowing `allowed`.
 fn lab(inventory: String, policy: &str, allowed: &str) -> (Lab, tempfile::TempDir) {
@@ -24,7 +27,12 @@ fn lab(inventory: String, policy: &str, allowed: &str) -> (Lab, tempfile::TempDi
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &file,
-        format!("{text}\n{}", text.replace("bmc/srv20", "bmc/srv30")),
+        format!(
+            "{text}\n{}\n{}",
+            text.replace("bmc/srv20", "bmc/srv30"),
+            text.replace("bmc/srv20", "bmc/srv31")
+                .replace(BMC_PASSWORD, WRONG_PASSWORD)
+        ),
     )
     .unwrap();
     let lab = Lab::start_with(LabOptions {
@@ -327,11 +335,18 @@ fn media(lab: &Lab, sushy: &Sushy, files: &FileServer, ops: &Path, viewer: &Path
 }
 
 #[test]
-fn firmware_update_progress_and_the_bmc_event_log() {
+fn firmware_event_log_and_faults_through_the_stand_in_bmc() {
     let fake = FakeBmc::start(FakeTask::Progress, true);
-    let inventory = redfish_device("srv30-bmc", "srv30", &fake.address, "");
-    let policy =
-        "p, role:ops, server:srv30, *, allow\np, role:viewer, server:srv30, bmc.log, allow\n";
+    let closed = format!(
+        "https://127.0.0.1:{}",
+        oobgate::redfish::testing::free_port()
+    );
+    let inventory = redfish_device("srv30-bmc", "srv30", &fake.address, "")
+        + redfish_device("srv31-bmc", "srv31", &fake.address, "").as_str()
+        + redfish_device("srv32-bmc", "srv32", &closed, "")
+            .replace("bmc/srv32", "bmc/srv30")
+            .as_str();
+    let policy = "p, role:ops, *, *, allow\np, role:viewer, server:srv30, bmc.log, allow\n";
     let (lab, _creds) = lab(inventory, policy, "https://files.lab/firmware/");
     let ops = lab.user("olga", "olga,role:ops");
     let viewer = lab.user("vic", "vic,role:viewer");
@@ -436,6 +451,27 @@ fn firmware_update_progress_and_the_bmc_event_log() {
     assert_eq!(failed.len(), 1, "{failed:#?}");
     assert_eq!(failed[0].outcome.as_deref(), Some("error"));
     assert_eq!(failed[0].detail["failed_step"], "media insert");
+
+    // A wrong BMC password and an unreachable BMC are clear errors, without the secret.
+    let (code, out) = ssh(&lab, &ops, &["power", "status", "srv31"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("BMC srv31-bmc: authentication failed") && !out.contains(WRONG_PASSWORD),
+        "{out}"
+    );
+    let (code, out) = ssh(&lab, &ops, &["bmc-log", "srv32"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("cannot reach BMC srv32-bmc at {closed}")),
+        "{out}"
+    );
+    let ev = lab.events("");
+    assert!(ev
+        .iter()
+        .all(|e| !e.detail.to_string().contains(WRONG_PASSWORD)));
+    assert!(ev.iter().any(|e| e.kind == "bmc.log"
+        && e.device.as_deref() == Some("srv32-bmc")
+        && e.outcome.as_deref() == Some("error")));
 
     // A Redfish BMC has no session of its own.
     let jump = lab.with_devices(&ops, &["srv30-bmc"]);
