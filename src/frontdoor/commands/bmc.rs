@@ -137,7 +137,7 @@ pub async fn refuse_url(
         .audit(ev.outcome("denied").source(id.source.to_string()))
         .await;
     Some(CommandOutput::fail(
-        format!("{}: {why}\n", kind.split('.').next_back().unwrap_or(kind)),
+        format!("{kind}: {why}\n"),
         EXIT_FORBIDDEN,
     ))
 }
