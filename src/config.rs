@@ -73,6 +73,8 @@ struct RawConfig {
     #[serde(default)]
     log_format: LogFormat,
     metrics: Option<crate::metrics::MetricsConfig>,
+    #[serde(default)]
+    media: crate::bmc::MediaConfig,
 }
 
 /// How `oobgate serve` writes its log to stderr (top-level `log_format`).
@@ -266,6 +268,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the Prometheus endpoint listens (`[metrics] listen`); None: nowhere.
     pub metrics: Option<SocketAddr>,
+    /// Where virtual media and firmware images may come from (`[media]`).
+    pub media: crate::bmc::MediaConfig,
 }
 
 /// Authentication settings (`[auth]`).
@@ -435,6 +439,12 @@ impl Config {
                 .map(crate::metrics::MetricsConfig::address)
                 .transpose()
                 .map_err(|(key, reason)| invalid(&key, reason))?,
+            media: {
+                raw.media
+                    .validate()
+                    .map_err(|(key, reason)| invalid(&key, reason))?;
+                raw.media
+            },
         })
     }
 

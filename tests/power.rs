@@ -9,6 +9,8 @@ use oobgate::ipmi::testing::{read_serial_until, IpmiSim, BMC_PASSWORD, BMC_USER}
 const POLICY: &str = "\
 p, role:ops, server:srv12, power.status, allow
 p, role:ops, server:srv12, power.control, allow
+p, role:ops, server:srv12, boot.control, allow
+p, role:ops, server:srv12, media.control, allow
 p, role:viewer, server:srv12, power.status, allow
 ";
 
@@ -96,6 +98,24 @@ fn power_status_and_control_by_policy_audited_and_real() {
     assert!(
         text(&out).0.contains("no BMC for \"srv99\"")
             || text(&out).1.contains("no BMC for \"srv99\"")
+    );
+
+    // The other BMC commands go through the same traits: boot works over IPMI, virtual
+    // media is refused as something IPMI cannot do.
+    let out = lab.ssh(&ops, &["boot", "srv12", "pxe", "--once"]);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(
+        o.contains("boot override set to pxe (next boot only)"),
+        "{o}"
+    );
+    let seen = wait_hook_calls(&sim, seen, &["set boot pxe"]);
+    let out = lab.ssh(&ops, &["media", "status", "srv12"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        format!("{o}{e}").contains("virtual media is not supported by IPMI (BMC srv12-sol)"),
+        "{o}{e}"
     );
 
     // The local command on the bastion host does the same, audited as the local login.

@@ -80,7 +80,7 @@ fn recording_input_false_keeps_output_and_no_keystrokes() {
 #[test]
 fn connect_gives_an_interactive_recorded_session_without_jump() {
     let d = device_lab("");
-    let mut term = Attached::start_args(&d.cfg, &["bastion", "connect", "sw1"]);
+    let mut term = Attached::start_args(&d.cfg, "bastion", &["connect", "sw1"]);
     term.send(b"echo via-connect-$((6*7))\n");
     term.expect("via-connect-42");
     term.send(b"exit\n");

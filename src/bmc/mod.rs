@@ -6,9 +6,11 @@
 //! Backends: [`IpmiBmc`] (power and boot device over `crate::ipmi`) and [`RedfishBmc`]
 //! (everything, over `crate::redfish`).
 
+mod config;
 mod ipmi;
 mod redfish;
 
+pub use self::config::MediaConfig;
 pub use self::ipmi::IpmiBmc;
 pub use self::redfish::RedfishBmc;
 pub use crate::ipmi::PowerAction;

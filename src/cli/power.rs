@@ -1,14 +1,17 @@
 //! `oobgate power ACTION SERVER`: chassis control from the bastion host itself, for the
 //! operator who runs it (no certificate, no policy: local root already has the secrets),
-//! audited as `local:<login>`.
+//! audited as `local:<login>`. IPMI and Redfish BMCs alike; Redfish certificates are
+//! checked against (or learnt into) the same store the bastion uses.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use oobgate::config::Config;
-use oobgate::connect::{bmc_target, DeviceCredential};
-use oobgate::frontdoor::commands::{bmc_for, describe_power, power_event, PowerArgs, PowerVerb};
+use oobgate::connect::{open_bmc, DeviceCredential, StoreCertPins};
+use oobgate::frontdoor::commands::{
+    apply_power, bmc_for, describe_power, power_event, power_report, PowerArgs, PowerVerb,
+};
 use oobgate::inventory::Inventory;
 
 use super::stores::with_stores;
@@ -32,6 +35,7 @@ pub fn run(config: &Path, args: PowerArgs) -> Result<ExitCode> {
     let what = describe_power(action);
     let (cfg, server_ref, what_ref) = (&config, &server, &what);
     let result = with_stores(&config, |stores| async move {
+        let pins = std::sync::Arc::new(StoreCertPins::new(stores.hostkeys.clone()));
         let result = async {
             let secrets = oobgate::secrets::open_store(&cfg.secrets, &cfg.data_dir).await?;
             let cred = secrets
@@ -39,8 +43,8 @@ pub fn run(config: &Path, args: PowerArgs) -> Result<ExitCode> {
                 .await
                 .with_context(|| format!("credential {reference}"))?;
             let held = DeviceCredential::from_secret(&cred);
-            let target = bmc_target(bmc, &held)?;
-            anyhow::Ok(oobgate::ipmi::chassis(&target, action).await?)
+            let target = open_bmc(bmc, &held, pins)?;
+            anyhow::Ok(apply_power(target.as_ref(), action).await?)
         }
         .await
         .map_err(|e| format!("{e:#}"));
@@ -55,15 +59,7 @@ pub fn run(config: &Path, args: PowerArgs) -> Result<ExitCode> {
         stores.audit.append(ev).await?;
         anyhow::Ok(result)
     })?;
-    let on = result.map_err(anyhow::Error::msg)?;
-    println!(
-        "{server}: {}chassis power is {}",
-        if action.is_some() {
-            format!("{what} done; ")
-        } else {
-            String::new()
-        },
-        if on { "on" } else { "off" }
-    );
+    let now = result.map_err(anyhow::Error::msg)?;
+    print!("{}", power_report(&server, action, &now));
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,7 @@ pub mod ipmi_sol;
 mod lines;
 mod link;
 pub mod rawtcp;
+pub mod redfish;
 pub mod rfc2217;
 pub mod serial;
 pub mod ssh;
@@ -46,6 +47,7 @@ pub use ipmi_sol::{bmc_target, IpmiSolConnector};
 pub use lines::{Line, Lines, Take};
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
 pub use rawtcp::RawTcpConnector;
+pub use redfish::{redfish_bmc, RedfishConnector, StoreCertPins};
 pub use rfc2217::Rfc2217Connector;
 pub use serial::{SerialConnector, SerialSettings};
 pub use ssh::SshConnector;
@@ -320,6 +322,8 @@ pub(crate) async fn connect_tcp(
 #[derive(Clone)]
 pub struct Connectors {
     ssh: std::sync::Arc<SshConnector>,
+    /// Redfish BMC certificates learnt on first use (kept with the host keys).
+    pub cert_pins: std::sync::Arc<dyn crate::redfish::CertPins>,
     /// Devices' line slots (`max_sessions`).
     pub lines: Lines,
 }
@@ -328,7 +332,8 @@ impl Connectors {
     /// Connectors learning SSH host keys into `hostkeys`.
     pub fn new(hostkeys: std::sync::Arc<dyn HostKeys>) -> Connectors {
         Connectors {
-            ssh: std::sync::Arc::new(SshConnector::new(hostkeys)),
+            ssh: std::sync::Arc::new(SshConnector::new(hostkeys.clone())),
+            cert_pins: std::sync::Arc::new(StoreCertPins::new(hostkeys)),
             lines: Lines::default(),
         }
     }
@@ -356,8 +361,19 @@ impl Connectors {
                 std::sync::Arc::new(Rfc2217Connector::new(device.serial))
             }
             (DeviceKind::Serial, _) => std::sync::Arc::new(SerialConnector::new(device.serial)),
+            (DeviceKind::Redfish, _) => std::sync::Arc::new(RedfishConnector),
         };
         (connector, Target::of(device))
+    }
+
+    /// The BMC `device` speaks for (an `ipmi-sol` or `redfish` device), logged in with
+    /// `login`: the one place a BMC's kind chooses its backend.
+    pub fn bmc(
+        &self,
+        device: &Device,
+        login: &DeviceCredential,
+    ) -> crate::bmc::Result<Box<dyn crate::bmc::Bmc>> {
+        open_bmc(device, login, self.cert_pins.clone())
     }
 
     /// Starts reaching `device` ahead of its session (the handshake, no login), when its
@@ -384,8 +400,27 @@ impl Connectors {
         match device.kind {
             DeviceKind::IpmiSol => true,
             DeviceKind::Serial => !matches!(device.address, Address::Raw(_)),
-            DeviceKind::Ssh | DeviceKind::Telnet => false,
+            DeviceKind::Ssh | DeviceKind::Telnet | DeviceKind::Redfish => false,
         }
+    }
+}
+
+/// The BMC `device` speaks for, logged in with `login`, learning Redfish certificates
+/// into `pins` (see [`Connectors::bmc`]; the local commands call it with the store's pins).
+pub fn open_bmc(
+    device: &Device,
+    login: &DeviceCredential,
+    pins: std::sync::Arc<dyn crate::redfish::CertPins>,
+) -> crate::bmc::Result<Box<dyn crate::bmc::Bmc>> {
+    use crate::bmc::{BmcError, Capability, IpmiBmc};
+    match device.kind {
+        DeviceKind::IpmiSol => Ok(Box::new(IpmiBmc::new(bmc_target(device, login)?))),
+        DeviceKind::Redfish => Ok(Box::new(redfish_bmc(device, login, pins)?)),
+        other => Err(BmcError::Unsupported {
+            bmc: device.name.clone(),
+            capability: Capability::Power,
+            protocol: other.as_str(),
+        }),
     }
 }
 

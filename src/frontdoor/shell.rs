@@ -41,6 +41,34 @@ pub async fn run_channel(
     };
     match commands::parse(&line) {
         Ok(Command::Replay(args)) => super::replay::replay(&bastion, &id, args, channel).await,
+        Ok(Command::Recover(args)) => {
+            let (progress, rx) = streaming();
+            let run = commands::recover::run(&bastion, &id, &args, &progress);
+            let outcome = stream(&channel, pty, rx, run).await;
+            match outcome {
+                Ok(commands::recover::Recovered {
+                    console: Some(console),
+                    ..
+                }) => {
+                    let start = Start {
+                        command: None,
+                        forced: false,
+                        ..start
+                    };
+                    crate::session::run(bastion, id, console, channel, handle, Some(start), None)
+                        .await;
+                }
+                Ok(r) => {
+                    let note = format!("{}\n", r.note.unwrap_or_default());
+                    let _ = channel.data_bytes(render(&note, pty)).await;
+                    finish_channel(&channel, 0).await;
+                }
+                Err(out) => {
+                    let _ = channel.data_bytes(render(&out.text, pty)).await;
+                    finish_channel(&channel, out.exit).await;
+                }
+            }
+        }
         Ok(Command::Connect { device, .. }) => match resolve_device(&bastion, &id, &device).await {
             Ok(device) => {
                 let start = Start {
@@ -56,11 +84,55 @@ pub async fn run_channel(
             }
         },
         _ => {
-            let out = commands::run(&bastion, &id, &line).await;
+            let out = run_streaming(&bastion, &id, &line, &channel, pty).await;
             let _ = channel.data_bytes(render(&out.text, pty)).await;
             finish_channel(&channel, out.exit).await;
         }
     }
+}
+
+/// A progress sink streaming to the receiver [`stream`] drains.
+fn streaming() -> (
+    commands::Progress,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    (commands::Progress::streaming(tx), rx)
+}
+
+/// Runs `line`, sending its progress lines to the client as they come.
+async fn run_streaming(
+    bastion: &Bastion,
+    id: &Identity,
+    line: &str,
+    channel: &Channel<Msg>,
+    pty: bool,
+) -> commands::CommandOutput {
+    let (progress, rx) = streaming();
+    let run = commands::run_with(bastion, id, line, &progress);
+    stream(channel, pty, rx, run).await
+}
+
+/// Awaits `run`, sending the lines arriving on `rx` to the client meanwhile.
+async fn stream<T>(
+    channel: &Channel<Msg>,
+    pty: bool,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    run: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(run);
+    let out = loop {
+        tokio::select! {
+            out = &mut run => break out,
+            Some(text) = rx.recv() => {
+                let _ = channel.data_bytes(render(&text, pty)).await;
+            }
+        }
+    };
+    while let Ok(text) = rx.try_recv() {
+        let _ = channel.data_bytes(render(&text, pty)).await;
+    }
+    out
 }
 
 /// The device for `connect`, if it exists and policy allows `connect` (else a message).

@@ -58,11 +58,18 @@ pub enum Address {
     Raw(HostPort),
     /// A console-server telnet port with RFC 2217 serial control (`rfc2217://host:port`).
     Rfc2217(HostPort),
+    /// An HTTPS service (a Redfish BMC): `https://host[:port]`, port 443 when not given.
+    Https(HostPort),
 }
 
 impl Address {
     /// Parses `s` as an address for a device of `kind`; the error says what was expected.
     pub fn parse(kind: DeviceKind, s: &str) -> Result<Address, String> {
+        if kind == DeviceKind::Redfish {
+            return parse_https(s).map(Address::Https).map_err(|why| {
+                format!("invalid address {s:?} for kind {kind}: {why} (expected https://host[:port], e.g. https://192.0.2.20:443)")
+            });
+        }
         if kind.is_network() {
             return HostPort::parse(s).map(Address::Net).ok_or_else(|| {
                 format!(
@@ -91,15 +98,19 @@ impl Address {
     /// The host and port, for every address but a local tty.
     pub fn host_port(&self) -> Option<&HostPort> {
         match self {
-            Address::Net(hp) | Address::Raw(hp) | Address::Rfc2217(hp) => Some(hp),
+            Address::Net(hp) | Address::Raw(hp) | Address::Rfc2217(hp) | Address::Https(hp) => {
+                Some(hp)
+            }
             Address::Tty(_) => None,
         }
     }
 
-    /// What a connector dials or opens: `host:port`, or the tty path.
+    /// What a connector dials or opens: `host:port`, `https://host:port`, or the tty
+    /// path.
     pub fn endpoint(&self) -> String {
         match self {
             Address::Tty(p) => p.display().to_string(),
+            Address::Https(_) => self.to_string(),
             other => other
                 .host_port()
                 .map(|hp| hp.to_string())
@@ -115,8 +126,35 @@ impl fmt::Display for Address {
             Address::Tty(p) => write!(f, "{}", p.display()),
             Address::Raw(hp) => write!(f, "raw://{hp}"),
             Address::Rfc2217(hp) => write!(f, "rfc2217://{hp}"),
+            Address::Https(hp) => write!(f, "https://{hp}"),
         }
     }
+}
+
+/// `https://host[:port][/]` into its host and port (443 by default); the error says what
+/// is wrong.
+fn parse_https(s: &str) -> Result<HostPort, &'static str> {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return Err(if s.starts_with("http://") {
+            "a Redfish BMC is reached over https:// only"
+        } else {
+            "it does not start with https://"
+        });
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains('@') {
+        return Err("credentials do not belong in the address (they come from the secrets store)");
+    }
+    if rest.contains(['/', '?', '#']) {
+        return Err("give only the host and port, without a path");
+    }
+    let bracketed_v6 = rest.starts_with('[') && rest.ends_with(']');
+    let with_port = if bracketed_v6 || !rest.contains(':') {
+        format!("{rest}:443")
+    } else {
+        rest.to_string()
+    };
+    HostPort::parse(&with_port).ok_or("not a host[:port]")
 }
 
 /// Serial line settings.

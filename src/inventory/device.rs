@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{Address, SerialSettings};
+use crate::redfish::CertFingerprint;
 
 /// How the bastion reaches a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,15 +18,19 @@ pub enum DeviceKind {
     Serial,
     /// IPMI v2 Serial-over-LAN on a BMC; address is `host:port` (usually port 623).
     IpmiSol,
+    /// A Redfish BMC (power, boot, virtual media, firmware, event log; no session of its
+    /// own); address is `https://host[:port]`.
+    Redfish,
 }
 
 impl DeviceKind {
     /// Every kind, in the order they are listed in error messages.
-    pub const ALL: [DeviceKind; 4] = [
+    pub const ALL: [DeviceKind; 5] = [
         DeviceKind::Ssh,
         DeviceKind::Telnet,
         DeviceKind::Serial,
         DeviceKind::IpmiSol,
+        DeviceKind::Redfish,
     ];
 
     /// The spelling used in the inventory file and in resource roles.
@@ -35,6 +40,7 @@ impl DeviceKind {
             DeviceKind::Telnet => "telnet",
             DeviceKind::Serial => "serial",
             DeviceKind::IpmiSol => "ipmi-sol",
+            DeviceKind::Redfish => "redfish",
         }
     }
 
@@ -43,7 +49,14 @@ impl DeviceKind {
         matches!(self, DeviceKind::Serial | DeviceKind::IpmiSol)
     }
 
-    /// Whether the address is `host:port` (as opposed to a device path).
+    /// Whether the device is a BMC the `power` (and, where it can, `boot`, `media`...)
+    /// commands reach.
+    pub fn is_bmc(self) -> bool {
+        matches!(self, DeviceKind::IpmiSol | DeviceKind::Redfish)
+    }
+
+    /// Whether the address is `host:port` or `https://host:port` (as opposed to a device
+    /// path).
     pub fn is_network(self) -> bool {
         !matches!(self, DeviceKind::Serial)
     }
@@ -57,7 +70,7 @@ impl fmt::Display for DeviceKind {
 
 /// Error returned when a string names no [`DeviceKind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown kind {0:?} (expected one of ssh, telnet, serial, ipmi-sol)")]
+#[error("unknown kind {0:?} (expected one of ssh, telnet, serial, ipmi-sol, redfish)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for DeviceKind {
@@ -87,6 +100,9 @@ pub struct Device {
     pub credential: Option<String>,
     /// Pinned device host key, in OpenSSH public key format.
     pub host_key: Option<String>,
+    /// Pinned TLS certificate of a Redfish BMC (`tls_fingerprint = "sha256:..."`); when
+    /// unset, the certificate is learnt on first use and kept in the store.
+    pub tls_fingerprint: Option<CertFingerprint>,
     /// Human description shown by `ssh bastion ls`.
     pub description: Option<String>,
     /// Also offer SHA-1 key exchange, `ssh-rsa` and CBC ciphers (old network gear).

@@ -6,8 +6,8 @@
 //! ```toml
 //! [[device]]
 //! name = "sw1"
-//! kind = "ssh"                      # ssh | telnet | serial | ipmi-sol
-//! address = "192.0.2.11:22"         # host:port, or /dev/ttyUSB0 for serial
+//! kind = "ssh"                      # ssh | telnet | serial | ipmi-sol | redfish
+//! address = "192.0.2.11:22"         # host:port, /dev/ttyUSB0 for serial, https://host:port for redfish
 //! labels = { site = "ams1", type = "switch" }
 //! credential = "secret/data/devices/sw1"
 //! host_key = "ssh-ed25519 AAAA..."
@@ -58,6 +58,7 @@ struct RawDevice {
     labels: Option<Spanned<BTreeMap<String, String>>>,
     credential: Option<String>,
     host_key: Option<String>,
+    tls_fingerprint: Option<Spanned<String>>,
     description: Option<String>,
     #[serde(default)]
     legacy_algorithms: bool,
@@ -196,6 +197,14 @@ fn parse_device(
         }
     }
 
+    let tls_fingerprint = tls_fingerprint(raw.tls_fingerprint, kind, at, &ctx)?;
+    if kind == DeviceKind::Redfish && raw.credential.is_none() {
+        return Err(at(
+            Some(name_at),
+            ctx("a redfish BMC needs a credential (the BMC login in the secrets store)".into()),
+        ));
+    }
+
     let serial = match &raw.serial {
         Some(line) => line
             .parse::<SerialSettings>()
@@ -240,6 +249,7 @@ fn parse_device(
             labels,
             credential: raw.credential,
             host_key: raw.host_key,
+            tls_fingerprint,
             description: raw.description,
             legacy_algorithms: raw.legacy_algorithms,
             serial,
@@ -253,6 +263,32 @@ fn parse_device(
         },
         name_at,
     ))
+}
+
+/// The `tls_fingerprint` of a device of `kind`, parsed; only a redfish BMC has one.
+fn tls_fingerprint(
+    raw: Option<Spanned<String>>,
+    kind: DeviceKind,
+    at: &dyn Fn(Option<usize>, String) -> InventoryError,
+    ctx: &dyn Fn(String) -> String,
+) -> Result<Option<crate::redfish::CertFingerprint>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let offset = raw.span().start;
+    if kind != DeviceKind::Redfish {
+        return Err(at(
+            Some(offset),
+            ctx(format!(
+                "tls_fingerprint applies to kind = \"redfish\" devices only, not {:?}",
+                kind.as_str()
+            )),
+        ));
+    }
+    raw.into_inner()
+        .parse()
+        .map(Some)
+        .map_err(|e| at(Some(offset), ctx(format!("tls_fingerprint: {e}"))))
 }
 
 /// 1-based line number of byte `offset` in `text`.

@@ -70,7 +70,7 @@ fn unknown_kind_names_file_line_device_and_choices() {
     assert_eq!(
         err(text),
         "inventory.toml line 4: device \"sw1\": unknown kind \"sssh\" \
-         (expected one of ssh, telnet, serial, ipmi-sol)"
+         (expected one of ssh, telnet, serial, ipmi-sol, redfish)"
     );
 }
 
@@ -198,5 +198,83 @@ fn ipmi_cipher_suites_without_integrity_or_encryption_are_refused_by_name() {
         inv.get("bmc1").unwrap().cipher_suites,
         [17, 3],
         "the default"
+    );
+}
+
+const FP: &str = "sha256:AB:CD:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD";
+
+fn redfish(address: &str, extra: &str) -> String {
+    format!(
+        "[[device]]\nname = \"srv20-bmc\"\nkind = \"redfish\"\naddress = {address:?}\n\
+         credential = \"bmc/srv20\"\n{extra}"
+    )
+}
+
+#[test]
+fn redfish_bmcs_have_an_https_address_and_an_optional_certificate_pin() {
+    let inv = parse(&redfish(
+        "https://bmc20.example:8443",
+        &format!("tls_fingerprint = {FP:?}\n"),
+    ))
+    .unwrap();
+    let d = inv.get("srv20-bmc").unwrap();
+    assert_eq!(d.kind, DeviceKind::Redfish);
+    assert!(d.kind.is_bmc() && !d.kind.is_console());
+    assert_eq!(d.address.endpoint(), "https://bmc20.example:8443");
+    assert_eq!(d.resource_roles(), ["kind:redfish"]);
+    let fp = d.tls_fingerprint.expect("the pin");
+    assert_eq!(format!("sha256:{fp}"), FP);
+
+    // Port 443 by default, a trailing slash allowed, IPv6 in brackets; no pin: learnt.
+    for (given, shown) in [
+        ("https://bmc20/", "https://bmc20:443"),
+        ("https://[2001:db8::20]", "https://[2001:db8::20]:443"),
+        ("https://[2001:db8::20]:8443", "https://[2001:db8::20]:8443"),
+    ] {
+        let inv = parse(&redfish(given, "")).unwrap();
+        let d = inv.get("srv20-bmc").unwrap();
+        assert_eq!(d.address.endpoint(), shown, "{given}");
+        assert!(d.tls_fingerprint.is_none());
+    }
+}
+
+#[test]
+fn bad_redfish_entries_are_named_errors() {
+    for (address, why) in [
+        ("http://bmc20:80", "https:// only"),
+        ("bmc20:443", "does not start with https://"),
+        ("https://bmc20:443/redfish/v1", "without a path"),
+        ("https://admin:pw@bmc20", "credentials do not belong"),
+        ("https://bmc20:0", "not a host[:port]"),
+    ] {
+        let e = err(&redfish(address, ""));
+        assert!(
+            e.starts_with("inventory.toml line 4: device \"srv20-bmc\": invalid address")
+                && e.contains(why),
+            "{address}: {e}"
+        );
+        assert!(!e.contains("pw@") || address.contains("pw@"), "{e}");
+    }
+    let e = err(&redfish(
+        "https://bmc20",
+        "tls_fingerprint = \"sha256:12:34\"\n",
+    ));
+    assert!(
+        e.starts_with("inventory.toml line 6: device \"srv20-bmc\": tls_fingerprint:")
+            && e.contains("32 bytes"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"h:22\"\ntls_fingerprint = {FP:?}\n"
+    ));
+    assert!(
+        e.contains("device \"sw1\": tls_fingerprint applies to kind = \"redfish\" devices only"),
+        "{e}"
+    );
+    let e =
+        err("[[device]]\nname = \"srv20-bmc\"\nkind = \"redfish\"\naddress = \"https://bmc20\"\n");
+    assert!(
+        e.contains("device \"srv20-bmc\": a redfish BMC needs a credential"),
+        "{e}"
     );
 }

@@ -18,6 +18,14 @@ pub enum Action {
     PowerStatus,
     /// Power on, off, cycle or reset a chassis.
     PowerControl,
+    /// Set a server's boot device override (`boot`).
+    BootControl,
+    /// Insert, eject or show a server's virtual media (`media`).
+    MediaControl,
+    /// Update a server's firmware through its BMC (`firmware update`).
+    FirmwareUpdate,
+    /// Read a BMC's event log (`bmc-log`).
+    BmcLog,
     /// Forward TCP to a device.
     Forward,
     /// Ask for time-bound access to a device.
@@ -32,13 +40,17 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 15] = [
         Action::Connect,
         Action::ConsoleRead,
         Action::ConsoleWrite,
         Action::ConsoleForce,
         Action::PowerStatus,
         Action::PowerControl,
+        Action::BootControl,
+        Action::MediaControl,
+        Action::FirmwareUpdate,
+        Action::BmcLog,
         Action::Forward,
         Action::Request,
         Action::Approve,
@@ -55,6 +67,10 @@ impl Action {
             Action::ConsoleForce => "console.force",
             Action::PowerStatus => "power.status",
             Action::PowerControl => "power.control",
+            Action::BootControl => "boot.control",
+            Action::MediaControl => "media.control",
+            Action::FirmwareUpdate => "firmware.update",
+            Action::BmcLog => "bmc.log",
             Action::Forward => "forward",
             Action::Request => "request",
             Action::Approve => "approve",

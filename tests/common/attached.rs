@@ -15,15 +15,15 @@ pub struct Attached {
 
 impl Attached {
     pub fn start(cfg: &std::path::Path, host: &str) -> Attached {
-        Attached::start_args(cfg, &[host])
+        Attached::start_args(cfg, host, &[])
     }
 
-    /// `ssh -tt` with `args` after the options (a host and a command).
-    pub fn start_args(cfg: &std::path::Path, args: &[&str]) -> Attached {
+    /// `ssh -tt HOST ARGS...` (a bastion command that ends in a console attach).
+    pub fn start_args(cfg: &std::path::Path, host: &str, args: &[&str]) -> Attached {
         let mut child = Command::new("ssh")
             .arg("-F")
             .arg(cfg)
-            .arg("-tt")
+            .args(["-tt", host])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

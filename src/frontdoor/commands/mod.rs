@@ -4,11 +4,21 @@
 //! and `power` are shared with the local CLI.
 
 mod access;
+mod bmc;
+mod bmclog;
+mod boot;
+mod firmware;
 mod info;
+mod media;
 mod power;
+pub mod recover;
 mod sessions;
 
-pub use power::{bmc_for, describe as describe_power, event as power_event, PowerArgs, PowerVerb};
+pub use bmc::{bmc_for, Progress};
+pub use power::{
+    apply as apply_power, describe as describe_power, event as power_event, report as power_report,
+    PowerArgs, PowerVerb,
+};
 pub use sessions::{find_session, parse_offset, sessions_table, ReplayArgs, SessionsArgs};
 
 use std::fmt::Write as _;
@@ -73,6 +83,18 @@ pub enum Command {
     },
     /// Chassis power through the server's BMC.
     Power(PowerArgs),
+    /// The server's boot device override.
+    Boot(boot::BootArgs),
+    /// The server's virtual media.
+    #[command(subcommand)]
+    Media(media::MediaCommand),
+    /// Firmware through the server's BMC.
+    #[command(subcommand)]
+    Firmware(firmware::FirmwareCommand),
+    /// The BMC's event log.
+    BmcLog(bmclog::BmcLogArgs),
+    /// Boot the server from a rescue ISO and attach its console.
+    Recover(recover::RecoverArgs),
     /// The command list.
     Help,
     #[command(flatten)]
@@ -104,7 +126,24 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "power status|on|off|cycle|reset|soft SERVER",
-        "chassis power through the server's BMC",
+        "chassis power through the server's BMC (IPMI or Redfish)",
+    ),
+    (
+        "boot SERVER pxe|cd|disk|bios [--once]",
+        "set the server's boot device override",
+    ),
+    (
+        "media insert SERVER URL | eject SERVER | status SERVER",
+        "the server's virtual CD/DVD (URLs under media.allowed_urls)",
+    ),
+    (
+        "firmware update SERVER URL",
+        "flash firmware through the BMC, following its task to the end",
+    ),
+    ("bmc-log SERVER [-n N]", "the BMC's event log, newest first"),
+    (
+        "recover SERVER --iso URL",
+        "insert the ISO, boot from CD once, power cycle, attach the console (ssh -t)",
     ),
     ("help", "this list"),
 ];
@@ -164,12 +203,26 @@ pub fn parse(line: &str) -> Result<Command, CommandOutput> {
 
 /// Runs one command line for `id`, and audits it.
 pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput {
+    let progress = Progress::default();
+    let mut out = run_with(bastion, id, line, &progress).await;
+    out.text = progress.take_kept() + out.text.as_str();
+    out
+}
+
+/// Runs one command line for `id`, progress lines of long steps going to `progress`, and
+/// audits it.
+pub async fn run_with(
+    bastion: &Bastion,
+    id: &Identity,
+    line: &str,
+    progress: &Progress,
+) -> CommandOutput {
     let verb = shell_words::split(line)
         .ok()
         .and_then(|a| a.first().cloned())
         .unwrap_or_else(|| "help".into());
     let out = match parse(line) {
-        Ok(cmd) => execute(bastion, id, cmd).await,
+        Ok(cmd) => execute(bastion, id, cmd, progress).await,
         Err(out) => out,
     };
     bastion
@@ -185,7 +238,12 @@ pub async fn run(bastion: &Bastion, id: &Identity, line: &str) -> CommandOutput 
     out
 }
 
-async fn execute(bastion: &Bastion, id: &Identity, cmd: Command) -> CommandOutput {
+async fn execute(
+    bastion: &Bastion,
+    id: &Identity,
+    cmd: Command,
+    progress: &Progress,
+) -> CommandOutput {
     match cmd {
         Command::Help => help(),
         Command::Whoami => info::whoami(bastion, id).await,
@@ -193,6 +251,17 @@ async fn execute(bastion: &Bastion, id: &Identity, cmd: Command) -> CommandOutpu
         Command::Consoles => info::consoles(bastion, id).await,
         Command::Sessions(args) => sessions::sessions(bastion, id, args).await,
         Command::Power(args) => power::run(bastion, id, args).await,
+        Command::Boot(args) => boot::run(bastion, id, args).await,
+        Command::Media(cmd) => media::run(bastion, id, cmd).await,
+        Command::Firmware(cmd) => firmware::run(bastion, id, cmd, progress).await,
+        Command::BmcLog(args) => bmclog::run(bastion, id, args).await,
+        Command::Recover(args) => match recover::run(bastion, id, &args, progress).await {
+            Err(out) => out,
+            Ok(r) => CommandOutput::ok(match (r.console, r.note) {
+                (Some(c), _) => format!("watch it with: ssh -t -J bastion {}\n", c.name),
+                (None, note) => format!("{}\n", note.unwrap_or_default()),
+            }),
+        },
         Command::Access(cmd) => access::run(bastion, id, cmd).await,
         Command::Connect { .. } | Command::Replay(_) => {
             let name = if matches!(cmd, Command::Replay(_)) {

@@ -1,16 +1,18 @@
-//! `power status|on|off|cycle|reset|soft SERVER`: chassis control through the server's BMC,
-//! checked by policy (`power.status`, `power.control`) on the BMC's inventory device,
-//! audited, and announced on the server's consoles (so it is in the continuous log and in
-//! the recordings of everyone attached).
+//! `power status|on|off|cycle|reset|soft SERVER`: chassis control through the server's BMC
+//! (IPMI or Redfish, through the `bmc` capability traits), checked by policy
+//! (`power.status`, `power.control`) on the BMC's inventory device, audited, and announced
+//! on the server's consoles (so it is in the continuous log and in the recordings of
+//! everyone attached).
 
 use clap::Args;
 use serde_json::json;
 
-use super::{CommandOutput, EXIT_FORBIDDEN};
+use super::bmc;
+use super::CommandOutput;
 use crate::audit::Event;
 use crate::bastion::Bastion;
+use crate::bmc::{Bmc, PowerStatus};
 use crate::identity::Identity;
-use crate::inventory::{Device, DeviceKind, Inventory};
 use crate::ipmi::PowerAction;
 use crate::policy::Action;
 
@@ -20,7 +22,8 @@ pub struct PowerArgs {
     /// status | on | off | cycle | reset | soft
     #[arg(value_parser = power_verb)]
     pub action: PowerVerb,
-    /// The server (its BMC is the ipmi-sol device SERVER-sol or labelled server = SERVER).
+    /// The server (its BMC is the ipmi-sol or redfish device SERVER, SERVER-sol,
+    /// SERVER-bmc, or labelled server = SERVER).
     pub server: String,
 }
 
@@ -39,38 +42,37 @@ fn power_verb(s: &str) -> Result<PowerVerb, String> {
     }
 }
 
-/// The BMC device for `name`: an `ipmi-sol` device of that name, one labelled
-/// `server = NAME`, or `NAME-sol`.
-pub fn bmc_for<'a>(inventory: &'a Inventory, name: &str) -> Option<&'a Device> {
-    let is_bmc = |d: &&Device| d.kind == DeviceKind::IpmiSol;
-    inventory
-        .get(name)
-        .filter(is_bmc)
-        .or_else(|| {
-            inventory
-                .devices()
-                .filter(is_bmc)
-                .find(|d| d.labels.get("server").map(String::as_str) == Some(name))
-        })
-        .or_else(|| inventory.get(&format!("{name}-sol")).filter(is_bmc))
-}
-
-/// The consoles of the server `bmc` belongs to: the BMC's own SOL console and every
-/// console labelled with the same `server`.
-fn consoles_of<'a>(inventory: &'a Inventory, bmc: &Device) -> Vec<&'a Device> {
-    let server = bmc.labels.get("server");
-    inventory
-        .devices()
-        .filter(|d| d.kind.is_console())
-        .filter(|d| d.name == bmc.name || (server.is_some() && d.labels.get("server") == server))
-        .collect()
-}
-
 /// `power status` or `power ACTION`, as audited and shown.
 pub fn describe(action: Option<PowerAction>) -> String {
     match action {
         Some(a) => format!("power {a}"),
         None => "power status".to_string(),
+    }
+}
+
+/// Carries out `action` (none: only reads) and returns the power state read after it.
+pub async fn apply(bmc: &dyn Bmc, action: Option<PowerAction>) -> crate::bmc::Result<PowerStatus> {
+    if let Some(a) = action {
+        bmc.power(a).await?;
+    }
+    bmc.power_status().await
+}
+
+/// What `power` prints once `action` is done and the chassis reads `now`.
+pub fn report(server: &str, action: Option<PowerAction>, now: &PowerStatus) -> String {
+    let Some(a) = action else {
+        return format!("{server}: chassis power is {now}\n");
+    };
+    let expected = match a {
+        PowerAction::Off | PowerAction::Soft => PowerStatus::Off,
+        _ => PowerStatus::On,
+    };
+    if *now == expected {
+        format!("{server}: power {a} done; chassis power is now {now}\n")
+    } else {
+        format!(
+            "{server}: power {a} done; chassis power reads {now} (the BMC is still carrying it out)\n"
+        )
     }
 }
 
@@ -81,23 +83,26 @@ pub fn event(
     bmc: &str,
     server: &str,
     what: &str,
-    result: &std::result::Result<bool, String>,
+    result: &std::result::Result<PowerStatus, String>,
     via: Option<&str>,
 ) -> Event {
-    let mut detail = json!({
-        "server": server,
-        "power_on": result.as_ref().ok(),
-        "error": result.as_ref().err(),
-    });
+    let mut detail = json!({});
+    if let (Ok(st), Some(m)) = (result, detail.as_object_mut()) {
+        m.insert(
+            "power_on".into(),
+            match st {
+                PowerStatus::On => true.into(),
+                PowerStatus::Off => false.into(),
+                PowerStatus::Other(_) => serde_json::Value::Null,
+            },
+        );
+        m.insert("power".into(), st.to_string().into());
+    }
     if let (Some(v), Some(m)) = (via, detail.as_object_mut()) {
         m.insert("via".into(), v.into());
     }
-    Event::new("power")
-        .user(user)
-        .device(bmc)
-        .action(what)
-        .outcome(if result.is_ok() { "ok" } else { "error" })
-        .detail(detail)
+    let result = result.as_ref().map(|_| detail).map_err(Clone::clone);
+    bmc::event("power", user, bmc, server, what, &result)
 }
 
 /// Runs the `power` command.
@@ -107,64 +112,35 @@ pub(super) async fn run(bastion: &Bastion, id: &Identity, args: PowerArgs) -> Co
         server: name,
     } = args;
     let inventory = bastion.policy.inventory();
-    let Some(bmc) = bmc_for(&inventory, &name) else {
-        return CommandOutput::fail(
-            format!("power: no BMC for {name:?} (an ipmi-sol device named {name} or {name}-sol, or labelled server = \"{name}\")\n"),
-            1,
-        );
+    let device = match bmc::find(&inventory, "power", &name) {
+        Ok(d) => d,
+        Err(out) => return out,
     };
     let needed = if action.is_some() {
         Action::PowerControl
     } else {
         Action::PowerStatus
     };
-    let d = bastion
-        .authz
-        .decide_audited(id, &bmc.name, needed, json!({ "via": "power" }))
-        .await;
-    if !d.allowed {
-        return CommandOutput::fail(
-            format!("power: {needed} on {} denied: {}\n", bmc.name, d.reason),
-            EXIT_FORBIDDEN,
-        );
+    if let Err(out) = bmc::authorize(bastion, id, "power", &device, needed).await {
+        return out;
     }
-    let result = match crate::session::credential(bastion, bmc).await {
-        Err(e) => Err(e.to_string()),
-        Ok(cred) => match crate::connect::bmc_target(bmc, &cred) {
-            Err(e) => Err(e.to_string()),
-            Ok(target) => crate::ipmi::chassis(&target, action)
-                .await
-                .map_err(|e| e.to_string()),
-        },
+    let result = match bmc::open(bastion, &device).await {
+        Err(e) => Err(e),
+        Ok(b) => apply(b.as_ref(), action).await.map_err(|e| e.to_string()),
     };
     let what = describe(action);
     bastion
         .audit(
-            event(&id.user, &bmc.name, &name, &what, &result, None).source(id.source.to_string()),
+            event(&id.user, &device.name, &name, &what, &result, None)
+                .source(id.source.to_string()),
         )
         .await;
     if action.is_some() {
-        let note = format!(
-            "{} ran `{what} {name}`: {}",
-            id.user,
-            match &result {
-                Ok(_) => "done".to_string(),
-                Err(e) => format!("failed: {e}"),
-            }
-        );
-        for c in consoles_of(&inventory, bmc) {
-            let _ = bastion.consoles.announce(&c.name, &note).await;
-        }
+        let outcome = result.as_ref().map(|_| ()).map_err(String::as_str);
+        bmc::announce(bastion, id, &device, &name, &what, outcome).await;
     }
-    match (result, action) {
-        (Ok(on), None) => CommandOutput::ok(format!(
-            "{name}: chassis power is {}\n",
-            if on { "on" } else { "off" }
-        )),
-        (Ok(on), Some(a)) => CommandOutput::ok(format!(
-            "{name}: power {a} done; chassis power is now {}\n",
-            if on { "on" } else { "off" }
-        )),
-        (Err(e), _) => CommandOutput::fail(format!("power: {e}\n"), 1),
+    match result {
+        Ok(now) => CommandOutput::ok(report(&name, action, &now)),
+        Err(e) => CommandOutput::fail(format!("power: {e}\n"), 1),
     }
 }
