@@ -86,6 +86,12 @@ fn power_status_and_control_by_policy_audited_and_real() {
     let out = lab.ssh(&ops, &["power", "cycle", "srv12"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let seen = wait_hook_calls(&sim, seen, &["set power 0", "set power 1"]);
+    // A soft power-off asks the host's OS to shut down (ACPI): the BMC passes it on.
+    let out = lab.ssh(&ops, &["power", "soft", "srv12"]);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(o.contains("power soft"), "{o}");
+    let seen = wait_hook_calls(&sim, seen, &["set shutdown 1"]);
     let out = lab.ssh(&ops, &["power", "off", "srv12-sol"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let seen = wait_hook_calls(&sim, seen, &["set power 0"]);
