@@ -86,15 +86,7 @@ fn a_pinned_host_key_is_required_and_a_wrong_pin_refused() {
 
 #[test]
 fn old_gear_needs_legacy_algorithms() {
-    let sshd = TestSshd::start(SshdOptions {
-        password: true,
-        host_key_type: Some("rsa".into()),
-        extra_config: "KexAlgorithms diffie-hellman-group14-sha1\nCiphers aes128-cbc\n\
-                       MACs hmac-sha1\nHostKeyAlgorithms ssh-rsa\n"
-            .into(),
-        ..Default::default()
-    })
-    .expect("sshd");
+    let sshd = TestSshd::start(SshdOptions::old_gear()).expect("sshd");
     let (lab, cfg, _creds) = lab_with(&format!(
         "{}{}",
         ssh_device("old-modern", &sshd, ""),

@@ -198,12 +198,7 @@ fn interactive_pty_session_records_what_was_typed_and_seen() {
     assert!(status.success(), "{status}: {}", term.text());
     d.lab.wait_event("session.end", |_| true).unwrap();
     let rec = oobgate::recording::Recording::open(&recordings(&d.lab)[0]).unwrap();
-    let input: Vec<u8> = rec
-        .events
-        .iter()
-        .filter(|e| e.code == 'i')
-        .flat_map(|e| e.data.clone())
-        .collect();
+    let input = rec.typed();
     assert!(String::from_utf8_lossy(&input).contains("echo typed-$((6*7))"));
     let mut shown = Vec::new();
     rec.cat(&mut shown).unwrap();
@@ -504,12 +499,7 @@ fn input_recording_can_be_switched_off_per_device() {
         let id = end.detail["session"].as_str().unwrap().to_string();
         let path = d.lab.config.recording_dir.join(format!("{id}.cast"));
         let rec = oobgate::recording::Recording::open(&path).unwrap();
-        let input: Vec<u8> = rec
-            .events
-            .iter()
-            .filter(|e| e.code == 'i')
-            .flat_map(|e| e.data.clone())
-            .collect();
+        let input = rec.typed();
         String::from_utf8_lossy(&input).into_owned()
     };
     assert!(typed("sw1").contains("pin-4711"));

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::device_lab::device_lab;
@@ -14,27 +13,8 @@ use common::{text, wait_until};
 fn stopping_on(signal: &str) {
     let mut d = device_lab("");
     let mut server = d.lab.serve_as_process();
-    let mut session = Command::new("ssh")
-        .arg("-F")
-        .arg(&d.cfg)
-        .args(["sw1", "echo before-the-stop; sleep 60"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = d
-        .lab
-        .wait_event("session.start", |_| true)
-        .expect("session up");
-    let id = start.detail["session"].as_str().unwrap().to_string();
-    let recording = PathBuf::from(start.detail["recording"].as_str().unwrap());
-    common::wait_for_condition("the output is recorded", common::WAIT, || {
-        std::fs::read_to_string(&recording).is_ok_and(|t| {
-            t.split_inclusive('\n')
-                .any(|l| l.ends_with("]\n") && l.contains("\"o\"") && l.contains("before-the-stop"))
-        })
-    });
+    let live = d.live_session("echo before-the-stop; sleep 60", "before-the-stop");
+    let (mut session, id, recording) = (live.client, live.id, live.recording);
 
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &server.id().to_string()])

@@ -89,12 +89,7 @@ fn connect_gives_an_interactive_recorded_session_without_jump() {
     let id = ended_session(&d.lab);
     let path = d.lab.config.recording_dir.join(format!("{id}.cast"));
     let rec = oobgate::recording::Recording::open(&path).unwrap();
-    let input: Vec<u8> = rec
-        .events
-        .iter()
-        .filter(|e| e.code == 'i')
-        .flat_map(|e| e.data.clone())
-        .collect();
+    let input = rec.typed();
     assert!(
         String::from_utf8_lossy(&input).contains("echo via-connect-$((6*7))"),
         "typed line not recorded"

@@ -7,9 +7,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use common::device_lab::{device_lab, device_lab_with};
 use common::{text, Lab};
@@ -175,26 +173,8 @@ fn kill9(child: &mut Child) {
 fn kill_9_mid_session_then_restart_closes_it_as_aborted_and_sealed() {
     let mut d = device_lab("");
     let mut server = d.lab.serve_as_process();
-    let mut session = on_sw1(&d.cfg, "echo before-the-crash; sleep 60")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = d
-        .lab
-        .wait_event("session.start", |_| true)
-        .expect("session up");
-    let id = start.detail["session"].as_str().unwrap().to_string();
-    let recording = PathBuf::from(start.detail["recording"].as_str().unwrap());
-    // An output event, whole (the header names the command, which holds the same words).
-    common::wait_for_condition("the output is recorded", Duration::from_secs(20), || {
-        std::fs::read_to_string(&recording).is_ok_and(|t| {
-            t.split_inclusive('\n').any(|l| {
-                l.ends_with("]\n") && l.contains("\"o\"") && l.contains("before-the-crash")
-            })
-        })
-    });
+    let live = d.live_session("echo before-the-crash; sleep 60", "before-the-crash");
+    let (mut session, id, recording) = (live.client, live.id, live.recording);
     kill9(&mut server);
     let _ = session.kill();
     let _ = session.wait();

@@ -13,7 +13,6 @@ use oobgate::secrets::testing::DevBao;
 /// Mounts KV v2 at `ops-kv`, writes sw1's credential there, and makes an AppRole that may
 /// read only it: (role id, secret id).
 async fn provision(bao: &DevBao) -> (String, String) {
-    use vaultrs::api::auth::approle::requests::SetAppRoleRequest;
     use vaultrs::api::sys::requests::EnableEngineRequest;
     let root = bao.root_client();
     vaultrs::sys::mount::enable(
@@ -39,34 +38,7 @@ async fn provision(bao: &DevBao) -> (String, String) {
         assert!(tries < 100, "write ops-kv/net/sw1: {e}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    vaultrs::sys::auth::enable(&root, "approle", "approle", None)
-        .await
-        .unwrap();
-    vaultrs::sys::policy::set(
-        &root,
-        "oobgate-ops",
-        r#"path "ops-kv/data/net/*" { capabilities = ["read"] }"#,
-    )
-    .await
-    .unwrap();
-    vaultrs::auth::approle::role::set(
-        &root,
-        "approle",
-        "oobgate",
-        Some(SetAppRoleRequest::builder().token_policies(vec!["oobgate-ops".to_owned()])),
-    )
-    .await
-    .unwrap();
-    let role_id = vaultrs::auth::approle::role::read_id(&root, "approle", "oobgate")
-        .await
-        .unwrap()
-        .role_id;
-    let secret_id =
-        vaultrs::auth::approle::role::secret::generate(&root, "approle", "oobgate", None)
-            .await
-            .unwrap()
-            .secret_id;
-    (role_id, secret_id)
+    bao.approle("ops-kv/data/net/*", None, None).await
 }
 
 #[test]

@@ -256,15 +256,7 @@ async fn trust_on_first_use_records_then_detects_a_changed_key() {
 
 #[tokio::test]
 async fn legacy_algorithms_reach_old_gear() {
-    let sshd = TestSshd::start(SshdOptions {
-        password: true,
-        host_key_type: Some("rsa".into()),
-        extra_config: "KexAlgorithms diffie-hellman-group14-sha1\nCiphers aes128-cbc\n\
-                       MACs hmac-sha1\nHostKeyAlgorithms ssh-rsa\n"
-            .into(),
-        ..Default::default()
-    })
-    .unwrap();
+    let sshd = TestSshd::start(SshdOptions::old_gear()).unwrap();
     let modern = target(&sshd);
     let err = connector()
         .open(&modern, &password_cred(), &LinkRequest::exec("true"))

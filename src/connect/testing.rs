@@ -125,6 +125,21 @@ pub struct SshdOptions {
     pub extra_config: String,
 }
 
+impl SshdOptions {
+    /// Old network gear: password login, an RSA host key, and only SHA-1 key exchange,
+    /// CBC ciphers, `hmac-sha1` and `ssh-rsa` offered.
+    pub fn old_gear() -> SshdOptions {
+        SshdOptions {
+            password: true,
+            host_key_type: Some("rsa".into()),
+            extra_config: "KexAlgorithms diffie-hellman-group14-sha1\nCiphers aes128-cbc\n\
+                           MACs hmac-sha1\nHostKeyAlgorithms ssh-rsa\n"
+                .into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A real OpenSSH server on `127.0.0.1:port`, killed on drop.
 #[derive(Debug)]
 pub struct TestSshd {

@@ -96,6 +96,15 @@ impl Recording {
         Ok(())
     }
 
+    /// What the admin typed (`i` events), in order, as one byte string.
+    pub fn typed(&self) -> Vec<u8> {
+        self.events
+            .iter()
+            .filter(|e| e.code == 'i')
+            .flat_map(|e| e.data.iter().copied())
+            .collect()
+    }
+
     /// Time of the last event.
     pub fn duration(&self) -> f64 {
         self.events.last().map(|e| e.time).unwrap_or(0.0)

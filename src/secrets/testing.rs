@@ -107,6 +107,47 @@ impl DevBao {
             .unwrap_or_else(|e| panic!("write secret/{path}: {e}"));
     }
 
+    /// Enables AppRole and makes role `oobgate` whose tokens may read `read_path` (a
+    /// policy path such as `secret/data/devices/*`), with the given token TTLs (the
+    /// server's defaults when `None`): (role id, secret id).
+    pub async fn approle(
+        &self,
+        read_path: &str,
+        token_ttl: Option<&str>,
+        token_max_ttl: Option<&str>,
+    ) -> (String, String) {
+        use vaultrs::api::auth::approle::requests::SetAppRoleRequest;
+        let root = self.root_client();
+        vaultrs::sys::auth::enable(&root, "approle", "approle", None)
+            .await
+            .expect("enable approle");
+        let policy = format!("path \"{read_path}\" {{ capabilities = [\"read\"] }}");
+        vaultrs::sys::policy::set(&root, "oobgate-read", &policy)
+            .await
+            .expect("set policy");
+        let mut role = SetAppRoleRequest::builder();
+        role.token_policies(vec!["oobgate-read".to_owned()]);
+        if let Some(ttl) = token_ttl {
+            role.token_ttl(ttl);
+        }
+        if let Some(max) = token_max_ttl {
+            role.token_max_ttl(max);
+        }
+        vaultrs::auth::approle::role::set(&root, "approle", "oobgate", Some(&mut role))
+            .await
+            .expect("set role");
+        let role_id = vaultrs::auth::approle::role::read_id(&root, "approle", "oobgate")
+            .await
+            .expect("role id")
+            .role_id;
+        let secret_id =
+            vaultrs::auth::approle::role::secret::generate(&root, "approle", "oobgate", None)
+                .await
+                .expect("secret id")
+                .secret_id;
+        (role_id, secret_id)
+    }
+
     /// Deletes a KV v2 secret with all its versions.
     pub async fn delete_secret(&self, path: &str) {
         vaultrs::kv2::delete_metadata(&self.root_client(), "secret", path)

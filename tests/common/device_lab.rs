@@ -47,3 +47,47 @@ pub fn device_lab_with(sshd: SshdOptions, device: &str, limits: &str, extra: &st
 pub fn device_lab(limits: &str) -> DeviceLab {
     device_lab_with(SshdOptions::default(), "", limits, "")
 }
+
+/// A session on sw1 running in the background, its output `marker` already recorded.
+pub struct LiveSession {
+    /// The admin's ssh (stdout and stderr piped).
+    pub client: std::process::Child,
+    /// The session id.
+    pub id: String,
+    /// Its recording file.
+    pub recording: PathBuf,
+}
+
+impl DeviceLab {
+    /// Starts `ssh sw1 COMMAND` and waits until the recording holds a whole output event
+    /// with `marker` (the header names the command, which holds the same words).
+    pub fn live_session(&self, command: &str, marker: &str) -> LiveSession {
+        use std::process::{Command, Stdio};
+        let client = Command::new("ssh")
+            .arg("-F")
+            .arg(&self.cfg)
+            .args(["sw1", command])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = self
+            .lab
+            .wait_event("session.start", |_| true)
+            .expect("session up");
+        let id = start.detail["session"].as_str().unwrap().to_string();
+        let recording = PathBuf::from(start.detail["recording"].as_str().unwrap());
+        super::wait_for_condition("the output is recorded", super::WAIT, || {
+            std::fs::read_to_string(&recording).is_ok_and(|t| {
+                t.split_inclusive('\n')
+                    .any(|l| l.ends_with("]\n") && l.contains("\"o\"") && l.contains(marker))
+            })
+        });
+        LiveSession {
+            client,
+            id,
+            recording,
+        }
+    }
+}

@@ -26,41 +26,12 @@ async fn bao_with_sw1() -> DevBao {
 /// Enables AppRole with a read-only policy on `secret/data/devices/*`; returns
 /// (role_id, secret_id).
 async fn approle(bao: &DevBao, token_ttl: &str, token_max_ttl: &str) -> (String, String) {
-    use vaultrs::api::auth::approle::requests::SetAppRoleRequest;
-    let root = bao.root_client();
-    vaultrs::sys::auth::enable(&root, "approle", "approle", None)
-        .await
-        .unwrap();
-    vaultrs::sys::policy::set(
-        &root,
-        "oobgate-read",
-        r#"path "secret/data/devices/*" { capabilities = ["read"] }"#,
+    bao.approle(
+        "secret/data/devices/*",
+        Some(token_ttl),
+        Some(token_max_ttl),
     )
     .await
-    .unwrap();
-    vaultrs::auth::approle::role::set(
-        &root,
-        "approle",
-        "oobgate",
-        Some(
-            SetAppRoleRequest::builder()
-                .token_policies(vec!["oobgate-read".to_owned()])
-                .token_ttl(token_ttl)
-                .token_max_ttl(token_max_ttl),
-        ),
-    )
-    .await
-    .unwrap();
-    let role_id = vaultrs::auth::approle::role::read_id(&root, "approle", "oobgate")
-        .await
-        .unwrap()
-        .role_id;
-    let secret_id =
-        vaultrs::auth::approle::role::secret::generate(&root, "approle", "oobgate", None)
-            .await
-            .unwrap()
-            .secret_id;
-    (role_id, secret_id)
 }
 
 #[tokio::test]
