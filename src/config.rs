@@ -73,6 +73,10 @@ struct RawConfig {
     #[serde(default)]
     log_format: LogFormat,
     metrics: Option<crate::metrics::MetricsConfig>,
+    #[serde(default)]
+    store: crate::store::StoreConfig,
+    #[serde(default)]
+    node: crate::store::NodeConfig,
 }
 
 /// How `oobgate serve` writes its log to stderr (top-level `log_format`).
@@ -266,6 +270,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the Prometheus endpoint listens (`[metrics] listen`); None: nowhere.
     pub metrics: Option<SocketAddr>,
+    /// Where the shared state lives (`[store]`).
+    pub store: crate::store::StoreConfig,
+    /// This node's name (`[node] name`, default the host name).
+    pub node_name: String,
 }
 
 /// Authentication settings (`[auth]`).
@@ -353,6 +361,10 @@ impl Config {
         raw.access
             .validate()
             .map_err(|(key, reason)| invalid(&key, reason))?;
+        raw.store
+            .validate()
+            .and_then(|_| raw.node.validate())
+            .map_err(|(key, reason)| invalid(&key, reason))?;
         let abs = |p: &Path| base.join(p);
         let mut trusted = Vec::new();
         for (i, ca) in raw.auth.trusted_user_ca.iter().enumerate() {
@@ -435,6 +447,8 @@ impl Config {
                 .map(crate::metrics::MetricsConfig::address)
                 .transpose()
                 .map_err(|(key, reason)| invalid(&key, reason))?,
+            node_name: raw.node.resolved_name(),
+            store: raw.store,
         })
     }
 

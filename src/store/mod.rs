@@ -9,13 +9,18 @@
 //! by a bounded queue (audit appends waiting together are committed in one transaction),
 //! and recording files are written from the blocking pool. [`Stores`] bundles one of each
 //! for the bastion's shared context.
+//!
+//! Several nodes share [`postgres::PgStore`] instead (`[store] postgres = "postgres://..."`):
+//! one audit chain, the sessions of every node, access requests and host keys.
 
 mod access;
 mod audit_log;
+mod config;
 mod counted;
 mod forwarding;
 mod hostkeys;
 mod ledger;
+pub mod postgres;
 mod recordings;
 pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -23,6 +28,7 @@ pub mod suite;
 
 pub use access::{AccessRequest, AccessStore, AccessTarget, NewRequest, State, Transition};
 pub use audit_log::AuditLog;
+pub use config::{NodeConfig, StoreConfig};
 pub use counted::Counted;
 pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
@@ -49,6 +55,17 @@ pub enum StoreError {
     /// A file of the store could not be read or written.
     #[error("store: {0}")]
     Io(#[from] std::io::Error),
+    /// The PostgreSQL store could not be reached or migrated.
+    #[error("{url}: cannot open the store: {reason}")]
+    PostgresOpen {
+        /// The database URL, password hidden.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A PostgreSQL statement or connection failed.
+    #[error("store: postgres: {0}")]
+    Postgres(String),
     /// A batch of audit appends failed together; the text is the first error's.
     #[error("store: audit append failed: {0}")]
     Append(String),
@@ -107,6 +124,34 @@ impl Stores {
     pub fn embedded(db: &std::path::Path, recording_dir: PathBuf) -> Result<Stores> {
         let sqlite = Arc::new(sqlite::SqliteStore::open(db)?);
         Ok(Stores::with_sqlite(sqlite, recording_dir))
+    }
+
+    /// The stores `config` names: PostgreSQL (writing as `node`) when `[store] postgres`
+    /// is set, else the sqlite file at `db`; recordings under `recording_dir`.
+    pub async fn open(
+        config: &StoreConfig,
+        node: &str,
+        db: &std::path::Path,
+        recording_dir: PathBuf,
+    ) -> Result<Stores> {
+        match &config.postgres {
+            Some(url) => {
+                let pg = Arc::new(postgres::PgStore::open(url.expose(), node).await?);
+                Ok(Stores::with_postgres(pg, recording_dir))
+            }
+            None => Stores::embedded(db, recording_dir),
+        }
+    }
+
+    /// Stores on `pg`, with recordings under `recording_dir`.
+    pub fn with_postgres(pg: Arc<postgres::PgStore>, recording_dir: PathBuf) -> Stores {
+        Stores {
+            audit: pg.clone(),
+            sessions: pg.clone(),
+            access: pg.clone(),
+            hostkeys: pg,
+            recordings: Arc::new(FileRecordings::new(recording_dir)),
+        }
     }
 
     /// Stores on `sqlite`, with recordings under `recording_dir`.
