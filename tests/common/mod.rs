@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod device_lab;
+pub mod nodes;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,139 @@
+//! Two `oobgate serve` nodes on one PostgreSQL database, driven by the real ssh client: a
+//! session through one node is listed by the other, a request made on one node is
+//! approved on the other and the grant works on the first, and the one audit chain
+//! verifies from both nodes with events naming each.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::nodes::TwoNodes;
+use common::{text, LabOptions};
+use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
+
+const POLICY: &str = "\
+p, role:admin, *, *, allow
+p, role:oncall, *, request, allow
+p, role:lead, *, approve, allow
+";
+
+struct NodesLab {
+    nodes: TwoNodes,
+    _sshd: TestSshd,
+    _creds: tempfile::TempDir,
+}
+
+fn nodes_lab() -> NodesLab {
+    let sshd = TestSshd::start(SshdOptions {
+        password: true,
+        ..Default::default()
+    })
+    .expect("sshd");
+    let (creds, file) = common::credentials_file("devices/sw1", TEST_USER, TEST_PASSWORD);
+    let inventory = format!(
+        "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{}\"\n\
+         labels = {{ site = \"fra1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n",
+        sshd.address()
+    );
+    let nodes = TwoNodes::start(LabOptions {
+        inventory: Some(inventory),
+        policy: Some(POLICY.into()),
+        extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+        ..Default::default()
+    });
+    NodesLab {
+        nodes,
+        _sshd: sshd,
+        _creds: creds,
+    }
+}
+
+impl NodesLab {
+    /// An ssh_config for `login` reaching `bastion` (node a), `bastion-b` and `sw1`
+    /// through node a.
+    fn user(&self, login: &str, principals: &str) -> PathBuf {
+        let cfg = self.nodes.lab.user(login, principals);
+        let cfg = self.nodes.lab.with_devices(&cfg, &["sw1"]);
+        self.nodes.with_node_b(&cfg)
+    }
+
+    /// `ssh HOST ARGS...`: (exit code, stdout + stderr).
+    fn ssh(&self, cfg: &Path, host: &str, args: &[&str]) -> (i32, String) {
+        let out = self.nodes.lab.ssh_to(cfg, host, args);
+        let (o, e) = text(&out);
+        (out.status.code().unwrap_or(-1), format!("{o}{e}"))
+    }
+}
+
+/// The number in "request 7 pending".
+fn number_after(text: &str, marker: &str) -> String {
+    let rest = &text[text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} in {text}"))
+        + marker.len()..];
+    rest.chars().take_while(|c| c.is_ascii_digit()).collect()
+}
+
+#[test]
+fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
+    let l = nodes_lab();
+    let bob = l.user("bob", "bob,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+    let root = l.user("root", "root,role:admin");
+
+    // No standing access for bob; he asks on node a, alice approves on node b.
+    let (code, out) = l.ssh(&bob, "sw1", &["echo hi"]);
+    assert_ne!(code, 0, "{out}");
+    let (code, out) = l.ssh(&bob, "bastion", &["request", "sw1", "5m", "INC-7: uplink"]);
+    assert_eq!(code, 0, "{out}");
+    let n = number_after(&out, "request ");
+    let (_, out) = l.ssh(&alice, "bastion-b", &["requests", "--pending"]);
+    assert!(
+        out.contains("INC-7: uplink"),
+        "node b lists node a's request: {out}"
+    );
+    let (code, out) = l.ssh(&alice, "bastion-b", &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("request {n} approved")), "{out}");
+
+    // The grant made on node b works on node a.
+    let (code, out) = l.ssh(&bob, "sw1", &["echo through-node-a"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("through-node-a"), "{out}");
+
+    // Node b lists the session node a carried.
+    let (code, out) = l.ssh(&root, "bastion-b", &["sessions", "--user", "bob"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .any(|line| line.contains("bob") && line.contains("sw1")),
+        "node b lists bob's session on sw1: {out}"
+    );
+
+    // One chain, verified from either node; events name the node that wrote them.
+    for out in [
+        l.nodes.lab.oobgate(&["audit", "verify"]),
+        l.nodes.oobgate_b(&["audit", "verify"]),
+    ] {
+        let (o, e) = text(&out);
+        assert!(out.status.success(), "{o}{e}");
+        assert!(o.contains("audit chain OK"), "{o}");
+    }
+    let node_of = |kind: &str| -> Vec<String> {
+        l.nodes
+            .events(kind)
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.node.unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(node_of("access.request"), ["bastion-a"]);
+    assert_eq!(node_of("access.approve"), ["bastion-b"]);
+    assert!(node_of("session.start").iter().all(|n| n == "bastion-a"));
+    let tail = l.nodes.oobgate_b(&["audit", "tail", "-n", "50"]);
+    let (o, _) = text(&tail);
+    assert!(
+        o.contains("node=bastion-a") && o.contains("node=bastion-b"),
+        "{o}"
+    );
+}
