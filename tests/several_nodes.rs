@@ -1,11 +1,13 @@
 //! Two `oobgate serve` nodes on one PostgreSQL database, driven by the real ssh client: a
 //! session through one node is listed by the other, a request made on one node is
 //! approved on the other and the grant works on the first, and the one audit chain
-//! verifies from both nodes with events naming each.
+//! verifies from both nodes with events naming each; a node killed with a live session is
+//! found lost by the other, which closes that session.
 
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use common::nodes::TwoNodes;
 use common::{text, LabOptions};
@@ -23,7 +25,7 @@ struct NodesLab {
     _creds: tempfile::TempDir,
 }
 
-fn nodes_lab() -> NodesLab {
+fn nodes_lab(store: &str) -> NodesLab {
     let sshd = TestSshd::start(SshdOptions {
         password: true,
         ..Default::default()
@@ -35,12 +37,15 @@ fn nodes_lab() -> NodesLab {
          labels = {{ site = \"fra1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n",
         sshd.address()
     );
-    let nodes = TwoNodes::start(LabOptions {
-        inventory: Some(inventory),
-        policy: Some(POLICY.into()),
-        extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
-        ..Default::default()
-    });
+    let nodes = TwoNodes::start(
+        LabOptions {
+            inventory: Some(inventory),
+            policy: Some(POLICY.into()),
+            extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+            ..Default::default()
+        },
+        store,
+    );
     NodesLab {
         nodes,
         _sshd: sshd,
@@ -76,7 +81,7 @@ fn number_after(text: &str, marker: &str) -> String {
 
 #[test]
 fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
-    let l = nodes_lab();
+    let l = nodes_lab("");
     let bob = l.user("bob", "bob,role:oncall");
     let alice = l.user("alice", "alice,role:lead");
     let root = l.user("root", "root,role:admin");
@@ -136,4 +141,56 @@ fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
         o.contains("node=bastion-a") && o.contains("node=bastion-b"),
         "{o}"
     );
+}
+
+#[test]
+fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
+    let mut l = nodes_lab("node_lease = \"2s\"");
+    let root = l.user("root", "root,role:admin");
+    let mut session = common::KillOnDrop(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&root)
+            .args(["sw1", "echo up; sleep 60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let id = common::wait_until("a live session through node a", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().find(|r| r.user == "root" && r.ended.is_none()) {
+            Some(r) => Ok(r.id.clone()),
+            None => Err(format!("{rows:#?}")),
+        }
+    });
+
+    l.nodes.a.0.kill().unwrap(); // SIGKILL: no chance to close anything
+    l.nodes.a.0.wait().unwrap();
+    let row = common::wait_until("node b to close node a's session", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().find(|r| r.id == id) {
+            Some(r) if r.ended.is_some() => Ok(r.clone()),
+            other => Err(format!("{other:#?}\nnode b log:\n{}", l.nodes.b_log())),
+        }
+    });
+    assert_eq!(row.end_reason.as_deref(), Some("aborted (node lost)"));
+    let _ = session.0.kill();
+
+    let lost = l.nodes.events("node.lost");
+    assert_eq!(lost.len(), 1, "{lost:#?}");
+    assert_eq!(lost[0].node.as_deref(), Some("bastion-b"));
+    assert_eq!(lost[0].detail["node"], "bastion-a");
+    assert_eq!(lost[0].detail["sessions"][0], id.as_str());
+    let ends: Vec<_> = l
+        .nodes
+        .events("session.end")
+        .into_iter()
+        .filter(|e| e.detail["session"] == id.as_str())
+        .collect();
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert_eq!(ends[0].detail["reason"], "aborted (node lost)");
+    assert_eq!(ends[0].node.as_deref(), Some("bastion-b"));
+    let verify = l.nodes.oobgate_b(&["audit", "verify"]);
+    assert!(verify.status.success(), "{:?}", text(&verify));
 }

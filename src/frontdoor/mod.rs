@@ -151,6 +151,9 @@ pub async fn serve_with_reload(
     );
     operations::start_consoles(&bastion);
     bastion.tasks.spawn(watch::run(bastion.clone()));
+    bastion
+        .tasks
+        .spawn(crate::session::liveness::run(bastion.clone()));
     operations::start_metrics(&bastion).await?;
     let configs = Arc::new(ServerConfigs::new(&bastion)?);
     let admission = Admission::new(&bastion.config.limits);

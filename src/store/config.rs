@@ -2,17 +2,35 @@
 //! writes under.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 /// `[store]`: the embedded sqlite file by default; `postgres = "postgres://..."` moves the
 /// audit chain, sessions, access requests and host keys to PostgreSQL shared by several
 /// nodes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// The PostgreSQL connection URL (libpq form), if the state is shared.
     pub postgres: Option<PostgresUrl>,
+    /// How long a node's lease lasts without renewal (renewed every third of it); when it
+    /// lapses another node closes the lost node's sessions. Default 10s.
+    #[serde(default = "default_lease", with = "humantime_serde")]
+    pub node_lease: Duration,
+}
+
+fn default_lease() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            postgres: None,
+            node_lease: default_lease(),
+        }
+    }
 }
 
 /// A PostgreSQL URL; shown without its password.
@@ -46,6 +64,9 @@ impl StoreConfig {
                     "is not a postgres://user@host:port/database URL".into(),
                 ));
             }
+        }
+        if self.node_lease < Duration::from_secs(1) {
+            return Err(("store.node_lease".into(), "must be at least 1s".into()));
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ mod counted;
 mod forwarding;
 mod hostkeys;
 mod ledger;
+mod nodes;
 pub mod postgres;
 mod recordings;
 pub mod sqlite;
@@ -33,6 +34,7 @@ pub use counted::Counted;
 pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
+pub use nodes::{LostNode, NodeLeases, NODE_LOST};
 pub use recordings::{FileRecordings, RecordingStore};
 
 use std::path::PathBuf;
@@ -117,6 +119,8 @@ pub struct Stores {
     pub hostkeys: Arc<dyn HostKeys>,
     /// Session recordings.
     pub recordings: Arc<dyn RecordingStore>,
+    /// Leases of the nodes sharing the store (None: one node, nothing to share).
+    pub leases: Option<Arc<dyn NodeLeases>>,
 }
 
 impl Stores {
@@ -149,8 +153,9 @@ impl Stores {
             audit: pg.clone(),
             sessions: pg.clone(),
             access: pg.clone(),
-            hostkeys: pg,
+            hostkeys: pg.clone(),
             recordings: Arc::new(FileRecordings::new(recording_dir)),
+            leases: Some(pg),
         }
     }
 
@@ -162,6 +167,7 @@ impl Stores {
             access: sqlite.clone(),
             hostkeys: sqlite,
             recordings: Arc::new(FileRecordings::new(recording_dir)),
+            leases: None,
         }
     }
 }

@@ -32,12 +32,12 @@ pub struct TwoNodes {
 }
 
 impl TwoNodes {
-    /// Starts both nodes on a fresh database; `opts.extra` gets the `[store]` and `[node]`
-    /// tables.
-    pub fn start(mut opts: LabOptions) -> TwoNodes {
+    /// Starts both nodes on a fresh database; `opts.extra` gets the `[store]` table (with
+    /// the `store` lines added) and the `[node]` table.
+    pub fn start(mut opts: LabOptions, store: &str) -> TwoNodes {
         let url = cluster().database();
         opts.extra.push_str(&format!(
-            "\n[store]\npostgres = \"{url}\"\n[node]\nname = \"bastion-a\"\n"
+            "\n[store]\npostgres = \"{url}\"\n{store}\n[node]\nname = \"bastion-a\"\n"
         ));
         let mut lab = Lab::start_with(opts);
         let a = KillOnDrop(lab.serve_as_process_logging("info"));

@@ -7,6 +7,7 @@
 mod access;
 mod appender;
 mod events;
+mod nodes;
 mod schema;
 mod sessions;
 #[cfg(any(test, feature = "testing"))]
@@ -21,8 +22,9 @@ use async_trait::async_trait;
 use deadpool_postgres::{Client, Pool};
 
 use super::{
-    AccessRequest, AccessStore, AuditLog, HostKeys, NewRequest, Result, SessionEnd, SessionFilter,
-    SessionLedger, SessionRow, SessionStart, State, StoreError, Transition,
+    AccessRequest, AccessStore, AuditLog, HostKeys, LostNode, NewRequest, NodeLeases, Result,
+    SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, State, StoreError,
+    Transition,
 };
 use crate::audit::{Event, EventFilter, EventRow, VerifyReport};
 use appender::Appender;
@@ -213,5 +215,16 @@ impl HostKeys for PgStore {
             )
             .await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl NodeLeases for PgStore {
+    async fn renew(&self, ttl: std::time::Duration) -> Result<()> {
+        nodes::renew(&self.client().await?, &self.node, ttl).await
+    }
+
+    async fn reap(&self) -> Result<Vec<LostNode>> {
+        nodes::reap(&mut self.client().await?, &self.node).await
     }
 }

@@ -89,6 +89,13 @@ fn migrations() -> Vec<String> {
                 PRIMARY KEY (request_id, approver)
             );"
         ),
+        // 2: node leases.
+        "CREATE TABLE nodes (
+            name TEXT PRIMARY KEY,
+            lease_until TIMESTAMPTZ NOT NULL,
+            renewed TIMESTAMPTZ NOT NULL
+        );"
+        .to_string(),
     ]
 }
 

@@ -67,3 +67,45 @@ async fn an_edited_row_or_node_is_named() {
     assert_eq!(p.id, 4);
     assert!(p.reason.contains("hash mismatch"), "{}", p.reason);
 }
+
+/// A node whose lease lapsed is taken by exactly one other node, with its open sessions
+/// closed; a node that keeps renewing is never taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_lease_is_taken_once_with_its_sessions() {
+    use crate::store::{NodeLeases, SessionLedger, SessionStart, NODE_LOST};
+    use std::time::Duration;
+    let url = cluster().database();
+    let a = PgStore::open(&url, "node-a").await.unwrap();
+    let b = PgStore::open(&url, "node-b").await.unwrap();
+    let c = PgStore::open(&url, "node-c").await.unwrap();
+    let start = |id: &str| SessionStart {
+        id: id.into(),
+        user: "alice".into(),
+        roles: vec![],
+        device: "sw1".into(),
+        kind: "ssh".into(),
+        source: "127.0.0.1:1".into(),
+        recording: None,
+    };
+    a.start(&start("s-a")).await.unwrap();
+    b.start(&start("s-b")).await.unwrap();
+    a.renew(Duration::ZERO).await.unwrap();
+    b.renew(Duration::from_secs(60)).await.unwrap();
+    c.renew(Duration::from_secs(60)).await.unwrap();
+    let (by_b, by_c) = tokio::join!(b.reap(), c.reap());
+    let mut taken: Vec<_> = by_b.unwrap().into_iter().chain(by_c.unwrap()).collect();
+    assert_eq!(taken.len(), 1, "{taken:#?}");
+    let lost = taken.pop().unwrap();
+    assert_eq!(lost.node, "node-a");
+    assert_eq!(lost.sessions.len(), 1);
+    assert_eq!(lost.sessions[0].id, "s-a");
+    let row = SessionLedger::get(&c, "s-a").await.unwrap().unwrap();
+    assert_eq!(row.end_reason.as_deref(), Some(NODE_LOST));
+    assert!(SessionLedger::get(&c, "s-b")
+        .await
+        .unwrap()
+        .unwrap()
+        .ended
+        .is_none());
+    assert!(b.reap().await.unwrap().is_empty());
+}
