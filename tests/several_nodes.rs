@@ -8,6 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::nodes::TwoNodes;
 use common::{text, LabOptions};
@@ -193,4 +194,58 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
     assert_eq!(ends[0].node.as_deref(), Some("bastion-b"));
     let verify = l.nodes.oobgate_b(&["audit", "verify"]);
     assert!(verify.status.success(), "{:?}", text(&verify));
+}
+
+#[test]
+fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
+    let l = nodes_lab("");
+    let bob = l.user("bob", "bob,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+    let (_, out) = l.ssh(&bob, "bastion", &["request", "sw1", "5m", "maintenance"]);
+    let n = number_after(&out, "request ");
+    let (code, out) = l.ssh(&alice, "bastion-b", &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    let mut session = common::KillOnDrop(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&bob)
+            .args(["sw1", "echo up; sleep 60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_until("bob's live session through node a", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().any(|r| r.user == "bob" && r.ended.is_none()) {
+            true => Ok(()),
+            false => Err(format!("{rows:#?}")),
+        }
+    });
+
+    let (code, out) = l.ssh(&alice, "bastion-b", &["revoke", &n, "incident closed"]);
+    assert_eq!(code, 0, "{out}");
+    // Node a hears of it at once (LISTEN/NOTIFY); nothing else would end this session
+    // before its 60 s command or the grant's 5 minutes.
+    let status = common::wait_until(
+        "bob's session on node a to be cut",
+        Duration::from_secs(5),
+        || match session.0.try_wait().unwrap() {
+            Some(status) => Ok(status),
+            None => Err("still running"),
+        },
+    );
+    let mut shown = String::new();
+    std::io::Read::read_to_string(session.0.stdout.as_mut().unwrap(), &mut shown).unwrap();
+    std::io::Read::read_to_string(session.0.stderr.as_mut().unwrap(), &mut shown).unwrap();
+    assert!(
+        shown.contains(&format!(
+            "access grant #{n} revoked by alice: incident closed"
+        )),
+        "{status}: {shown}\nnode a:\n{}",
+        l.nodes.lab.server_log()
+    );
+    let rows = l.nodes.sessions();
+    let row = rows.iter().find(|r| r.user == "bob").unwrap();
+    assert!(row.ended.is_some(), "{row:#?}");
 }

@@ -14,6 +14,7 @@
 mod authorize;
 mod config;
 mod live;
+pub mod propagate;
 mod requests;
 
 pub use authorize::{grant_label, Authorizer, Verdict};

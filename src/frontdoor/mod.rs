@@ -150,6 +150,13 @@ pub async fn serve_with_reload(
         shutdown.clone(),
     );
     operations::start_consoles(&bastion);
+    if let Some(signals) = &bastion.stores.signals {
+        bastion.tasks.spawn(crate::access::propagate::run(
+            signals.subscribe(),
+            bastion.live.clone(),
+            shutdown.clone(),
+        ));
+    }
     bastion.tasks.spawn(watch::run(bastion.clone()));
     bastion
         .tasks

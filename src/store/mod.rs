@@ -23,6 +23,7 @@ mod ledger;
 mod nodes;
 pub mod postgres;
 mod recordings;
+mod signals;
 pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod suite;
@@ -36,6 +37,7 @@ pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
 pub use nodes::{LostNode, NodeLeases, NODE_LOST};
 pub use recordings::{FileRecordings, RecordingStore};
+pub use signals::{Signal, Signals};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -121,6 +123,8 @@ pub struct Stores {
     pub recordings: Arc<dyn RecordingStore>,
     /// Leases of the nodes sharing the store (None: one node, nothing to share).
     pub leases: Option<Arc<dyn NodeLeases>>,
+    /// News from the other nodes sharing the store (None: one node).
+    pub signals: Option<Arc<dyn Signals>>,
 }
 
 impl Stores {
@@ -155,7 +159,8 @@ impl Stores {
             access: pg.clone(),
             hostkeys: pg.clone(),
             recordings: Arc::new(FileRecordings::new(recording_dir)),
-            leases: Some(pg),
+            leases: Some(pg.clone()),
+            signals: Some(pg),
         }
     }
 
@@ -168,6 +173,7 @@ impl Stores {
             hostkeys: sqlite,
             recordings: Arc::new(FileRecordings::new(recording_dir)),
             leases: None,
+            signals: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Access requests in PostgreSQL. Every state change locks the request's row
 //! (`SELECT ... FOR UPDATE`) in its transaction, so approve / revoke / cancel calls from
-//! any node are serialised and never both succeed on a stale state.
+//! any node are serialised and never both succeed on a stale state. A revocation is
+//! announced to every node when it commits.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,8 +9,8 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use crate::store::access::{from_unix, unix};
-use crate::store::Transition;
 use crate::store::{AccessRequest, AccessTarget, NewRequest, Result, State, StoreError};
+use crate::store::{Signal, Transition};
 
 const COLUMNS: &str =
     "id, requester, roles, target, actions, duration_secs, reason, ticket, state, \
@@ -226,6 +227,19 @@ pub(super) async fn close(
         &[&id, &t.to.as_str(), &t.by, &t.note],
     )
     .await?;
+    if t.to == State::Revoked {
+        // Sent at commit only: every node ends the sessions this grant authorized.
+        let signal = Signal::GrantRevoked {
+            grant: id,
+            by: t.by.clone(),
+            note: t.note.clone(),
+        };
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&super::listen::CHANNEL, &super::listen::payload(&signal)],
+        )
+        .await?;
+    }
     let after = get(&tx, id).await?;
     tx.commit().await?;
     Ok(after)

@@ -7,6 +7,7 @@
 mod access;
 mod appender;
 mod events;
+mod listen;
 mod nodes;
 mod schema;
 mod sessions;
@@ -16,6 +17,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -23,8 +25,8 @@ use deadpool_postgres::{Client, Pool};
 
 use super::{
     AccessRequest, AccessStore, AuditLog, HostKeys, LostNode, NewRequest, NodeLeases, Result,
-    SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, State, StoreError,
-    Transition,
+    SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, Signal, Signals, State,
+    StoreError, Transition,
 };
 use crate::audit::{Event, EventFilter, EventRow, VerifyReport};
 use appender::Appender;
@@ -35,6 +37,9 @@ pub struct PgStore {
     pool: Pool,
     node: String,
     appender: Appender,
+    signals: tokio::sync::broadcast::Sender<Signal>,
+    // Stops the LISTEN connection when the last clone is dropped.
+    _listening: Arc<tokio_util::sync::DropGuard>,
 }
 
 impl PgStore {
@@ -61,10 +66,15 @@ impl PgStore {
             .await
             .map_err(|e| open_err(e.to_string()))?;
         drop(client);
+        let (signals, _) = tokio::sync::broadcast::channel(1024);
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(listen::run(url.to_string(), signals.clone(), stop.clone()));
         Ok(PgStore {
             appender: Appender::spawn(pool.clone(), node.to_string()),
             pool,
             node: node.to_string(),
+            signals,
+            _listening: Arc::new(stop.drop_guard()),
         })
     }
 
@@ -226,5 +236,11 @@ impl NodeLeases for PgStore {
 
     async fn reap(&self) -> Result<Vec<LostNode>> {
         nodes::reap(&mut self.client().await?, &self.node).await
+    }
+}
+
+impl Signals for PgStore {
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Signal> {
+        self.signals.subscribe()
     }
 }
