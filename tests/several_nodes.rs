@@ -2,7 +2,8 @@
 //! session through one node is listed by the other, a request made on one node is
 //! approved on the other and the grant works on the first, and the one audit chain
 //! verifies from both nodes with events naming each; a node killed with a live session is
-//! found lost by the other, which closes that session.
+//! found lost by the other, which closes that session; a grant revoked on one node, or a
+//! certificate revoked by one node's list, cuts a live session on the other.
 
 mod common;
 
@@ -248,4 +249,76 @@ fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
     let rows = l.nodes.sessions();
     let row = rows.iter().find(|r| r.user == "bob").unwrap();
     assert!(row.ended.is_some(), "{row:#?}");
+}
+
+#[test]
+fn a_certificate_revoked_by_node_b_is_cut_on_node_a_and_refused_there() {
+    let l = nodes_lab("");
+    let serial = 4242u64;
+    let key = l.nodes.lab.key("victor");
+    l.nodes.lab.sign(
+        &key,
+        &[
+            "-I",
+            "victor-key",
+            "-n",
+            "victor,role:admin",
+            "-z",
+            &serial.to_string(),
+            "-V",
+            "-1m:+1h",
+        ],
+    );
+    let victor = l.nodes.lab.ssh_config("victor", &key, true);
+    let victor = l
+        .nodes
+        .with_node_b(&l.nodes.lab.with_devices(&victor, &["sw1"]));
+    let mut session = common::KillOnDrop(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&victor)
+            .args(["sw1", "echo up; sleep 60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_until("victor's live session through node a", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().any(|r| r.user == "victor" && r.ended.is_none()) {
+            true => Ok(()),
+            false => Err(format!("{rows:#?}")),
+        }
+    });
+
+    // Only node b's list names the certificate; node a's file stays as it was.
+    let revoked_b = l.nodes.lab.root().join("revoked-b");
+    std::fs::write(&revoked_b, format!("serial {serial}\n")).unwrap();
+    let status = common::wait_until(
+        "victor's session on node a to be cut",
+        Duration::from_secs(5),
+        || match session.0.try_wait().unwrap() {
+            Some(status) => Ok(status),
+            None => Err("still running"),
+        },
+    );
+    let mut shown = String::new();
+    std::io::Read::read_to_string(session.0.stdout.as_mut().unwrap(), &mut shown).unwrap();
+    std::io::Read::read_to_string(session.0.stderr.as_mut().unwrap(), &mut shown).unwrap();
+    assert!(
+        shown.contains(&format!("serial {serial}) was revoked")),
+        "{status}: {shown}"
+    );
+    let own = std::fs::read_to_string(l.nodes.lab.root().join("revoked")).unwrap();
+    assert!(!own.contains("4242"), "{own}");
+    // Node a refuses new logins with it too.
+    let (code, out) = l.ssh(&victor, "bastion", &["ls"]);
+    assert_ne!(code, 0, "{out}");
+    let shared = l.nodes.events("revocation.shared");
+    assert!(
+        shared
+            .iter()
+            .any(|e| e.node.as_deref() == Some("bastion-b") && e.detail["serials"][0] == serial),
+        "{shared:#?}"
+    );
 }

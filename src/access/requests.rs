@@ -272,7 +272,7 @@ impl Requests {
             note: (!reason.is_empty()).then(|| reason.to_string()),
         };
         let after = self.store.close(n, t, SystemTime::now()).await?;
-        let why = super::propagate::revoked_reason(n, &id.user, Some(reason));
+        let why = super::revoked_reason(n, &id.user, Some(reason));
         let ended = self.live.end_grant(n, &why);
         self.record(id, "access.revoke", &after, "ok").await;
         Ok((after, ended))

@@ -80,6 +80,7 @@ mod intercept;
 mod jump;
 mod killable;
 mod operations;
+mod propagate;
 mod reload;
 mod replay;
 mod service;
@@ -150,12 +151,10 @@ pub async fn serve_with_reload(
         shutdown.clone(),
     );
     operations::start_consoles(&bastion);
-    if let Some(signals) = &bastion.stores.signals {
-        bastion.tasks.spawn(crate::access::propagate::run(
-            signals.subscribe(),
-            bastion.live.clone(),
-            shutdown.clone(),
-        ));
+    if let Some(signals) = bastion.stores.signals.clone() {
+        let news = signals.subscribe();
+        propagate::share_revocations(&bastion, signals.as_ref()).await;
+        bastion.tasks.spawn(propagate::run(bastion.clone(), news));
     }
     bastion.tasks.spawn(watch::run(bastion.clone()));
     bastion

@@ -1,6 +1,7 @@
 //! Two bastion nodes, `oobgate serve` processes on one PostgreSQL database (a private
 //! cluster started once per test binary): node a serves the lab's own config, node b a copy
-//! with its own address, data directory and node name, and the same CA keys.
+//! with its own address, data directory, revocation list (`revoked-b`) and node name, and
+//! the same CA keys.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,8 +54,10 @@ impl TwoNodes {
                 &format!("listen = \"{b_addr}\""),
             )
             .replace("data_dir = \"data\"", "data_dir = \"data-b\"")
-            .replace("name = \"bastion-a\"", "name = \"bastion-b\"");
+            .replace("name = \"bastion-a\"", "name = \"bastion-b\"")
+            .replace("revoked = \"revoked\"", "revoked = \"revoked-b\"");
         std::fs::write(&b_config, text).unwrap();
+        std::fs::copy(lab.root().join("revoked"), lab.root().join("revoked-b")).unwrap();
         share_keys(&lab.config.data_dir, &lab.root().join("data-b"));
         let b = KillOnDrop(spawn_node(
             &b_config,

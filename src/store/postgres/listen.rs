@@ -22,6 +22,13 @@ pub(super) fn payload(signal: &Signal) -> String {
         Signal::GrantRevoked { grant, by, note } => {
             json!({ "kind": "grant.revoked", "grant": grant, "by": by, "note": note })
         }
+        Signal::CertsRevoked {
+            serials,
+            key_ids,
+            node,
+        } => {
+            json!({ "kind": "certs.revoked", "serials": serials, "key_ids": key_ids, "node": node })
+        }
     }
     .to_string()
 }
@@ -33,6 +40,19 @@ fn parse(payload: &str) -> Option<Signal> {
             grant: v["grant"].as_i64()?,
             by: v["by"].as_str()?.to_string(),
             note: v["note"].as_str().map(str::to_string),
+        }),
+        "certs.revoked" => Some(Signal::CertsRevoked {
+            serials: v["serials"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_u64)
+                .collect(),
+            key_ids: v["key_ids"]
+                .as_array()?
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect(),
+            node: v["node"].as_str()?.to_string(),
         }),
         _ => None,
     }

@@ -9,6 +9,7 @@ mod appender;
 mod events;
 mod listen;
 mod nodes;
+mod revocations;
 mod schema;
 mod sessions;
 #[cfg(any(test, feature = "testing"))]
@@ -239,8 +240,21 @@ impl NodeLeases for PgStore {
     }
 }
 
+#[async_trait]
 impl Signals for PgStore {
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Signal> {
         self.signals.subscribe()
+    }
+
+    async fn share_revocations(
+        &self,
+        serials: &[u64],
+        key_ids: &[String],
+    ) -> Result<(Vec<u64>, Vec<String>)> {
+        revocations::share(&mut self.client().await?, &self.node, serials, key_ids).await
+    }
+
+    async fn shared_revocations(&self) -> Result<(Vec<u64>, Vec<String>)> {
+        revocations::all(&self.client().await?).await
     }
 }

@@ -96,6 +96,15 @@ fn migrations() -> Vec<String> {
             renewed TIMESTAMPTZ NOT NULL
         );"
         .to_string(),
+        // 3: certificates revoked by some node's revocation list.
+        "CREATE TABLE revocations (
+            kind TEXT NOT NULL CHECK (kind IN ('serial', 'key-id')),
+            value TEXT NOT NULL,
+            node TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (kind, value)
+        );"
+        .to_string(),
     ]
 }
 
