@@ -128,7 +128,7 @@ fn live_sessions(rt: &tokio::runtime::Runtime, config: &Config) -> String {
         anyhow::Ok(stores.sessions.unfinished().await?.len())
     });
     match open {
-        Ok(n) => format!("{n} (sessions in the store without an end)"),
+        Ok(n) => format!("{n} (sessions of this node in the store without an end)"),
         Err(e) => format!("unknown: cannot read the store: {e:#}"),
     }
 }

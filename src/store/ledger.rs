@@ -17,7 +17,8 @@ pub trait SessionLedger: Send + Sync {
     async fn list(&self, filter: &SessionFilter) -> Result<Vec<SessionRow>>;
     /// One session by id, or by a unique id prefix.
     async fn get(&self, id: &str) -> Result<Option<SessionRow>>;
-    /// Sessions with a start and no end (left open by a bastion that stopped abruptly).
+    /// Sessions with a start and no end (left open by a bastion that stopped abruptly);
+    /// on a store shared by several nodes, those of this node only.
     async fn unfinished(&self) -> Result<Vec<SessionRow>>;
 }
 

@@ -109,3 +109,22 @@ async fn a_lapsed_lease_is_taken_once_with_its_sessions() {
         .is_none());
     assert!(b.reap().await.unwrap().is_empty());
 }
+
+/// An unreachable database is named by its URL, never with the password.
+#[tokio::test]
+async fn an_unreachable_database_is_named_without_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://oob:s3cret@127.0.0.1:{port}/oobgate");
+    let e = PgStore::open(&url, "node-a")
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains(&format!("127.0.0.1:{port}/oobgate")), "{e}");
+    assert!(e.contains("cannot open the store"), "{e}");
+    assert!(!e.contains("s3cret"), "{e}");
+}
