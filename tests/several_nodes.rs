@@ -112,9 +112,15 @@ fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
     let (code, out) = l.ssh(&root, "bastion-b", &["sessions", "--user", "bob"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.lines()
-            .any(|line| line.contains("bob") && line.contains("sw1")),
-        "node b lists bob's session on sw1: {out}"
+        out.lines().any(|line| {
+            line.contains("bob") && line.contains("sw1") && line.contains("bastion-a")
+        }),
+        "node b lists bob's session on sw1, carried by node a: {out}"
+    );
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("SESSION") && header.contains("NODE"),
+        "{out}"
     );
 
     // One chain, verified from either node; events name the node that wrote them.

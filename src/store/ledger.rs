@@ -87,6 +87,9 @@ pub struct SessionRow {
     pub recording_sha256: Option<String>,
     /// Why it ended.
     pub end_reason: Option<String>,
+    /// The node carrying it (several nodes on a shared store); None on one node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Which sessions to list.

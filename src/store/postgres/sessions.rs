@@ -9,7 +9,7 @@ use crate::audit::now_rfc3339;
 use crate::store::{Result, SessionEnd, SessionFilter, SessionRow, SessionStart};
 
 const COLUMNS: &str = "id, \"user\", roles, device, kind, source, started, ended, exit_status, \
-                       bytes_in, bytes_out, recording, recording_sha256, end_reason";
+                       bytes_in, bytes_out, recording, recording_sha256, end_reason, node";
 
 fn row(r: &Row) -> SessionRow {
     SessionRow {
@@ -27,6 +27,7 @@ fn row(r: &Row) -> SessionRow {
         recording: r.get(11),
         recording_sha256: r.get(12),
         end_reason: r.get(13),
+        node: r.get(14),
     }
 }
 
