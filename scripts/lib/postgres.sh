@@ -1,6 +1,7 @@
 # PostgreSQL for the tests of several bastion nodes: the Debian `postgresql` server
 # binaries (initdb, pg_ctl, createdb). The tests start a private throwaway cluster of their
-# own as the `postgres` user on loopback; the system cluster is never used.
+# own on loopback (as the `postgres` user when run as root); the system cluster is never
+# used.
 
 _pg_bin_dir() {
   local d
@@ -24,7 +25,19 @@ ensure_postgres() {
     fi
     bin=$(_pg_bin_dir) || { echo "no initdb/pg_ctl/createdb under /usr/lib/postgresql/*/bin after installing postgresql" >&2; return 1; }
   fi
-  id postgres >/dev/null 2>&1 || { echo "no 'postgres' user to run the test cluster as (initdb refuses root)" >&2; return 1; }
-  command -v runuser >/dev/null 2>&1 || { echo "runuser (util-linux) is missing: the test cluster runs as the postgres user through it" >&2; return 1; }
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || { echo "no 'postgres' user to run the test cluster as (initdb refuses root)" >&2; return 1; }
+    command -v runuser >/dev/null 2>&1 || { echo "runuser (util-linux) is missing: as root, the test cluster runs as the postgres user through it" >&2; return 1; }
+  fi
   export OOBGATE_PG_BIN="$bin"
+}
+
+# pg_run TOOL ARGS...: a PostgreSQL server tool, as the postgres user when run as root.
+pg_run() {
+  local tool="$1"; shift
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$OOBGATE_PG_BIN/$tool" "$@"
+  else
+    "$OOBGATE_PG_BIN/$tool" "$@"
+  fi
 }

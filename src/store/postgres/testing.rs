@@ -1,5 +1,5 @@
 //! A private, throwaway PostgreSQL cluster for tests: `initdb` into a temporary directory
-//! as the `postgres` user (initdb refuses root), listening on a free loopback port and a
+//! as the `postgres` user when run as root (initdb refuses root), else as this user, listening on a free loopback port and a
 //! socket in that directory only, started once per test binary. Each test takes a fresh
 //! database of its own ([`TestCluster::database`]). The cluster is stopped and its
 //! directory removed when the test binary exits (a guard process waiting on a pipe).
@@ -49,7 +49,17 @@ pub fn bin_dir() -> Result<PathBuf, String> {
     })
 }
 
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `tool` run as the `postgres` user when this process is root (initdb refuses root), as
+/// this user otherwise.
 fn as_postgres(bin: &Path, tool: &str) -> Command {
+    if !is_root() {
+        return Command::new(bin.join(tool));
+    }
     let mut c = Command::new("runuser");
     c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
     c
@@ -86,9 +96,11 @@ impl TestCluster {
         let dir = std::env::temp_dir().join(format!("oobgate-pg-{}-{nanos}", std::process::id()));
         std::fs::create_dir(&dir)
             .map_err(|e| format!("test PostgreSQL: {}: {e}", dir.display()))?;
-        let mut chown = Command::new("chown");
-        chown.arg("postgres:postgres").arg(&dir);
-        run("chown of the cluster directory to postgres", chown)?;
+        if is_root() {
+            let mut chown = Command::new("chown");
+            chown.arg("postgres:postgres").arg(&dir);
+            run("chown of the cluster directory to postgres", chown)?;
+        }
         let data = dir.join("data");
         let mut initdb = as_postgres(&bin, "initdb");
         initdb.args(["-A", "trust", "-U", "oob", "-E", "UTF8", "-D"]);
@@ -115,9 +127,10 @@ impl TestCluster {
     /// A process that stops the cluster and removes its directory once this process's
     /// end of its stdin closes (when the test binary exits, however it exits).
     fn guard(bin: &Path, dir: &Path) -> Result<std::process::ChildStdin, String> {
-        let script = format!(
-            "cat >/dev/null; runuser -u postgres -- {}/pg_ctl -D {}/data -m immediate stop \
-             >/dev/null 2>&1; rm -rf {}",
+        let script =
+            format!(
+            "cat >/dev/null; {}{}/pg_ctl -D {}/data -m immediate stop >/dev/null 2>&1; rm -rf {}",
+            if is_root() { "runuser -u postgres -- " } else { "" },
             bin.display(),
             dir.display(),
             dir.display()
