@@ -75,6 +75,10 @@ struct RawConfig {
     metrics: Option<crate::metrics::MetricsConfig>,
     #[serde(default)]
     media: crate::bmc::MediaConfig,
+    #[serde(default)]
+    store: crate::store::StoreConfig,
+    #[serde(default)]
+    node: crate::store::NodeConfig,
 }
 
 /// How `oobgate serve` writes its log to stderr (top-level `log_format`).
@@ -270,6 +274,10 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// Where virtual media and firmware images may come from (`[media]`).
     pub media: crate::bmc::MediaConfig,
+    /// Where the shared state lives (`[store]`).
+    pub store: crate::store::StoreConfig,
+    /// This node's name (`[node] name`, default the host name).
+    pub node_name: String,
 }
 
 /// Authentication settings (`[auth]`).
@@ -356,6 +364,10 @@ impl Config {
         check(&raw).map_err(|(key, reason)| invalid(&key, reason))?;
         raw.access
             .validate()
+            .map_err(|(key, reason)| invalid(&key, reason))?;
+        raw.store
+            .validate()
+            .and_then(|_| raw.node.validate())
             .map_err(|(key, reason)| invalid(&key, reason))?;
         let abs = |p: &Path| base.join(p);
         let mut trusted = Vec::new();
@@ -445,6 +457,8 @@ impl Config {
                     .map_err(|(key, reason)| invalid(&key, reason))?;
                 raw.media
             },
+            node_name: raw.node.resolved_name(),
+            store: raw.store,
         })
     }
 

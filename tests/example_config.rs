@@ -84,6 +84,8 @@ fn commented_settings_of_the_example_are_real_keys() {
     assert_eq!(c.audit.syslog.unwrap().to_string(), "tcp://siem.mgmt:6514");
     assert!(c.webhook.is_some() && c.secrets.vault.is_some());
     assert!(c.auth.revoked.is_some() && c.secrets.local_file.is_some());
+    assert!(c.store.postgres.is_some());
+    assert_eq!(c.node_name, "bastion-a");
 }
 
 #[test]

@@ -177,6 +177,7 @@ fn rows() -> Vec<EventRow> {
         detail,
         prev_hash: format!("{:064x}", id - 1),
         hash: format!("{id:064x}"),
+        node: None,
     };
     vec![
         row(

@@ -118,6 +118,14 @@ impl LiveSessions {
     }
 }
 
+/// What a session ended by the revocation of grant `n` tells its admin (on every node).
+pub fn revoked_reason(n: i64, by: &str, note: Option<&str>) -> String {
+    match note.map(str::trim).filter(|n| !n.is_empty()) {
+        None => format!("access grant #{n} revoked by {by}"),
+        Some(note) => format!("access grant #{n} revoked by {by}: {note}"),
+    }
+}
+
 fn end(e: &Entry, reason: &str) {
     *e.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
     e.token.cancel();

@@ -18,7 +18,7 @@ mod requests;
 
 pub use authorize::{grant_label, Authorizer, Verdict};
 pub use config::AccessConfig;
-pub use live::{LiveSession, LiveSessions};
+pub use live::{revoked_reason, LiveSession, LiveSessions};
 pub use requests::{shown_state, Ask, Requests, RequestsView, REQUESTABLE};
 
 pub use crate::store::{AccessRequest, AccessTarget, NewRequest, State, Transition};

@@ -272,11 +272,7 @@ impl Requests {
             note: (!reason.is_empty()).then(|| reason.to_string()),
         };
         let after = self.store.close(n, t, SystemTime::now()).await?;
-        let why = if reason.is_empty() {
-            format!("access grant #{n} revoked by {}", id.user)
-        } else {
-            format!("access grant #{n} revoked by {}: {reason}", id.user)
-        };
+        let why = super::revoked_reason(n, &id.user, Some(reason));
         let ended = self.live.end_grant(n, &why);
         self.record(id, "access.revoke", &after, "ok").await;
         Ok((after, ended))

@@ -16,6 +16,7 @@ fn row(user: &str, reason: &str) -> EventRow {
         detail: serde_json::json!({ "code": "unknown-ca", "reason": reason }),
         prev_hash: "00".into(),
         hash: "ab".into(),
+        node: None,
     }
 }
 

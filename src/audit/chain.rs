@@ -2,7 +2,8 @@
 //!
 //! `hash = SHA-256(id, ts, kind, user, source, device, action, outcome, detail, prev_hash)`
 //! where every field is length-prefixed (and absent fields are tagged), so no two different
-//! rows encode alike. The first event's `prev_hash` is 64 zeros. [`ChainVerifier`] walks
+//! rows encode alike. An event that names the node that wrote it (several nodes on one
+//! chain) has the node appended after `prev_hash`; events without one hash as before. The first event's `prev_hash` is 64 zeros. [`ChainVerifier`] walks
 //! stored rows in id order and names the first one that breaks the chain.
 
 use sha2::{Digest, Sha256};
@@ -57,6 +58,9 @@ pub fn event_hash(row: &EventRow, detail: &str) -> String {
         Some(row.prev_hash.as_str()),
     ] {
         field(&mut h, v);
+    }
+    if let Some(node) = &row.node {
+        field(&mut h, Some(node));
     }
     hex::encode(h.finalize())
 }
@@ -167,6 +171,7 @@ mod tests {
             detail: serde_json::json!({}),
             prev_hash: prev.into(),
             hash: String::new(),
+            node: None,
         };
         r.hash = event_hash(&r, "{}");
         r

@@ -92,6 +92,10 @@ pub struct EventRow {
     pub prev_hash: String,
     /// This event's hash.
     pub hash: String,
+    /// The bastion node that wrote it (several nodes on one shared chain); None for a
+    /// single node's embedded store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl EventRow {
@@ -118,6 +122,9 @@ impl EventRow {
         }
         if let Some(a) = &self.action {
             s.push_str(&format!(" action={a}"));
+        }
+        if let Some(n) = &self.node {
+            s.push_str(&format!(" node={n}"));
         }
         if self.detail.as_object().is_some_and(|o| !o.is_empty()) {
             s.push_str(&format!(" {}", self.detail));
@@ -161,6 +168,7 @@ mod tests {
             detail: serde_json::json!({}),
             prev_hash: String::new(),
             hash: String::new(),
+            node: None,
         };
         let line = row.to_line();
         assert!(!line.chars().any(|c| c.is_control()), "{line:?}");

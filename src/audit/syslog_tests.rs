@@ -16,6 +16,7 @@ fn row(id: i64, user: &str) -> EventRow {
         detail: serde_json::json!({ "code": "unknown-ca" }),
         prev_hash: "00".into(),
         hash: "ab".into(),
+        node: None,
     }
 }
 

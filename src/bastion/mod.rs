@@ -101,7 +101,13 @@ impl Bastion {
         let validator = Validator::new(trusted, revocation);
         let tasks = TaskTracker::new();
         let metrics = Metrics::new();
-        let mut stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+        let mut stores = Stores::open(
+            &config.store,
+            &config.node_name,
+            &config.store_path(),
+            config.recording_dir.clone(),
+        )
+        .await?;
         stores.audit = Arc::new(Counted::new(stores.audit.clone(), metrics.clone()));
         if let Some(target) = &config.audit.syslog {
             let syslog = SyslogForwarder::start(target.clone(), &tasks, shutdown.clone());

@@ -207,16 +207,16 @@ pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) ->
     })
 }
 
-fn stores_of(config: &Path) -> Result<(Config, Stores)> {
+async fn stores_of(config: &Path) -> Result<(Config, Stores)> {
     let config = Config::load(config)?;
-    let stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+    let stores = super::stores::open(&config).await?;
     Ok((config, stores))
 }
 
 /// `oobgate audit verify`.
 pub fn audit_verify(config: &Path) -> Result<ExitCode> {
     runtime()?.block_on(async {
-        let (_, stores) = stores_of(config)?;
+        let (_, stores) = stores_of(config).await?;
         let report = stores.audit.verify().await?;
         match report.first_problem {
             None => {
@@ -243,7 +243,7 @@ pub fn audit_verify(config: &Path) -> Result<ExitCode> {
 /// `oobgate audit tail`.
 pub fn audit_tail(config: &Path, lines: usize, follow: bool) -> Result<ExitCode> {
     runtime()?.block_on(async {
-        let (_, stores) = stores_of(config)?;
+        let (_, stores) = stores_of(config).await?;
         let mut last = 0;
         for row in stores.audit.tail(lines).await? {
             println!("{}", row.to_line());
@@ -270,7 +270,7 @@ pub fn audit_export(
     output: Option<&Path>,
 ) -> Result<ExitCode> {
     runtime()?.block_on(async {
-        let (_, stores) = stores_of(config)?;
+        let (_, stores) = stores_of(config).await?;
         let mut out: Box<dyn Write> = match output {
             Some(p) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(p)

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use oobgate::config::Config;
-use oobgate::store::Stores;
 use russh::keys::ssh_key::{Certificate, HashAlg};
 
 use super::stores::runtime;
@@ -125,11 +124,11 @@ fn scrape(addr: SocketAddr) -> std::io::Result<String> {
 
 fn live_sessions(rt: &tokio::runtime::Runtime, config: &Config) -> String {
     let open = rt.block_on(async {
-        let stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
+        let stores = super::stores::open(config).await?;
         anyhow::Ok(stores.sessions.unfinished().await?.len())
     });
     match open {
-        Ok(n) => format!("{n} (sessions in the store without an end)"),
+        Ok(n) => format!("{n} (sessions of this node in the store without an end)"),
         Err(e) => format!("unknown: cannot read the store: {e:#}"),
     }
 }

@@ -21,8 +21,16 @@ where
     F: FnOnce(Stores) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    runtime()?.block_on(async {
-        let stores = Stores::embedded(&config.store_path(), config.recording_dir.clone())?;
-        f(stores).await
-    })
+    runtime()?.block_on(async { f(open(config).await?).await })
+}
+
+/// The stores `config` names (the sqlite file, or the shared PostgreSQL database).
+pub async fn open(config: &Config) -> Result<Stores> {
+    Ok(Stores::open(
+        &config.store,
+        &config.node_name,
+        &config.store_path(),
+        config.recording_dir.clone(),
+    )
+    .await?)
 }

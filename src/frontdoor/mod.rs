@@ -80,6 +80,7 @@ mod intercept;
 mod jump;
 mod killable;
 mod operations;
+mod propagate;
 mod reload;
 mod replay;
 mod service;
@@ -150,7 +151,15 @@ pub async fn serve_with_reload(
         shutdown.clone(),
     );
     operations::start_consoles(&bastion);
+    if let Some(signals) = bastion.stores.signals.clone() {
+        let news = signals.subscribe();
+        propagate::share_revocations(&bastion, signals.as_ref()).await;
+        bastion.tasks.spawn(propagate::run(bastion.clone(), news));
+    }
     bastion.tasks.spawn(watch::run(bastion.clone()));
+    bastion
+        .tasks
+        .spawn(crate::session::liveness::run(bastion.clone()));
     operations::start_metrics(&bastion).await?;
     let configs = Arc::new(ServerConfigs::new(&bastion)?);
     let admission = Admission::new(&bastion.config.limits);

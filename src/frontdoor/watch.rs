@@ -1,7 +1,8 @@
 //! Every second: lapsed requests and grants expire (ending their sessions), the revocation
 //! list is re-read, its changes of state are reported (log, audit event, webhook: an
 //! unusable list refuses every new login, so someone must hear of it at once), and
-//! sessions whose certificate a readable list now names are ended.
+//! sessions whose certificate a readable list now names are ended. With several nodes, a
+//! list read again is shared with the other nodes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,11 @@ pub async fn run(bastion: Arc<Bastion>) {
         let list = bastion.validator.revocation_list();
         list.reload_if_changed();
         for news in list.take_news() {
+            let loaded = matches!(news, ListNews::Loaded { .. });
             report(&bastion, news).await;
+            if let (true, Some(signals)) = (loaded, &bastion.stores.signals) {
+                super::propagate::share_revocations(&bastion, signals.as_ref()).await;
+            }
         }
         if !bastion.live.is_empty() {
             bastion.live.end_where(bastion.validator.revocations());

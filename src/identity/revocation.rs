@@ -13,6 +13,10 @@
 //! would: a half-written or mistyped file throws nobody off a console; once it is fixed,
 //! the certificates it revokes are cut. Every change of state (loaded, unusable, fixed) is
 //! reported once through [`RevocationList::take_news`], for the audit log and the webhook.
+//!
+//! Several nodes on one shared store also share what their lists revoke: entries another
+//! node published are added with [`RevocationList::add_shared`] and revoke here too, for as
+//! long as this process runs (the store keeps them for the next start).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -56,6 +60,8 @@ pub enum ListNews {
 pub struct RevocationList {
     path: Option<PathBuf>,
     state: Mutex<State>,
+    /// Entries revoked by other nodes' lists.
+    shared: Mutex<Entries>,
 }
 
 /// Why a certificate is revoked.
@@ -110,6 +116,7 @@ impl RevocationList {
     pub fn open(path: Option<PathBuf>) -> Result<RevocationList> {
         let list = RevocationList {
             path,
+            shared: Mutex::new(Entries::default()),
             state: Mutex::new(State {
                 stamp: None,
                 good: Entries::default(),
@@ -199,14 +206,45 @@ impl RevocationList {
         if let Some(e) = &st.problem {
             return Some(Revoked::ListUnusable(e.clone()));
         }
-        listed(&st.good, serial, key_id)
+        listed(&st.good, serial, key_id).or_else(|| self.listed_shared(serial, key_id))
     }
 
     /// Whether the last list that could be read revokes this certificate: the check for
     /// live sessions, which an unusable file does not end.
     pub fn lookup_last_good(&self, serial: u64, key_id: &str) -> Option<Revoked> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        listed(&st.good, serial, key_id)
+        listed(&st.good, serial, key_id).or_else(|| self.listed_shared(serial, key_id))
+    }
+
+    fn listed_shared(&self, serial: u64, key_id: &str) -> Option<Revoked> {
+        listed(
+            &self.shared.lock().unwrap_or_else(|e| e.into_inner()),
+            serial,
+            key_id,
+        )
+    }
+
+    /// Adds entries revoked by other nodes; returns whether any was new here.
+    pub fn add_shared(&self, serials: &[u64], key_ids: &[String]) -> bool {
+        let mut sh = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut new = false;
+        for s in serials {
+            new |= sh.serials.insert(*s);
+        }
+        for k in key_ids {
+            new |= sh.key_ids.insert(k.clone());
+        }
+        new
+    }
+
+    /// The serials and key ids the last good read of the file revokes (to share them).
+    pub fn entries(&self) -> (Vec<u64>, Vec<String>) {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut serials: Vec<u64> = st.good.serials.iter().copied().collect();
+        let mut key_ids: Vec<String> = st.good.key_ids.iter().cloned().collect();
+        serials.sort_unstable();
+        key_ids.sort();
+        (serials, key_ids)
     }
 }
 

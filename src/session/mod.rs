@@ -16,6 +16,7 @@ mod credential;
 mod device;
 mod guard;
 mod ledger;
+pub mod liveness;
 mod outbox;
 mod recovery;
 mod requests;

@@ -17,7 +17,8 @@ pub trait SessionLedger: Send + Sync {
     async fn list(&self, filter: &SessionFilter) -> Result<Vec<SessionRow>>;
     /// One session by id, or by a unique id prefix.
     async fn get(&self, id: &str) -> Result<Option<SessionRow>>;
-    /// Sessions with a start and no end (left open by a bastion that stopped abruptly).
+    /// Sessions with a start and no end (left open by a bastion that stopped abruptly);
+    /// on a store shared by several nodes, those of this node only.
     async fn unfinished(&self) -> Result<Vec<SessionRow>>;
 }
 
@@ -86,6 +87,9 @@ pub struct SessionRow {
     pub recording_sha256: Option<String>,
     /// Why it ended.
     pub end_reason: Option<String>,
+    /// The node carrying it (several nodes on a shared store); None on one node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Which sessions to list.

@@ -9,25 +9,35 @@
 //! by a bounded queue (audit appends waiting together are committed in one transaction),
 //! and recording files are written from the blocking pool. [`Stores`] bundles one of each
 //! for the bastion's shared context.
+//!
+//! Several nodes share [`postgres::PgStore`] instead (`[store] postgres = "postgres://..."`):
+//! one audit chain, the sessions of every node, access requests and host keys.
 
 mod access;
 mod audit_log;
+mod config;
 mod counted;
 mod forwarding;
 mod hostkeys;
 mod ledger;
+mod nodes;
+pub mod postgres;
 mod recordings;
+mod signals;
 pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod suite;
 
 pub use access::{AccessRequest, AccessStore, AccessTarget, NewRequest, State, Transition};
 pub use audit_log::AuditLog;
+pub use config::{NodeConfig, StoreConfig};
 pub use counted::Counted;
 pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
+pub use nodes::{LostNode, NodeLeases, NODE_LOST};
 pub use recordings::{FileRecordings, RecordingStore};
+pub use signals::{Signal, Signals};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +59,17 @@ pub enum StoreError {
     /// A file of the store could not be read or written.
     #[error("store: {0}")]
     Io(#[from] std::io::Error),
+    /// The PostgreSQL store could not be reached or migrated.
+    #[error("{url}: cannot open the store: {reason}")]
+    PostgresOpen {
+        /// The database URL, password hidden.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A PostgreSQL statement or connection failed.
+    #[error("store: postgres: {0}")]
+    Postgres(String),
     /// A batch of audit appends failed together; the text is the first error's.
     #[error("store: audit append failed: {0}")]
     Append(String),
@@ -100,6 +121,10 @@ pub struct Stores {
     pub hostkeys: Arc<dyn HostKeys>,
     /// Session recordings.
     pub recordings: Arc<dyn RecordingStore>,
+    /// Leases of the nodes sharing the store (None: one node, nothing to share).
+    pub leases: Option<Arc<dyn NodeLeases>>,
+    /// News from the other nodes sharing the store (None: one node).
+    pub signals: Option<Arc<dyn Signals>>,
 }
 
 impl Stores {
@@ -107,6 +132,36 @@ impl Stores {
     pub fn embedded(db: &std::path::Path, recording_dir: PathBuf) -> Result<Stores> {
         let sqlite = Arc::new(sqlite::SqliteStore::open(db)?);
         Ok(Stores::with_sqlite(sqlite, recording_dir))
+    }
+
+    /// The stores `config` names: PostgreSQL (writing as `node`) when `[store] postgres`
+    /// is set, else the sqlite file at `db`; recordings under `recording_dir`.
+    pub async fn open(
+        config: &StoreConfig,
+        node: &str,
+        db: &std::path::Path,
+        recording_dir: PathBuf,
+    ) -> Result<Stores> {
+        match &config.postgres {
+            Some(url) => {
+                let pg = Arc::new(postgres::PgStore::open(url.expose(), node).await?);
+                Ok(Stores::with_postgres(pg, recording_dir))
+            }
+            None => Stores::embedded(db, recording_dir),
+        }
+    }
+
+    /// Stores on `pg`, with recordings under `recording_dir`.
+    pub fn with_postgres(pg: Arc<postgres::PgStore>, recording_dir: PathBuf) -> Stores {
+        Stores {
+            audit: pg.clone(),
+            sessions: pg.clone(),
+            access: pg.clone(),
+            hostkeys: pg.clone(),
+            recordings: Arc::new(FileRecordings::new(recording_dir)),
+            leases: Some(pg.clone()),
+            signals: Some(pg),
+        }
     }
 
     /// Stores on `sqlite`, with recordings under `recording_dir`.
@@ -117,6 +172,8 @@ impl Stores {
             access: sqlite.clone(),
             hostkeys: sqlite,
             recordings: Arc::new(FileRecordings::new(recording_dir)),
+            leases: None,
+            signals: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod access_lab;
 pub mod device_lab;
+pub mod nodes;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -168,18 +168,35 @@ pub(super) async fn sessions(
 
 /// The session list as a table (bastion command and local CLI).
 pub fn sessions_table(rows: &[SessionRow]) -> String {
+    // The node column shows only when several nodes share the store.
+    let nodes = rows.iter().any(|r| r.node.is_some());
+    let node = |n: &str| {
+        if nodes {
+            format!(" {n:<12}")
+        } else {
+            String::new()
+        }
+    };
     let mut s = format!(
-        "{:<26} {:<12} {:<14} {:<20} {:>10} {:>5}  {}\n",
-        "SESSION", "USER", "DEVICE", "STARTED", "BYTES", "EXIT", "END"
+        "{:<26} {:<12} {:<14} {:<20}{} {:>10} {:>5}  {}\n",
+        "SESSION",
+        "USER",
+        "DEVICE",
+        "STARTED",
+        node("NODE"),
+        "BYTES",
+        "EXIT",
+        "END"
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<26} {:<12} {:<14} {:<20} {:>10} {:>5}  {}",
+            "{:<26} {:<12} {:<14} {:<20}{} {:>10} {:>5}  {}",
             r.id,
             r.user,
             r.device,
             r.started.get(..19).unwrap_or(&r.started),
+            node(r.node.as_deref().unwrap_or("")),
             r.bytes_out,
             r.exit_status
                 .map(|e| e.to_string())

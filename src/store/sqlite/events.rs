@@ -27,6 +27,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<(EventRow, String)> {
                 .unwrap_or_else(|_| serde_json::Value::String(detail.clone())),
             prev_hash: r.get(9)?,
             hash: r.get(10)?,
+            node: None,
         },
         detail,
     ))
@@ -80,6 +81,7 @@ pub(super) fn append_batch(conn: &mut Connection, evs: Vec<Event>) -> Result<Vec
                 detail: serde_json::Value::Null,
                 prev_hash: prev,
                 hash: String::new(),
+                node: None,
             };
             row.hash = event_hash(&row, &detail);
             insert.execute(rusqlite::params![

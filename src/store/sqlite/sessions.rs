@@ -25,6 +25,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<SessionRow> {
         recording: r.get(11)?,
         recording_sha256: r.get(12)?,
         end_reason: r.get(13)?,
+        node: None,
     })
 }
 

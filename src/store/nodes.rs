@@ -1,0 +1,34 @@
+//! Node liveness for several nodes on one shared store: each node holds a lease it renews;
+//! a node whose lease lapsed is lost, and the first other node to see it closes the
+//! sessions the lost node was carrying.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{Result, SessionRow};
+
+/// Why the sessions of a lost node were closed.
+pub const NODE_LOST: &str = "aborted (node lost)";
+
+/// Leases of the nodes sharing a store.
+#[async_trait]
+pub trait NodeLeases: Send + Sync {
+    /// Holds (or renews) this node's lease for `ttl` from now, by the database's clock.
+    async fn renew(&self, ttl: Duration) -> Result<()>;
+    /// Takes every other node whose lease lapsed: its lease is removed and its open
+    /// sessions are closed as [`NODE_LOST`], all at once, so only one node ever reports
+    /// a given loss. Returns what was taken.
+    async fn reap(&self) -> Result<Vec<LostNode>>;
+}
+
+/// A node found lost, and the sessions it left open (as they were before closing).
+#[derive(Debug, Clone)]
+pub struct LostNode {
+    /// Its name.
+    pub node: String,
+    /// When its lease ended (RFC 3339).
+    pub lease_ended: String,
+    /// The sessions closed on its behalf.
+    pub sessions: Vec<SessionRow>,
+}

@@ -1,0 +1,260 @@
+//! The shared store of several bastion nodes: PostgreSQL holding the one audit chain, the
+//! sessions of every node, access requests and learnt host keys. Every node runs the same
+//! migrations at start (serialised in the database). Connections come from a pool
+//! (`deadpool-postgres`); audit appends go through one group-commit task per node
+//! ([`appender`]).
+
+mod access;
+mod appender;
+mod events;
+mod listen;
+mod nodes;
+mod revocations;
+mod schema;
+mod sessions;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Client, Pool};
+
+use super::{
+    AccessRequest, AccessStore, AuditLog, HostKeys, LostNode, NewRequest, NodeLeases, Result,
+    SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, Signal, Signals, State,
+    StoreError, Transition,
+};
+use crate::audit::{Event, EventFilter, EventRow, VerifyReport};
+use appender::Appender;
+
+/// The PostgreSQL store of one node; cheap to clone (clones share the pool).
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    node: String,
+    appender: Appender,
+    signals: tokio::sync::broadcast::Sender<Signal>,
+    // Stops the LISTEN connection when the last clone is dropped.
+    _listening: Arc<tokio_util::sync::DropGuard>,
+}
+
+impl PgStore {
+    /// Connects to `url` as node `node`, and applies migrations. Errors name the database
+    /// by its URL without the password.
+    pub async fn open(url: &str, node: &str) -> Result<PgStore> {
+        let shown = redact(url);
+        let open_err = |reason: String| StoreError::PostgresOpen {
+            url: shown.clone(),
+            reason,
+        };
+        let cfg = deadpool_postgres::Config {
+            url: Some(url.to_string()),
+            ..Default::default()
+        };
+        let pool = cfg
+            .create_pool(
+                Some(deadpool_postgres::Runtime::Tokio1),
+                tokio_postgres::NoTls,
+            )
+            .map_err(|e| open_err(e.to_string()))?;
+        let mut client = pool.get().await.map_err(|e| open_err(e.to_string()))?;
+        schema::migrate(&mut client)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        drop(client);
+        let (signals, _) = tokio::sync::broadcast::channel(1024);
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(listen::run(url.to_string(), signals.clone(), stop.clone()));
+        Ok(PgStore {
+            appender: Appender::spawn(pool.clone(), node.to_string()),
+            pool,
+            node: node.to_string(),
+            signals,
+            _listening: Arc::new(stop.drop_guard()),
+        })
+    }
+
+    /// The node this store writes as.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    async fn client(&self) -> Result<Client> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Postgres(e.to_string()))
+    }
+
+    /// Runs `sql` on a pooled connection (tests that must reach under the traits).
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn execute(&self, sql: &str) -> Result<()> {
+        self.client().await?.batch_execute(sql).await?;
+        Ok(())
+    }
+}
+
+/// `url` with its password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparsable postgres URL)".to_string(),
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::Postgres(e.to_string())
+    }
+}
+
+#[async_trait]
+impl AuditLog for PgStore {
+    async fn append(&self, ev: Event) -> Result<EventRow> {
+        self.appender.append(ev).await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport> {
+        events::verify(&mut self.client().await?).await
+    }
+
+    async fn head(&self) -> Result<Option<(i64, String)>> {
+        events::head(&self.client().await?).await
+    }
+
+    async fn after(&self, after: i64, limit: usize) -> Result<Vec<EventRow>> {
+        events::after(&self.client().await?, after, limit).await
+    }
+
+    async fn tail(&self, n: usize) -> Result<Vec<EventRow>> {
+        events::tail(&self.client().await?, n).await
+    }
+
+    async fn query(&self, filter: &EventFilter) -> Result<Vec<EventRow>> {
+        events::query(&self.client().await?, filter).await
+    }
+}
+
+#[async_trait]
+impl SessionLedger for PgStore {
+    async fn start(&self, s: &SessionStart) -> Result<()> {
+        sessions::start(&self.client().await?, &self.node, s).await
+    }
+
+    async fn end(&self, id: &str, end: &SessionEnd) -> Result<()> {
+        sessions::end(&self.client().await?, id, end).await
+    }
+
+    async fn list(&self, filter: &SessionFilter) -> Result<Vec<SessionRow>> {
+        sessions::query(&self.client().await?, filter).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<SessionRow>> {
+        sessions::get(&self.client().await?, id).await
+    }
+
+    async fn unfinished(&self) -> Result<Vec<SessionRow>> {
+        sessions::unfinished(&self.client().await?, &self.node).await
+    }
+}
+
+#[async_trait]
+impl AccessStore for PgStore {
+    async fn insert(&self, new: &NewRequest, now: SystemTime) -> Result<AccessRequest> {
+        access::insert(&self.client().await?, new, now).await
+    }
+
+    async fn get(&self, id: i64) -> Result<AccessRequest> {
+        access::get(&self.client().await?, id).await
+    }
+
+    async fn list(
+        &self,
+        requester: Option<&str>,
+        state: Option<State>,
+        limit: usize,
+    ) -> Result<Vec<AccessRequest>> {
+        access::list(&self.client().await?, requester, state, limit).await
+    }
+
+    async fn active_grants(&self, user: &str, now: SystemTime) -> Result<Vec<AccessRequest>> {
+        access::active_grants(&self.client().await?, user, now).await
+    }
+
+    async fn approve(&self, id: i64, approver: &str, now: SystemTime) -> Result<AccessRequest> {
+        access::approve(&mut self.client().await?, id, approver, now).await
+    }
+
+    async fn close(&self, id: i64, t: Transition, now: SystemTime) -> Result<AccessRequest> {
+        access::close(&mut self.client().await?, id, t, now).await
+    }
+
+    async fn sweep(&self, now: SystemTime) -> Result<Vec<AccessRequest>> {
+        access::sweep(&mut self.client().await?, now).await
+    }
+}
+
+#[async_trait]
+impl HostKeys for PgStore {
+    async fn get(&self, device: &str) -> Result<Option<String>> {
+        let key = format!("hostkey:{device}");
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT value FROM kv WHERE key = $1", &[&key])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn put(&self, device: &str, key_line: &str) -> Result<()> {
+        let key = format!("hostkey:{device}");
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO kv (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &key_line],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NodeLeases for PgStore {
+    async fn renew(&self, ttl: std::time::Duration) -> Result<()> {
+        nodes::renew(&self.client().await?, &self.node, ttl).await
+    }
+
+    async fn reap(&self) -> Result<Vec<LostNode>> {
+        nodes::reap(&mut self.client().await?, &self.node).await
+    }
+}
+
+#[async_trait]
+impl Signals for PgStore {
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Signal> {
+        self.signals.subscribe()
+    }
+
+    async fn share_revocations(
+        &self,
+        serials: &[u64],
+        key_ids: &[String],
+    ) -> Result<(Vec<u64>, Vec<String>)> {
+        revocations::share(&mut self.client().await?, &self.node, serials, key_ids).await
+    }
+
+    async fn shared_revocations(&self) -> Result<(Vec<u64>, Vec<String>)> {
+        revocations::all(&self.client().await?).await
+    }
+}

@@ -1,0 +1,330 @@
+//! Two `oobgate serve` nodes on one PostgreSQL database, driven by the real ssh client: a
+//! session through one node is listed by the other, a request made on one node is
+//! approved on the other and the grant works on the first, and the one audit chain
+//! verifies from both nodes with events naming each; a node killed with a live session is
+//! found lost by the other, which closes that session; a grant revoked on one node, or a
+//! certificate revoked by one node's list, cuts a live session on the other.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::nodes::TwoNodes;
+use common::{text, LabOptions};
+use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
+
+const POLICY: &str = "\
+p, role:admin, *, *, allow
+p, role:oncall, *, request, allow
+p, role:lead, *, approve, allow
+";
+
+struct NodesLab {
+    nodes: TwoNodes,
+    _sshd: TestSshd,
+    _creds: tempfile::TempDir,
+}
+
+fn nodes_lab(store: &str) -> NodesLab {
+    let sshd = TestSshd::start(SshdOptions {
+        password: true,
+        ..Default::default()
+    })
+    .expect("sshd");
+    let (creds, file) = common::credentials_file("devices/sw1", TEST_USER, TEST_PASSWORD);
+    let inventory = format!(
+        "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{}\"\n\
+         labels = {{ site = \"fra1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n",
+        sshd.address()
+    );
+    let nodes = TwoNodes::start(
+        LabOptions {
+            inventory: Some(inventory),
+            policy: Some(POLICY.into()),
+            extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+            ..Default::default()
+        },
+        store,
+    );
+    NodesLab {
+        nodes,
+        _sshd: sshd,
+        _creds: creds,
+    }
+}
+
+impl NodesLab {
+    /// An ssh_config for `login` reaching `bastion` (node a), `bastion-b` and `sw1`
+    /// through node a.
+    fn user(&self, login: &str, principals: &str) -> PathBuf {
+        let cfg = self.nodes.lab.user(login, principals);
+        let cfg = self.nodes.lab.with_devices(&cfg, &["sw1"]);
+        self.nodes.with_node_b(&cfg)
+    }
+
+    /// `ssh HOST ARGS...`: (exit code, stdout + stderr).
+    fn ssh(&self, cfg: &Path, host: &str, args: &[&str]) -> (i32, String) {
+        let out = self.nodes.lab.ssh_to(cfg, host, args);
+        let (o, e) = text(&out);
+        (out.status.code().unwrap_or(-1), format!("{o}{e}"))
+    }
+}
+
+/// The number in "request 7 pending".
+fn number_after(text: &str, marker: &str) -> String {
+    let rest = &text[text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} in {text}"))
+        + marker.len()..];
+    rest.chars().take_while(|c| c.is_ascii_digit()).collect()
+}
+
+#[test]
+fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
+    let l = nodes_lab("");
+    let bob = l.user("bob", "bob,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+    let root = l.user("root", "root,role:admin");
+
+    // No standing access for bob; he asks on node a, alice approves on node b.
+    let (code, out) = l.ssh(&bob, "sw1", &["echo hi"]);
+    assert_ne!(code, 0, "{out}");
+    let (code, out) = l.ssh(&bob, "bastion", &["request", "sw1", "5m", "INC-7: uplink"]);
+    assert_eq!(code, 0, "{out}");
+    let n = number_after(&out, "request ");
+    let (_, out) = l.ssh(&alice, "bastion-b", &["requests", "--pending"]);
+    assert!(
+        out.contains("INC-7: uplink"),
+        "node b lists node a's request: {out}"
+    );
+    let (code, out) = l.ssh(&alice, "bastion-b", &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("request {n} approved")), "{out}");
+
+    // The grant made on node b works on node a.
+    let (code, out) = l.ssh(&bob, "sw1", &["echo through-node-a"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("through-node-a"), "{out}");
+
+    // Node b lists the session node a carried.
+    let (code, out) = l.ssh(&root, "bastion-b", &["sessions", "--user", "bob"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines().any(|line| {
+            line.contains("bob") && line.contains("sw1") && line.contains("bastion-a")
+        }),
+        "node b lists bob's session on sw1, carried by node a: {out}"
+    );
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("SESSION") && header.contains("NODE"),
+        "{out}"
+    );
+
+    // One chain, verified from either node; events name the node that wrote them.
+    for out in [
+        l.nodes.lab.oobgate(&["audit", "verify"]),
+        l.nodes.oobgate_b(&["audit", "verify"]),
+    ] {
+        let (o, e) = text(&out);
+        assert!(out.status.success(), "{o}{e}");
+        assert!(o.contains("audit chain OK"), "{o}");
+    }
+    let node_of = |kind: &str| -> Vec<String> {
+        l.nodes
+            .events(kind)
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.node.unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(node_of("access.request"), ["bastion-a"]);
+    assert_eq!(node_of("access.approve"), ["bastion-b"]);
+    assert!(node_of("session.start").iter().all(|n| n == "bastion-a"));
+    let tail = l.nodes.oobgate_b(&["audit", "tail", "-n", "50"]);
+    let (o, _) = text(&tail);
+    assert!(
+        o.contains("node=bastion-a") && o.contains("node=bastion-b"),
+        "{o}"
+    );
+}
+
+#[test]
+fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
+    let mut l = nodes_lab("node_lease = \"2s\"");
+    let root = l.user("root", "root,role:admin");
+    let mut session = common::KillOnDrop(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&root)
+            .args(["sw1", "echo up; sleep 60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let id = common::wait_until("a live session through node a", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().find(|r| r.user == "root" && r.ended.is_none()) {
+            Some(r) => Ok(r.id.clone()),
+            None => Err(format!("{rows:#?}")),
+        }
+    });
+
+    l.nodes.a.0.kill().unwrap(); // SIGKILL: no chance to close anything
+    l.nodes.a.0.wait().unwrap();
+    let row = common::wait_until("node b to close node a's session", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().find(|r| r.id == id) {
+            Some(r) if r.ended.is_some() => Ok(r.clone()),
+            other => Err(format!("{other:#?}\nnode b log:\n{}", l.nodes.b_log())),
+        }
+    });
+    assert_eq!(row.end_reason.as_deref(), Some("aborted (node lost)"));
+    let _ = session.0.kill();
+
+    let lost = l.nodes.events("node.lost");
+    assert_eq!(lost.len(), 1, "{lost:#?}");
+    assert_eq!(lost[0].node.as_deref(), Some("bastion-b"));
+    assert_eq!(lost[0].detail["node"], "bastion-a");
+    assert_eq!(lost[0].detail["sessions"][0], id.as_str());
+    let ends: Vec<_> = l
+        .nodes
+        .events("session.end")
+        .into_iter()
+        .filter(|e| e.detail["session"] == id.as_str())
+        .collect();
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert_eq!(ends[0].detail["reason"], "aborted (node lost)");
+    assert_eq!(ends[0].node.as_deref(), Some("bastion-b"));
+    let verify = l.nodes.oobgate_b(&["audit", "verify"]);
+    assert!(verify.status.success(), "{:?}", text(&verify));
+}
+
+#[test]
+fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
+    let l = nodes_lab("");
+    let bob = l.user("bob", "bob,role:oncall");
+    let alice = l.user("alice", "alice,role:lead");
+    let (_, out) = l.ssh(&bob, "bastion", &["request", "sw1", "5m", "maintenance"]);
+    let n = number_after(&out, "request ");
+    let (code, out) = l.ssh(&alice, "bastion-b", &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    let mut session = common::KillOnDrop(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&bob)
+            .args(["sw1", "echo up; sleep 60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_until("bob's live session through node a", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().any(|r| r.user == "bob" && r.ended.is_none()) {
+            true => Ok(()),
+            false => Err(format!("{rows:#?}")),
+        }
+    });
+
+    let (code, out) = l.ssh(&alice, "bastion-b", &["revoke", &n, "incident closed"]);
+    assert_eq!(code, 0, "{out}");
+    // Node a hears of it at once (LISTEN/NOTIFY); nothing else would end this session
+    // before its 60 s command or the grant's 5 minutes.
+    let status = common::wait_until(
+        "bob's session on node a to be cut",
+        Duration::from_secs(5),
+        || match session.0.try_wait().unwrap() {
+            Some(status) => Ok(status),
+            None => Err("still running"),
+        },
+    );
+    let mut shown = String::new();
+    std::io::Read::read_to_string(session.0.stdout.as_mut().unwrap(), &mut shown).unwrap();
+    std::io::Read::read_to_string(session.0.stderr.as_mut().unwrap(), &mut shown).unwrap();
+    assert!(
+        shown.contains(&format!(
+            "access grant #{n} revoked by alice: incident closed"
+        )),
+        "{status}: {shown}\nnode a:\n{}",
+        l.nodes.lab.server_log()
+    );
+    let rows = l.nodes.sessions();
+    let row = rows.iter().find(|r| r.user == "bob").unwrap();
+    assert!(row.ended.is_some(), "{row:#?}");
+}
+
+#[test]
+fn a_certificate_revoked_by_node_b_is_cut_on_node_a_and_refused_there() {
+    let l = nodes_lab("");
+    let serial = 4242u64;
+    let key = l.nodes.lab.key("victor");
+    l.nodes.lab.sign(
+        &key,
+        &[
+            "-I",
+            "victor-key",
+            "-n",
+            "victor,role:admin",
+            "-z",
+            &serial.to_string(),
+            "-V",
+            "-1m:+1h",
+        ],
+    );
+    let victor = l.nodes.lab.ssh_config("victor", &key, true);
+    let victor = l
+        .nodes
+        .with_node_b(&l.nodes.lab.with_devices(&victor, &["sw1"]));
+    let mut session = common::KillOnDrop(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(&victor)
+            .args(["sw1", "echo up; sleep 60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_until("victor's live session through node a", common::WAIT, || {
+        let rows = l.nodes.sessions();
+        match rows.iter().any(|r| r.user == "victor" && r.ended.is_none()) {
+            true => Ok(()),
+            false => Err(format!("{rows:#?}")),
+        }
+    });
+
+    // Only node b's list names the certificate; node a's file stays as it was.
+    let revoked_b = l.nodes.lab.root().join("revoked-b");
+    std::fs::write(&revoked_b, format!("serial {serial}\n")).unwrap();
+    let status = common::wait_until(
+        "victor's session on node a to be cut",
+        Duration::from_secs(5),
+        || match session.0.try_wait().unwrap() {
+            Some(status) => Ok(status),
+            None => Err("still running"),
+        },
+    );
+    let mut shown = String::new();
+    std::io::Read::read_to_string(session.0.stdout.as_mut().unwrap(), &mut shown).unwrap();
+    std::io::Read::read_to_string(session.0.stderr.as_mut().unwrap(), &mut shown).unwrap();
+    assert!(
+        shown.contains(&format!("serial {serial}) was revoked")),
+        "{status}: {shown}"
+    );
+    let own = std::fs::read_to_string(l.nodes.lab.root().join("revoked")).unwrap();
+    assert!(!own.contains("4242"), "{own}");
+    // Node a refuses new logins with it too.
+    let (code, out) = l.ssh(&victor, "bastion", &["ls"]);
+    assert_ne!(code, 0, "{out}");
+    let shared = l.nodes.events("revocation.shared");
+    assert!(
+        shared
+            .iter()
+            .any(|e| e.node.as_deref() == Some("bastion-b") && e.detail["serials"][0] == serial),
+        "{shared:#?}"
+    );
+}
