@@ -11,6 +11,7 @@ mod player;
 mod queue;
 mod reader;
 mod recover;
+mod tap;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;
@@ -21,6 +22,7 @@ pub use player::{play, PlayOptions};
 pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};
 pub use reader::{RecordedEvent, Recording};
 pub use recover::seal_abandoned;
+pub use tap::EventTap;
 pub use writer::{Recorder, RecordingHeader, RecordingSummary};
 
 use std::path::PathBuf;

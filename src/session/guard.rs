@@ -144,12 +144,7 @@ impl Guard {
             term: start.term(),
             timestamp: SystemTime::now(),
         };
-        let recorder = bastion
-            .stores
-            .recordings
-            .create(&session_id, header)
-            .await
-            .inspect_err(|_| bastion.metrics.recording_failed())?;
+        let recorder = open_recording(bastion, &session_id, id, device, header).await?;
         let queue = RecordingQueue::spawn(recorder.limited(bastion.config.recording.max_size));
         let rec = queue.sender();
         let mut markers = vec![marker];
@@ -368,6 +363,34 @@ impl Guard {
         drop(live);
         rec_err
     }
+}
+
+/// Creates the session's recording, tapped by the live search index when there is one.
+async fn open_recording(
+    bastion: &Bastion,
+    session_id: &str,
+    id: &Identity,
+    device: &Device,
+    header: RecordingHeader,
+) -> Result<crate::recording::Recorder> {
+    let (width, height, started_at) = (header.width, header.height, header.timestamp);
+    let recorder = bastion
+        .stores
+        .recordings
+        .create(session_id, header)
+        .await
+        .inspect_err(|_| bastion.metrics.recording_failed())?;
+    let Some(index) = &bastion.search else {
+        return Ok(recorder);
+    };
+    let info = crate::search::SessionInfo {
+        id: session_id.to_string(),
+        user: id.user.clone(),
+        device: device.name.clone(),
+        started_at,
+    };
+    let tap = index.tap(info, recorder.path(), width, height);
+    Ok(recorder.tapped(Box::new(tap)))
 }
 
 /// The earliest of the grant's end (when a grant allowed the session), the certificate's
