@@ -15,6 +15,7 @@
 //! - newest first: sessions by start time, within a session the latest moment first.
 
 pub mod live;
+mod reader;
 mod snippet;
 pub mod sqlite;
 
@@ -23,6 +24,7 @@ use std::time::SystemTime;
 
 pub use crate::recording::{IndexedLine, Stream};
 pub use live::{open_index, reindex_file, LiveIndex, LiveTap};
+pub use reader::{devices, open_reader, search};
 pub use sqlite::SqliteIndex;
 
 /// Most hits one query returns.

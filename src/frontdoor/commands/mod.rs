@@ -12,6 +12,7 @@ mod info;
 mod media;
 mod power;
 pub mod recover;
+mod search;
 mod sessions;
 
 pub use bmc::{bmc_for, Progress};
@@ -19,6 +20,7 @@ pub use power::{
     apply as apply_power, describe as describe_power, event as power_event, report as power_report,
     PowerArgs, PowerVerb,
 };
+pub use search::{hits_table, offset as format_offset, SearchArgs};
 pub use sessions::{find_session, parse_offset, sessions_table, ReplayArgs, SessionsArgs};
 
 use std::fmt::Write as _;
@@ -73,6 +75,8 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// Play a recorded session back.
     Replay(ReplayArgs),
+    /// Find what sessions showed or admins typed.
+    Search(SearchArgs),
     /// A recorded session on a device.
     Connect {
         /// The device.
@@ -123,6 +127,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "replay ID [--speed X] [--at T] [--cat]",
         "play a recorded session back",
+    ),
+    (
+        "search TEXT [--user U] [--device D] [--since T] [--typed|--shown] [-n N]",
+        "lines sessions showed or admins typed, newest first",
     ),
     (
         "power status|on|off|cycle|reset|soft SERVER",
@@ -250,6 +258,7 @@ async fn execute(
         Command::Ls => info::ls(bastion, id).await,
         Command::Consoles => info::consoles(bastion, id).await,
         Command::Sessions(args) => sessions::sessions(bastion, id, args).await,
+        Command::Search(args) => search::search(bastion, id, args).await,
         Command::Power(args) => power::run(bastion, id, args).await,
         Command::Boot(args) => boot::run(bastion, id, args).await,
         Command::Media(cmd) => media::run(bastion, id, cmd).await,
