@@ -18,6 +18,7 @@ use crate::identity::{KeyStore, RevocationList, Validator};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::policy::PolicyEngine;
+use crate::recording::LiveFeeds;
 use crate::search::LiveIndex;
 use crate::secrets::SecretStore;
 use crate::store::{Counted, Forwarded, Stores};
@@ -83,6 +84,8 @@ pub struct Bastion {
     /// The full-text index of what sessions showed and typed, kept as they run (`None`
     /// when it could not be opened: sessions go on, unindexed, and it is logged).
     pub search: Option<LiveIndex>,
+    /// Running sessions others may watch.
+    pub feeds: LiveFeeds,
 }
 
 impl Bastion {
@@ -142,6 +145,7 @@ impl Bastion {
         };
         Ok(Bastion {
             search,
+            feeds: LiveFeeds::default(),
             keys,
             validator,
             connectors: Connectors::new(stores.hostkeys.clone()),

@@ -138,7 +138,7 @@ enum PolicyCommand {
         /// A device name, or `bastion` for bastion-wide actions.
         device: String,
         /// connect, console.read, console.write, console.force, power.status,
-        /// power.control, forward, request, approve, replay, audit.
+        /// power.control, forward, request, approve, replay, watch, audit.
         action: String,
     },
 }

@@ -6,6 +6,7 @@
 //! events, so those lines are written with serde_json in the same `[time, code, data]`
 //! shape. Device bytes that are not UTF-8 are kept losslessly (see [`text`]).
 
+mod feed;
 pub mod index;
 mod player;
 mod queue;
@@ -17,6 +18,7 @@ pub mod testing;
 pub mod text;
 mod writer;
 
+pub use feed::{last_screen, Feed, FeedEvent, FeedHandle, FeedTap, LiveFeeds, FEED_DEPTH};
 pub use index::{index_file, IndexedLine, Indexer, Stream};
 pub use player::{play, PlayOptions};
 pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};

@@ -6,6 +6,7 @@ use super::RecordedEvent;
 
 /// Receives each event written to a recording.
 pub trait EventTap: Send {
-    /// One event, as [`super::Recording::open`] would read it back. Must return at once.
-    fn event(&mut self, event: RecordedEvent);
+    /// Event number `seq` (0 for the first after the header), as
+    /// [`super::Recording::open`] would read it back. Must return at once.
+    fn event(&mut self, seq: u64, event: &RecordedEvent);
 }

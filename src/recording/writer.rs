@@ -98,8 +98,8 @@ pub struct Recorder {
     behind: WriteBehind,
     /// The most bytes this recording may take on disk (`None`: no limit).
     limit: Option<u64>,
-    /// Who else sees each event (the live search index).
-    tap: Option<Box<dyn EventTap>>,
+    /// Who else sees each event (the live search index, watchers).
+    taps: Vec<Box<dyn EventTap>>,
     bytes_out: u64,
     bytes_in: u64,
     events: u64,
@@ -160,7 +160,7 @@ impl Recorder {
             line: Vec::with_capacity(64 * 1024),
             behind: WriteBehind::default(),
             limit: None,
-            tap: None,
+            taps: Vec::new(),
             bytes_out: 0,
             bytes_in: 0,
             events: 0,
@@ -183,7 +183,7 @@ impl Recorder {
 
     /// Hands every event written from now on to `tap` as well.
     pub fn tapped(mut self, tap: Box<dyn EventTap>) -> Recorder {
-        self.tap = Some(tap);
+        self.taps.push(tap);
         self
     }
 
@@ -242,19 +242,23 @@ impl Recorder {
         line.push(b'\n');
         let r = self.write_line(&line);
         self.line = line;
+        let seq = self.events;
         self.events += 1;
-        if let (Ok(()), Some(tap)) = (&r, self.tap.as_mut()) {
+        if r.is_ok() && !self.taps.is_empty() {
             let code = code.chars().next().unwrap_or('m');
             let data = if code == 'o' || code == 'i' {
                 super::text::to_bytes(data)
             } else {
                 data.as_bytes().to_vec()
             };
-            tap.event(RecordedEvent {
+            let event = RecordedEvent {
                 time: t,
                 code,
                 data,
-            });
+            };
+            for tap in &mut self.taps {
+                tap.event(seq, &event);
+            }
         }
         r
     }

@@ -145,11 +145,12 @@ pub struct LiveTap {
 }
 
 impl EventTap for LiveTap {
-    fn event(&mut self, event: RecordedEvent) {
+    fn event(&mut self, _seq: u64, event: &RecordedEvent) {
         if self.tag.lost.load(Ordering::Relaxed) {
             return;
         }
-        if let Err(e) = self.index.tx.try_send(Msg::Event(self.tag.clone(), event)) {
+        let msg = Msg::Event(self.tag.clone(), event.clone());
+        if let Err(e) = self.index.tx.try_send(msg) {
             self.tag.lost.store(true, Ordering::Relaxed);
             self.index.metrics.search_index_dropped();
             let why = match e {

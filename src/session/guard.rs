@@ -19,7 +19,9 @@ use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::Device;
 use crate::metrics::LiveSessionMetric;
-use crate::recording::{RecordingError, RecordingHeader, RecordingQueue, RecordingSender};
+use crate::recording::{
+    Feed, FeedHandle, FeedTap, RecordingError, RecordingHeader, RecordingQueue, RecordingSender,
+};
 use crate::store::SessionEnd;
 
 /// When bytes last went either way, for the idle timeout; shared with the input pump.
@@ -120,6 +122,8 @@ pub struct Guard {
     /// When the session was asked for (its setup time ends at [`Guard::begin`]).
     opened: tokio::time::Instant,
     counted: Option<LiveSessionMetric>,
+    /// Lists the session for watchers until it ends.
+    feed: FeedHandle,
 }
 
 impl Guard {
@@ -136,17 +140,30 @@ impl Guard {
         let opened = tokio::time::Instant::now();
         let session_id = new_session_id();
         let deadline = deadline(bastion, id, grant);
-        let (cols, rows) = start.size();
+        let (width, height) = recorded_size(start);
         let header = RecordingHeader {
-            width: cols.clamp(1, u16::MAX as u32) as u16,
-            height: rows.clamp(1, u16::MAX as u32) as u16,
+            width,
+            height,
             title: format!("{}@{}", id.user, device.name),
             term: start.term(),
             timestamp: SystemTime::now(),
         };
+        let size = (width, height);
         let recorder = open_recording(bastion, &session_id, id, device, header).await?;
+        let path = recorder.path().to_path_buf();
+        let (feed_tap, feed_tx) = FeedTap::new();
+        let recorder = recorder.tapped(Box::new(feed_tap));
         let queue = RecordingQueue::spawn(recorder.limited(bastion.config.recording.max_size));
         let rec = queue.sender();
+        let feed = bastion.feeds.register(Feed::new(
+            session_id.clone(),
+            id.user.clone(),
+            device.name.clone(),
+            path,
+            size,
+            rec.clone(),
+            feed_tx,
+        ));
         let mut markers = vec![marker];
         if let Some(g) = grant {
             markers.push(format!("access by {}", grant_label(g)));
@@ -186,6 +203,7 @@ impl Guard {
             rec,
             opened,
             counted: None,
+            feed,
         })
     }
 
@@ -326,11 +344,14 @@ impl Guard {
             queue,
             rec,
             counted,
+            feed,
             ..
         } = self;
         drop(rec);
         drop(counted);
         let recording = queue.finish(&format!("session end: {}", stop.reason)).await;
+        // Watchers see the end once the last event is in the file.
+        drop(feed);
         let (sha, rec_err) = match recording {
             Ok(summary) => {
                 bastion
@@ -362,6 +383,18 @@ impl Guard {
         .await;
         drop(live);
         rec_err
+    }
+}
+
+/// The terminal size recorded. A client asking for a terminal without having one sends
+/// 0x0: recorded as 80x24, the size players, the index and watchers then use.
+fn recorded_size(start: &Start) -> (u16, u16) {
+    match start.size() {
+        (0, _) | (_, 0) => (80, 24),
+        (cols, rows) => (
+            cols.clamp(1, u16::MAX as u32) as u16,
+            rows.clamp(1, u16::MAX as u32) as u16,
+        ),
     }
 }
 

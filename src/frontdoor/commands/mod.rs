@@ -32,6 +32,16 @@ use crate::audit::Event;
 use crate::bastion::Bastion;
 use crate::identity::Identity;
 
+/// `watch` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// Session id (or a unique prefix) of a running session.
+    pub id: String,
+    /// Show everything the session showed so far, not only its last screen.
+    #[arg(long)]
+    pub from_start: bool,
+}
+
 /// What a command printed and its exit status.
 #[derive(Debug, Clone)]
 pub struct CommandOutput {
@@ -77,6 +87,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Find what sessions showed or admins typed.
     Search(SearchArgs),
+    /// Watch a running session live, read-only.
+    Watch(WatchArgs),
     /// A recorded session on a device.
     Connect {
         /// The device.
@@ -131,6 +143,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "search TEXT [--user U] [--device D] [--since T] [--typed|--shown] [-n N]",
         "lines sessions showed or admins typed, newest first",
+    ),
+    (
+        "watch ID [--from-start]",
+        "a running session live, read-only (use ssh -t; q leaves)",
     ),
     (
         "power status|on|off|cycle|reset|soft SERVER",
@@ -272,11 +288,11 @@ async fn execute(
             }),
         },
         Command::Access(cmd) => access::run(bastion, id, cmd).await,
-        Command::Connect { .. } | Command::Replay(_) => {
-            let name = if matches!(cmd, Command::Replay(_)) {
-                "replay"
-            } else {
-                "connect"
+        Command::Connect { .. } | Command::Replay(_) | Command::Watch(_) => {
+            let name = match cmd {
+                Command::Replay(_) => "replay",
+                Command::Watch(_) => "watch",
+                _ => "connect",
             };
             CommandOutput::fail(
                 format!("{name}: run it as `ssh -t bastion {name} ...`\n"),
