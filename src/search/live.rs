@@ -96,8 +96,13 @@ pub struct LiveIndex {
 impl LiveIndex {
     /// Opens the index at `path` and starts its worker thread.
     pub fn start(path: &Path, metrics: Metrics) -> Result<LiveIndex> {
+        LiveIndex::start_with(path, metrics, QUEUE_DEPTH)
+    }
+
+    /// [`LiveIndex::start`] with a queue of `depth` events.
+    pub fn start_with(path: &Path, metrics: Metrics, depth: usize) -> Result<LiveIndex> {
         let conn = open_index(path)?;
-        let (tx, rx) = sync_channel(QUEUE_DEPTH);
+        let (tx, rx) = sync_channel(depth);
         let late = Arc::new(Mutex::new(Vec::new()));
         let worker = Worker {
             conn,
@@ -263,3 +268,7 @@ impl Worker {
         tracing::warn!(session, error = %e, "search index not updated; `oobgate reindex` rebuilds it");
     }
 }
+
+#[cfg(test)]
+#[path = "live_tests.rs"]
+mod tests;
