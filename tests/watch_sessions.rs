@@ -101,3 +101,66 @@ fn a_watcher_sees_the_last_screen_and_new_output_cannot_type_and_is_told_the_end
         .expect("watch audited");
     assert_eq!(watch.detail["session"], session.as_str());
 }
+
+#[test]
+fn a_four_eyes_session_starts_with_an_observer_pauses_without_one_and_an_observer_ends_it() {
+    let policy = format!("{POLICY}p, role:watcher, *, watch, allow\n");
+    let d = device_lab_policy(
+        SshdOptions::default(),
+        "require_observer = true",
+        "",
+        "",
+        Some(policy),
+    );
+    let lab = &d.lab;
+    let vera = lab.user("vera", "vera,role:watcher");
+
+    let mut alice = Attached::start(&d.cfg, "sw1");
+    let cue = "watch --observe ";
+    alice.expect("sw1 requires an observer; waiting");
+    alice.expect(cue);
+    let text = alice.text();
+    let tail = &text[text.find(cue).unwrap() + cue.len()..];
+    let session: String = tail.chars().take_while(|c| !c.is_whitespace()).collect();
+    assert!(!text.contains("observed; starting"), "{text}");
+
+    let mut first = Attached::start_args(&vera, "bastion", &["watch", "--observe", &session]);
+    first.expect("observing");
+    alice.expect("observed; starting");
+    alice.send(b"echo first-$((1+1))\r");
+    alice.expect("first-2");
+    first.expect("first-2");
+
+    // The last observer leaves: input is held until another joins.
+    first.send(b"q");
+    assert!(first.wait_exit().success(), "{}", first.text());
+    alice.expect("input paused: nobody observes this session");
+    alice.send(b"echo held-$((2+2))\r");
+    let mut second = Attached::start_args(&vera, "bastion", &["watch", "--observe", &session]);
+    second.expect("observing");
+    alice.expect("observed again: input resumes");
+    alice.expect("held-4");
+    second.expect("held-4");
+
+    // An observer ends the session.
+    second.send(b"k");
+    alice.expect("session ended by observer vera");
+    alice.wait_exit();
+    second.expect(&format!("[oobgate: session {session} ended]"));
+
+    lab.wait_event("session.end", |e| e.user.as_deref() == Some("alice"))
+        .expect("session ended");
+    let rec = recording(lab, &session);
+    let pos = |pred: &dyn Fn(&oobgate::recording::RecordedEvent) -> bool| {
+        rec.events
+            .iter()
+            .rposition(pred)
+            .expect("event in the recording")
+    };
+    let rejoined = pos(&|e| e.code == 'm' && e.data == b"observed by vera");
+    let answered = pos(&|e| e.code == 'o' && String::from_utf8_lossy(&e.data).contains("held-4"));
+    assert!(
+        answered > rejoined,
+        "the device answered before an observer was back"
+    );
+}

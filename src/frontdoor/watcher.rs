@@ -74,7 +74,9 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
         feed.path.clone(),
         feed.size,
     );
-    let (admin, recorder) = (feed.user.clone(), feed.recorder.clone());
+    let (admin, recorder, end) = (feed.user.clone(), feed.recorder.clone(), feed.end.clone());
+    // An observer's seat is taken before anything else: a four-eyes session starts on it.
+    let seat = args.observe.then(|| feed.observe());
     let mut events = feed.follow();
     bastion
         .audit(
@@ -84,20 +86,26 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
                 .device(&device)
                 .action("watch")
                 .outcome("ok")
-                .detail(
-                    json!({ "session": session, "admin": admin, "from_start": args.from_start }),
-                ),
+                .detail(json!({
+                    "session": session, "admin": admin, "from_start": args.from_start,
+                    "observe": args.observe,
+                })),
         )
         .await;
-    recorder.marker(format!("watched by {}", id.user)).await;
+    let role = if args.observe { "observed" } else { "watched" };
+    recorder.marker(format!("{role} by {}", id.user)).await;
     let from_start = args.from_start;
     let (seen, first) = tokio::task::spawn_blocking(move || catch_up(&path, size, from_start))
         .await
         .unwrap_or_default();
     let (mut read, write) = channel.split();
-    let banner = format!(
-        "[oobgate: watching {session} ({admin}@{device}), read-only; q or Ctrl-C leaves]\r\n"
-    );
+    let banner = if args.observe {
+        format!("[oobgate: observing {session} ({admin}@{device}), read-only; q or Ctrl-C leaves, k ends the session]\r\n")
+    } else {
+        format!(
+            "[oobgate: watching {session} ({admin}@{device}), read-only; q or Ctrl-C leaves]\r\n"
+        )
+    };
     let _ = write.data_bytes(banner.into_bytes()).await;
     let _ = write.data_bytes(first).await;
     let notice = loop {
@@ -116,6 +124,9 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
                 Err(RecvError::Closed) => break Some(format!("session {session} ended")),
             },
             msg = read.wait() => match msg {
+                Some(ChannelMsg::Data { data }) if seat.is_some() && data.contains(&b'k') => {
+                    end(&format!("session ended by observer {}", id.user));
+                }
                 Some(ChannelMsg::Data { data }) if data.iter().any(|&b| b == b'q' || b == 3) => {
                     break Some("stopped watching".to_string());
                 }
@@ -125,8 +136,9 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
             _ = bastion.shutdown.cancelled() => break Some("the bastion is shutting down".into()),
         }
     };
+    drop(seat);
     recorder
-        .marker(format!("no longer watched by {}", id.user))
+        .marker(format!("no longer {role} by {}", id.user))
         .await;
     if let Some(n) = notice {
         let _ = write

@@ -57,20 +57,52 @@ pub struct Feed {
     pub size: (u16, u16),
     /// Adds markers to the session's recording.
     pub recorder: RecordingSender,
+    /// Ends the session, with the reason the admin is shown.
+    pub end: Arc<dyn Fn(&str) + Send + Sync>,
+    observers: Arc<tokio::sync::watch::Sender<usize>>,
     tx: broadcast::Sender<FeedEvent>,
+}
+
+/// What a feed says about its session.
+pub struct FeedInfo {
+    /// Session id.
+    pub session: String,
+    /// The admin.
+    pub user: String,
+    /// The device (or console).
+    pub device: String,
+    /// The recording file.
+    pub path: PathBuf,
+    /// Terminal size at the start.
+    pub size: (u16, u16),
+}
+
+/// An observer's seat (`watch --observe`): counted while held.
+pub struct ObserverSeat {
+    observers: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Drop for ObserverSeat {
+    fn drop(&mut self) {
+        self.observers.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Feed {
     /// A feed of the session; `tx` is the one [`FeedTap::new`] returned.
     pub fn new(
-        session: String,
-        user: String,
-        device: String,
-        path: PathBuf,
-        size: (u16, u16),
+        about: FeedInfo,
         recorder: RecordingSender,
+        end: Arc<dyn Fn(&str) + Send + Sync>,
         tx: broadcast::Sender<FeedEvent>,
     ) -> Feed {
+        let FeedInfo {
+            session,
+            user,
+            device,
+            path,
+            size,
+        } = about;
         Feed {
             session,
             user,
@@ -78,8 +110,23 @@ impl Feed {
             path,
             size,
             recorder,
+            end,
+            observers: Arc::new(tokio::sync::watch::Sender::new(0)),
             tx,
         }
+    }
+
+    /// Takes an observer's seat until it is dropped.
+    pub fn observe(&self) -> ObserverSeat {
+        self.observers.send_modify(|n| *n += 1);
+        ObserverSeat {
+            observers: self.observers.clone(),
+        }
+    }
+
+    /// The number of observers, as it changes.
+    pub fn observers(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.observers.subscribe()
     }
 
     /// Events from now on; closed when the session has ended (this handle is used up, so

@@ -18,7 +18,10 @@ pub mod testing;
 pub mod text;
 mod writer;
 
-pub use feed::{last_screen, Feed, FeedEvent, FeedHandle, FeedTap, LiveFeeds, FEED_DEPTH};
+pub use feed::{
+    last_screen, Feed, FeedEvent, FeedHandle, FeedInfo, FeedTap, LiveFeeds, ObserverSeat,
+    FEED_DEPTH,
+};
 pub use index::{index_file, IndexedLine, Indexer, Stream};
 pub use player::{play, PlayOptions};
 pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};

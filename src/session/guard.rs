@@ -20,7 +20,8 @@ use crate::identity::Identity;
 use crate::inventory::Device;
 use crate::metrics::LiveSessionMetric;
 use crate::recording::{
-    Feed, FeedHandle, FeedTap, RecordingError, RecordingHeader, RecordingQueue, RecordingSender,
+    Feed, FeedHandle, FeedInfo, FeedTap, RecordingError, RecordingHeader, RecordingQueue,
+    RecordingSender,
 };
 use crate::store::SessionEnd;
 
@@ -124,6 +125,8 @@ pub struct Guard {
     counted: Option<LiveSessionMetric>,
     /// Lists the session for watchers until it ends.
     feed: FeedHandle,
+    /// How many observe it (`watch --observe`).
+    observers: tokio::sync::watch::Receiver<usize>,
 }
 
 impl Guard {
@@ -155,33 +158,24 @@ impl Guard {
         let recorder = recorder.tapped(Box::new(feed_tap));
         let queue = RecordingQueue::spawn(recorder.limited(bastion.config.recording.max_size));
         let rec = queue.sender();
-        let feed = bastion.feeds.register(Feed::new(
-            session_id.clone(),
-            id.user.clone(),
-            device.name.clone(),
-            path,
-            size,
-            rec.clone(),
-            feed_tx,
-        ));
         let mut markers = vec![marker];
         if let Some(g) = grant {
             markers.push(format!("access by {}", grant_label(g)));
         }
-        for m in markers {
-            if !rec.marker(m).await {
-                let e = queue
-                    .finish("")
-                    .await
-                    .err()
-                    .unwrap_or(RecordingError::Closed);
-                bastion.metrics.recording_failed();
-                return Err(e.into());
-            }
-        }
+        let queue = write_markers(bastion, queue, &rec, markers).await?;
         let live = bastion
             .live
             .register(id, grant.map(|g| g.id), &bastion.shutdown);
+        let about = FeedInfo {
+            session: session_id.clone(),
+            user: id.user.clone(),
+            device: device.name.clone(),
+            path,
+            size,
+        };
+        let listed = Feed::new(about, rec.clone(), live.ender(), feed_tx);
+        let observers = listed.observers();
+        let feed = bastion.feeds.register(listed);
         let left = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
@@ -204,6 +198,7 @@ impl Guard {
             opened,
             counted: None,
             feed,
+            observers,
         })
     }
 
@@ -251,6 +246,16 @@ impl Guard {
     /// The session id (also the recording's name).
     pub fn session_id(&self) -> &str {
         &self.session_id
+    }
+
+    /// How many observe the session, as it changes (`watch --observe`).
+    pub fn observers(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.observers.clone()
+    }
+
+    /// The device of the session.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// A handle that feeds the session's recording.
@@ -384,6 +389,27 @@ impl Guard {
         drop(live);
         rec_err
     }
+}
+
+/// Writes the first markers; a recording that fails them ends the session before it starts.
+async fn write_markers(
+    bastion: &Bastion,
+    queue: RecordingQueue,
+    rec: &RecordingSender,
+    markers: Vec<String>,
+) -> Result<RecordingQueue> {
+    for m in markers {
+        if !rec.marker(m).await {
+            let e = queue
+                .finish("")
+                .await
+                .err()
+                .unwrap_or(RecordingError::Closed);
+            bastion.metrics.recording_failed();
+            return Err(e.into());
+        }
+    }
+    Ok(queue)
 }
 
 /// The terminal size recorded. A client asking for a terminal without having one sends

@@ -40,6 +40,10 @@ pub struct WatchArgs {
     /// Show everything the session showed so far, not only its last screen.
     #[arg(long)]
     pub from_start: bool,
+    /// Observe a four-eyes session: it runs (and takes input) only while observed; `k`
+    /// ends it.
+    #[arg(long)]
+    pub observe: bool,
 }
 
 /// What a command printed and its exit status.
@@ -145,7 +149,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "lines sessions showed or admins typed, newest first",
     ),
     (
-        "watch ID [--from-start]",
+        "watch ID [--from-start] [--observe]",
         "a running session live, read-only (use ssh -t; q leaves)",
     ),
     (
