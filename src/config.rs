@@ -466,6 +466,11 @@ impl Config {
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("oobgate.db")
     }
+
+    /// Path of the full-text search index inside the data dir.
+    pub fn search_index_path(&self) -> PathBuf {
+        self.data_dir.join("search.db")
+    }
 }
 
 /// Checks the values that need no file system; the error names the key and the reason.

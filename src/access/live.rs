@@ -137,6 +137,15 @@ impl LiveSession {
         &self.token
     }
 
+    /// Ends this session from elsewhere (an observer), with `reason` shown to the admin.
+    pub fn ender(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
+        let (token, why) = (self.token.clone(), self.reason.clone());
+        Arc::new(move |reason: &str| {
+            *why.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+            token.cancel();
+        })
+    }
+
     /// Why the session was ended from outside; `None` for a bastion shutdown.
     pub fn ended_because(&self) -> Option<String> {
         self.reason

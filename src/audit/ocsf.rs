@@ -106,7 +106,7 @@ impl OcsfClass {
                 "access.request" | "access.grant" | "access.breakglass" | "ca.sign" => {
                     (1, "Create")
                 }
-                "replay" | "command" => (2, "Read"),
+                "replay" | "command" | "search" | "watch" => (2, "Read"),
                 "access.approve" | "access.deny" | "power" => (3, "Update"),
                 "access.revoke" | "access.cancel" | "access.expire" => (4, "Delete"),
                 _ => (99, "Other"),

@@ -18,6 +18,8 @@ use crate::identity::{KeyStore, RevocationList, Validator};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::policy::PolicyEngine;
+use crate::recording::LiveFeeds;
+use crate::search::LiveIndex;
 use crate::secrets::SecretStore;
 use crate::store::{Counted, Forwarded, Stores};
 
@@ -79,6 +81,11 @@ pub struct Bastion {
     pub shutdown: CancellationToken,
     /// The operational metrics (`[metrics]`).
     pub metrics: Metrics,
+    /// The full-text index of what sessions showed and typed, kept as they run (`None`
+    /// when it could not be opened: sessions go on, unindexed, and it is logged).
+    pub search: Option<LiveIndex>,
+    /// Running sessions others may watch.
+    pub feeds: LiveFeeds,
 }
 
 impl Bastion {
@@ -135,7 +142,16 @@ impl Bastion {
             live.clone(),
             config.access.clone(),
         );
+        let search = match LiveIndex::start(&config.search_index_path(), metrics.clone()) {
+            Ok(index) => Some(index),
+            Err(e) => {
+                tracing::error!(error = %e, "search index unavailable: sessions are not indexed until `oobgate reindex`");
+                None
+            }
+        };
         Ok(Bastion {
+            search,
+            feeds: LiveFeeds::default(),
             keys,
             validator,
             connectors: Connectors::new(stores.hostkeys.clone()),

@@ -3,6 +3,7 @@
 mod admin;
 mod logging;
 mod power;
+mod reindex;
 mod replay;
 mod status;
 mod stores;
@@ -80,6 +81,16 @@ enum Command {
         #[command(flatten)]
         args: oobgate::frontdoor::commands::ReplayArgs,
     },
+    /// Rebuild the search index from the recordings on disk (old recordings, a lost
+    /// index); safe to run again, and beside a serving bastion.
+    Reindex {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only sessions started at or after (RFC 3339 or a prefix such as 2026-11-23).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,7 +138,7 @@ enum PolicyCommand {
         /// A device name, or `bastion` for bastion-wide actions.
         device: String,
         /// connect, console.read, console.write, console.force, power.status,
-        /// power.control, forward, request, approve, replay, audit.
+        /// power.control, forward, request, approve, replay, watch, audit.
         action: String,
     },
 }
@@ -212,6 +223,7 @@ pub fn main() -> ExitCode {
         Command::Power { config, args } => power::run(&config, args),
         Command::Sessions { config, args } => replay::list(&config, &args),
         Command::Replay { config, args } => replay::replay(&config, args),
+        Command::Reindex { config, since } => reindex::reindex(&config, since),
         Command::Audit { command } => match command {
             AuditCommand::Verify { config } => admin::audit_verify(&config),
             AuditCommand::Tail {

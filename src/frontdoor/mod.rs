@@ -86,6 +86,7 @@ mod replay;
 mod service;
 mod shell;
 mod watch;
+mod watcher;
 
 pub use commands::{CommandOutput, COMMANDS};
 pub use reload::ReloadReport;

@@ -69,6 +69,7 @@ pub async fn run_channel(
                 }
             }
         }
+        Ok(Command::Watch(args)) => super::watcher::watch(&bastion, &id, args, channel).await,
         Ok(Command::Connect { device, .. }) => match resolve_device(&bastion, &id, &device).await {
             Ok(device) => {
                 let start = Start {

@@ -114,6 +114,9 @@ pub struct Device {
     /// Record what admins type on this device (`i` events); `None` follows
     /// `[recording] input`. Off for devices where secrets are typed at prompts.
     pub record_input: Option<bool>,
+    /// Four eyes: a session starts only when someone allowed to `watch` observes it
+    /// (`watch --observe`), and input pauses while nobody does.
+    pub require_observer: bool,
     /// IPMI cipher suites to try for a BMC, in order (only 17 and 3 are accepted).
     pub cipher_suites: Vec<u8>,
     /// Deactivate a Serial-over-LAN session left active elsewhere (a stale one) to attach.

@@ -66,6 +66,8 @@ struct RawDevice {
     #[serde(default)]
     always_on: bool,
     record_input: Option<bool>,
+    #[serde(default)]
+    require_observer: bool,
     cipher_suites: Option<Vec<u8>>,
     #[serde(default)]
     sol_takeover: bool,
@@ -255,6 +257,7 @@ fn parse_device(
             serial,
             always_on: raw.always_on,
             record_input: raw.record_input,
+            require_observer: raw.require_observer,
             cipher_suites,
             sol_takeover: raw.sol_takeover,
             max_sessions,

@@ -97,6 +97,7 @@ struct Families {
     console_link: Family<ConsoleLabel, Gauge>,
     recording_bytes: Family<DirectionLabel, Counter>,
     recording_failures: Counter,
+    search_index_dropped: Counter,
     audit_appends: Family<OutcomeLabel, Counter>,
     webhook_queue: Gauge,
     webhook_failures: Counter,
@@ -148,6 +149,11 @@ impl Families {
             "recording_failures",
             "Recordings that could not be opened or sealed",
             self.recording_failures.clone(),
+        );
+        r.register(
+            "search_index_dropped",
+            "Times the search index fell behind or failed (live indexing of a session stopped, or lines not added)",
+            self.search_index_dropped.clone(),
         );
         r.register(
             "audit_appends",
@@ -293,6 +299,11 @@ impl Metrics {
     /// A recording could not be opened, written or sealed.
     pub fn recording_failed(&self) {
         self.inner.families.recording_failures.inc();
+    }
+
+    /// The search index fell behind a session or could not add its lines.
+    pub fn search_index_dropped(&self) {
+        self.inner.families.search_index_dropped.inc();
     }
 
     /// An audit event was appended (`ok`) or could not be.

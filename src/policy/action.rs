@@ -34,13 +34,15 @@ pub enum Action {
     Approve,
     /// Replay recorded sessions.
     Replay,
+    /// Watch a running session live, read-only.
+    Watch,
     /// Search and read the audit log (on the `bastion` object).
     Audit,
 }
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::Connect,
         Action::ConsoleRead,
         Action::ConsoleWrite,
@@ -55,6 +57,7 @@ impl Action {
         Action::Request,
         Action::Approve,
         Action::Replay,
+        Action::Watch,
         Action::Audit,
     ];
 
@@ -75,6 +78,7 @@ impl Action {
             Action::Request => "request",
             Action::Approve => "approve",
             Action::Replay => "replay",
+            Action::Watch => "watch",
             Action::Audit => "audit",
         }
     }

@@ -6,21 +6,28 @@
 //! events, so those lines are written with serde_json in the same `[time, code, data]`
 //! shape. Device bytes that are not UTF-8 are kept losslessly (see [`text`]).
 
+mod feed;
 pub mod index;
 mod player;
 mod queue;
 mod reader;
 mod recover;
+mod tap;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod text;
 mod writer;
 
+pub use feed::{
+    last_screen, Feed, FeedEvent, FeedHandle, FeedInfo, FeedTap, LiveFeeds, ObserverSeat,
+    FEED_DEPTH,
+};
 pub use index::{index_file, IndexedLine, Indexer, Stream};
 pub use player::{play, PlayOptions};
 pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};
 pub use reader::{RecordedEvent, Recording};
 pub use recover::seal_abandoned;
+pub use tap::EventTap;
 pub use writer::{Recorder, RecordingHeader, RecordingSummary};
 
 use std::path::PathBuf;

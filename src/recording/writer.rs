@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use super::text::Decoder;
-use super::{RecordingError, Result};
+use super::{EventTap, RecordedEvent, RecordingError, Result};
 
 /// What the header line says about the session.
 #[derive(Debug, Clone)]
@@ -98,6 +98,8 @@ pub struct Recorder {
     behind: WriteBehind,
     /// The most bytes this recording may take on disk (`None`: no limit).
     limit: Option<u64>,
+    /// Who else sees each event (the live search index, watchers).
+    taps: Vec<Box<dyn EventTap>>,
     bytes_out: u64,
     bytes_in: u64,
     events: u64,
@@ -158,6 +160,7 @@ impl Recorder {
             line: Vec::with_capacity(64 * 1024),
             behind: WriteBehind::default(),
             limit: None,
+            taps: Vec::new(),
             bytes_out: 0,
             bytes_in: 0,
             events: 0,
@@ -175,6 +178,12 @@ impl Recorder {
     /// [`RecordingError::TooLarge`] (the session then ends, it is never left unrecorded).
     pub fn limited(mut self, bytes: u64) -> Recorder {
         self.limit = Some(bytes);
+        self
+    }
+
+    /// Hands every event written from now on to `tap` as well.
+    pub fn tapped(mut self, tap: Box<dyn EventTap>) -> Recorder {
+        self.taps.push(tap);
         self
     }
 
@@ -206,7 +215,7 @@ impl Recorder {
         if data.is_empty() {
             return Ok(());
         }
-        let t = self.started.elapsed().as_secs_f64();
+        let t = (self.started.elapsed().as_secs_f64() * 1e6).round() / 1e6;
         let mut line = std::mem::take(&mut self.line);
         line.clear();
         let entry = match code {
@@ -218,13 +227,13 @@ impl Recorder {
             Some(event_type) => serde_json::to_writer(
                 &mut line,
                 &asciicast::Entry {
-                    time: (t * 1e6).round() / 1e6,
+                    time: t,
                     event_type,
                     event_data: data.to_string(),
                 },
             ),
             // The crate has no `r`/`m` events: same shape, written directly.
-            None => serde_json::to_writer(&mut line, &((t * 1e6).round() / 1e6, code, data)),
+            None => serde_json::to_writer(&mut line, &(t, code, data)),
         };
         written.map_err(|e| RecordingError::Io {
             path: self.path.clone(),
@@ -233,7 +242,24 @@ impl Recorder {
         line.push(b'\n');
         let r = self.write_line(&line);
         self.line = line;
+        let seq = self.events;
         self.events += 1;
+        if r.is_ok() && !self.taps.is_empty() {
+            let code = code.chars().next().unwrap_or('m');
+            let data = if code == 'o' || code == 'i' {
+                super::text::to_bytes(data)
+            } else {
+                data.as_bytes().to_vec()
+            };
+            let event = RecordedEvent {
+                time: t,
+                code,
+                data,
+            };
+            for tap in &mut self.taps {
+                tap.event(seq, &event);
+            }
+        }
         r
     }
 

@@ -14,6 +14,8 @@
 //!   caller may not see neither show nor take the place of ones they may;
 //! - newest first: sessions by start time, within a session the latest moment first.
 
+pub mod live;
+mod reader;
 mod snippet;
 pub mod sqlite;
 
@@ -21,6 +23,8 @@ use std::ops::Range;
 use std::time::SystemTime;
 
 pub use crate::recording::{IndexedLine, Stream};
+pub use live::{open_index, reindex_file, LiveIndex, LiveTap};
+pub use reader::{devices, open_reader, search};
 pub use sqlite::SqliteIndex;
 
 /// Most hits one query returns.
@@ -37,6 +41,9 @@ pub enum SearchError {
         /// The database error.
         source: rusqlite::Error,
     },
+    /// A recording could not be read for indexing.
+    #[error("search index: {0}")]
+    Recording(String),
     /// The query has nothing to search for.
     #[error("the search text {0:?} has no letters or digits to look for")]
     EmptyQuery(String),

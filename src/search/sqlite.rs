@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::snippet::snippet;
 use super::{
@@ -183,7 +183,11 @@ pub fn add_lines(
     session: &SessionInfo,
     lines: &[IndexedLine],
 ) -> Result<()> {
-    let tx = conn.transaction().map_err(db("starting a transaction"))?;
+    // IMMEDIATE: the write lock is taken (or waited for) at the start, so a writer beside
+    // (the live index and `oobgate reindex`) makes this wait, never fail on upgrading.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db("starting a transaction"))?;
     let (ord, mut next) = session_ord(&tx, session)?;
     let room = MAX_LINES_PER_SESSION.saturating_sub(next) as usize;
     let mut last = 0u64;
@@ -227,7 +231,11 @@ pub fn add_lines(
 
 /// Removes a session and its lines; whether it was indexed.
 pub fn delete_session(conn: &mut Connection, session: &str) -> Result<bool> {
-    let tx = conn.transaction().map_err(db("starting a transaction"))?;
+    // IMMEDIATE: the write lock is taken (or waited for) at the start, so a writer beside
+    // (the live index and `oobgate reindex`) makes this wait, never fail on upgrading.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db("starting a transaction"))?;
     let ord: Option<i64> = tx
         .query_row(
             "SELECT ord FROM search_sessions WHERE session = ?1",

@@ -42,13 +42,17 @@ async fn pump_input(
     rec: RecordingSender,
     record_input: bool,
     activity: Arc<Activity>,
+    mut observers: Option<Observers>,
 ) -> PumpEnd {
     let mut backlog = std::collections::VecDeque::new();
     let mut held = 0usize;
     loop {
+        let open = observers.as_ref().is_none_or(|o| *o.borrow() > 0);
         tokio::select! {
             biased;
-            permit = control.reserve(), if !backlog.is_empty() => {
+            // Four eyes: nothing typed reaches the device while nobody observes.
+            _ = changed(&mut observers), if !open => {}
+            permit = control.reserve(), if !backlog.is_empty() && open => {
                 let Ok(permit) = permit else {
                     return PumpEnd::DeviceGone;
                 };
@@ -75,6 +79,19 @@ async fn pump_input(
             }
         }
     }
+}
+
+/// The observer count of a four-eyes session.
+type Observers = tokio::sync::watch::Receiver<usize>;
+
+/// The next change of the observer count (never, without four eyes or once it is gone).
+async fn changed(observers: &mut Option<Observers>) -> usize {
+    if let Some(o) = observers {
+        if o.changed().await.is_ok() {
+            return *o.borrow_and_update();
+        }
+    }
+    std::future::pending().await
 }
 
 /// What one message on the admin's channel asks of the device (`None`: nothing), taped
@@ -134,6 +151,8 @@ pub(super) async fn run(
     record_input: bool,
     pty: bool,
 ) -> (Stop, Ending) {
+    let mut observers = guard.device().require_observer.then(|| guard.observers());
+    let mut observed = true;
     let Link {
         mut events,
         control,
@@ -149,6 +168,7 @@ pub(super) async fn run(
         guard.recorder(),
         record_input,
         activity.clone(),
+        observers.clone(),
     ));
     let mut pumping = true;
     let mut device = DeviceEnd::default();
@@ -183,6 +203,18 @@ pub(super) async fn run(
                 Ok(PumpEnd::RecordingFailed) => break recording_failed(&rec).await,
                 Err(_) => break Stop::quiet("input task failed", false),
             },
+            n = changed(&mut observers), if !out.busy() => {
+                if (n > 0) != observed {
+                    observed = n > 0;
+                    let note = if observed {
+                        "observed again: input resumes"
+                    } else {
+                        "input paused: nobody observes this session; it resumes when an observer joins"
+                    };
+                    let to = out.notices();
+                    out.send(format!("\r\n[oobgate: {note}]\r\n").into(), to, async { true });
+                }
+            }
             t = guard.tick() => match t {
                 Tick::Warn(note) if !out.busy() => {
                     let to = out.notices();

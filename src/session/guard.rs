@@ -19,7 +19,10 @@ use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::Device;
 use crate::metrics::LiveSessionMetric;
-use crate::recording::{RecordingError, RecordingHeader, RecordingQueue, RecordingSender};
+use crate::recording::{
+    Feed, FeedHandle, FeedInfo, FeedTap, RecordingError, RecordingHeader, RecordingQueue,
+    RecordingSender,
+};
 use crate::store::SessionEnd;
 
 /// When bytes last went either way, for the idle timeout; shared with the input pump.
@@ -120,6 +123,10 @@ pub struct Guard {
     /// When the session was asked for (its setup time ends at [`Guard::begin`]).
     opened: tokio::time::Instant,
     counted: Option<LiveSessionMetric>,
+    /// Lists the session for watchers until it ends.
+    feed: FeedHandle,
+    /// How many observe it (`watch --observe`).
+    observers: tokio::sync::watch::Receiver<usize>,
 }
 
 impl Guard {
@@ -136,40 +143,39 @@ impl Guard {
         let opened = tokio::time::Instant::now();
         let session_id = new_session_id();
         let deadline = deadline(bastion, id, grant);
-        let (cols, rows) = start.size();
+        let (width, height) = recorded_size(start);
         let header = RecordingHeader {
-            width: cols.clamp(1, u16::MAX as u32) as u16,
-            height: rows.clamp(1, u16::MAX as u32) as u16,
+            width,
+            height,
             title: format!("{}@{}", id.user, device.name),
             term: start.term(),
             timestamp: SystemTime::now(),
         };
-        let recorder = bastion
-            .stores
-            .recordings
-            .create(&session_id, header)
-            .await
-            .inspect_err(|_| bastion.metrics.recording_failed())?;
+        let size = (width, height);
+        let recorder = open_recording(bastion, &session_id, id, device, header).await?;
+        let path = recorder.path().to_path_buf();
+        let (feed_tap, feed_tx) = FeedTap::new();
+        let recorder = recorder.tapped(Box::new(feed_tap));
         let queue = RecordingQueue::spawn(recorder.limited(bastion.config.recording.max_size));
         let rec = queue.sender();
         let mut markers = vec![marker];
         if let Some(g) = grant {
             markers.push(format!("access by {}", grant_label(g)));
         }
-        for m in markers {
-            if !rec.marker(m).await {
-                let e = queue
-                    .finish("")
-                    .await
-                    .err()
-                    .unwrap_or(RecordingError::Closed);
-                bastion.metrics.recording_failed();
-                return Err(e.into());
-            }
-        }
+        let queue = write_markers(bastion, queue, &rec, markers).await?;
         let live = bastion
             .live
             .register(id, grant.map(|g| g.id), &bastion.shutdown);
+        let about = FeedInfo {
+            session: session_id.clone(),
+            user: id.user.clone(),
+            device: device.name.clone(),
+            path,
+            size,
+        };
+        let listed = Feed::new(about, rec.clone(), live.ender(), feed_tx);
+        let observers = listed.observers();
+        let feed = bastion.feeds.register(listed);
         let left = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
@@ -191,6 +197,8 @@ impl Guard {
             rec,
             opened,
             counted: None,
+            feed,
+            observers,
         })
     }
 
@@ -238,6 +246,16 @@ impl Guard {
     /// The session id (also the recording's name).
     pub fn session_id(&self) -> &str {
         &self.session_id
+    }
+
+    /// How many observe the session, as it changes (`watch --observe`).
+    pub fn observers(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.observers.clone()
+    }
+
+    /// The device of the session.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// A handle that feeds the session's recording.
@@ -331,11 +349,14 @@ impl Guard {
             queue,
             rec,
             counted,
+            feed,
             ..
         } = self;
         drop(rec);
         drop(counted);
         let recording = queue.finish(&format!("session end: {}", stop.reason)).await;
+        // Watchers see the end once the last event is in the file.
+        drop(feed);
         let (sha, rec_err) = match recording {
             Ok(summary) => {
                 bastion
@@ -368,6 +389,67 @@ impl Guard {
         drop(live);
         rec_err
     }
+}
+
+/// Writes the first markers; a recording that fails them ends the session before it starts.
+async fn write_markers(
+    bastion: &Bastion,
+    queue: RecordingQueue,
+    rec: &RecordingSender,
+    markers: Vec<String>,
+) -> Result<RecordingQueue> {
+    for m in markers {
+        if !rec.marker(m).await {
+            let e = queue
+                .finish("")
+                .await
+                .err()
+                .unwrap_or(RecordingError::Closed);
+            bastion.metrics.recording_failed();
+            return Err(e.into());
+        }
+    }
+    Ok(queue)
+}
+
+/// The terminal size recorded. A client asking for a terminal without having one sends
+/// 0x0: recorded as 80x24, the size players, the index and watchers then use.
+fn recorded_size(start: &Start) -> (u16, u16) {
+    match start.size() {
+        (0, _) | (_, 0) => (80, 24),
+        (cols, rows) => (
+            cols.clamp(1, u16::MAX as u32) as u16,
+            rows.clamp(1, u16::MAX as u32) as u16,
+        ),
+    }
+}
+
+/// Creates the session's recording, tapped by the live search index when there is one.
+async fn open_recording(
+    bastion: &Bastion,
+    session_id: &str,
+    id: &Identity,
+    device: &Device,
+    header: RecordingHeader,
+) -> Result<crate::recording::Recorder> {
+    let (width, height, started_at) = (header.width, header.height, header.timestamp);
+    let recorder = bastion
+        .stores
+        .recordings
+        .create(session_id, header)
+        .await
+        .inspect_err(|_| bastion.metrics.recording_failed())?;
+    let Some(index) = &bastion.search else {
+        return Ok(recorder);
+    };
+    let info = crate::search::SessionInfo {
+        id: session_id.to_string(),
+        user: id.user.clone(),
+        device: device.name.clone(),
+        started_at,
+    };
+    let tap = index.tap(info, recorder.path(), width, height);
+    Ok(recorder.tapped(Box::new(tap)))
 }
 
 /// The earliest of the grant's end (when a grant allowed the session), the certificate's

@@ -17,6 +17,17 @@ pub struct DeviceLab {
 
 /// `sshd` options, extra inventory lines for sw1, `[limits]` lines and extra tables.
 pub fn device_lab_with(sshd: SshdOptions, device: &str, limits: &str, extra: &str) -> DeviceLab {
+    device_lab_policy(sshd, device, limits, extra, None)
+}
+
+/// Like [`device_lab_with`], with `policy` instead of the lab's default policy lines.
+pub fn device_lab_policy(
+    sshd: SshdOptions,
+    device: &str,
+    limits: &str,
+    extra: &str,
+    policy: Option<String>,
+) -> DeviceLab {
     let sshd = TestSshd::start(SshdOptions {
         password: true,
         ..sshd
@@ -31,6 +42,7 @@ pub fn device_lab_with(sshd: SshdOptions, device: &str, limits: &str, extra: &st
         )),
         limits: limits.into(),
         extra: format!("{extra}\n[secrets]\nlocal_file = \"{}\"\n", file.display()),
+        policy,
         ..Default::default()
     });
     let cfg = lab.user("alice", "alice,role:admin");

@@ -12,6 +12,7 @@ mod info;
 mod media;
 mod power;
 pub mod recover;
+mod search;
 mod sessions;
 
 pub use bmc::{bmc_for, Progress};
@@ -19,6 +20,7 @@ pub use power::{
     apply as apply_power, describe as describe_power, event as power_event, report as power_report,
     PowerArgs, PowerVerb,
 };
+pub use search::{hits_table, offset as format_offset, SearchArgs};
 pub use sessions::{find_session, parse_offset, sessions_table, ReplayArgs, SessionsArgs};
 
 use std::fmt::Write as _;
@@ -29,6 +31,20 @@ use serde_json::json;
 use crate::audit::Event;
 use crate::bastion::Bastion;
 use crate::identity::Identity;
+
+/// `watch` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// Session id (or a unique prefix) of a running session.
+    pub id: String,
+    /// Show everything the session showed so far, not only its last screen.
+    #[arg(long)]
+    pub from_start: bool,
+    /// Observe a four-eyes session: it runs (and takes input) only while observed; `k`
+    /// ends it.
+    #[arg(long)]
+    pub observe: bool,
+}
 
 /// What a command printed and its exit status.
 #[derive(Debug, Clone)]
@@ -73,6 +89,10 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// Play a recorded session back.
     Replay(ReplayArgs),
+    /// Find what sessions showed or admins typed.
+    Search(SearchArgs),
+    /// Watch a running session live, read-only.
+    Watch(WatchArgs),
     /// A recorded session on a device.
     Connect {
         /// The device.
@@ -123,6 +143,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "replay ID [--speed X] [--at T] [--cat]",
         "play a recorded session back",
+    ),
+    (
+        "search TEXT [--user U] [--device D] [--since T] [--typed|--shown] [-n N]",
+        "lines sessions showed or admins typed, newest first",
+    ),
+    (
+        "watch ID [--from-start] [--observe]",
+        "a running session live, read-only (use ssh -t; q leaves)",
     ),
     (
         "power status|on|off|cycle|reset|soft SERVER",
@@ -250,6 +278,7 @@ async fn execute(
         Command::Ls => info::ls(bastion, id).await,
         Command::Consoles => info::consoles(bastion, id).await,
         Command::Sessions(args) => sessions::sessions(bastion, id, args).await,
+        Command::Search(args) => search::search(bastion, id, args).await,
         Command::Power(args) => power::run(bastion, id, args).await,
         Command::Boot(args) => boot::run(bastion, id, args).await,
         Command::Media(cmd) => media::run(bastion, id, cmd).await,
@@ -263,11 +292,11 @@ async fn execute(
             }),
         },
         Command::Access(cmd) => access::run(bastion, id, cmd).await,
-        Command::Connect { .. } | Command::Replay(_) => {
-            let name = if matches!(cmd, Command::Replay(_)) {
-                "replay"
-            } else {
-                "connect"
+        Command::Connect { .. } | Command::Replay(_) | Command::Watch(_) => {
+            let name = match cmd {
+                Command::Replay(_) => "replay",
+                Command::Watch(_) => "watch",
+                _ => "connect",
             };
             CommandOutput::fail(
                 format!("{name}: run it as `ssh -t bastion {name} ...`\n"),
