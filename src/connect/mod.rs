@@ -80,6 +80,8 @@ pub struct LinkRequest {
     pub command: Option<String>,
     /// Whether to request a pseudo-terminal.
     pub pty: bool,
+    /// A subsystem (`sftp`) to start instead of the shell or command.
+    pub subsystem: Option<String>,
 }
 
 impl LinkRequest {
@@ -91,6 +93,7 @@ impl LinkRequest {
             rows,
             command: None,
             pty: true,
+            subsystem: None,
         }
     }
 
@@ -102,6 +105,7 @@ impl LinkRequest {
             rows: 24,
             command: Some(command.into()),
             pty: false,
+            subsystem: None,
         }
     }
 }

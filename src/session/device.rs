@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::bridge;
 use super::guard::Guard;
-use super::{credential, refuse, SessionError, Start};
+use super::{credential, refuse, transfer, SessionError, Start};
 use crate::bastion::Bastion;
 use crate::connect::{Early, Line, Link, LinkRequest, Take};
 use crate::identity::Identity;
@@ -26,12 +26,19 @@ pub(super) async fn run(
     start: Start,
     early: Option<Early>,
 ) {
-    if let Some(name) = &start.subsystem {
-        let msg = format!(
-            "{} does not offer the {name:?} subsystem through the bastion",
-            device.name
-        );
-        return refuse(&channel, &start, &msg).await;
+    let allowed = match &start.subsystem {
+        Some(name) => match transfer::decide(&bastion, &id, &device, name).await {
+            Ok(a) => Some(a),
+            Err(msg) => return refuse(&channel, &start, &msg).await,
+        },
+        None => None,
+    };
+    if start
+        .command
+        .as_deref()
+        .is_some_and(transfer::is_legacy_scp)
+    {
+        return refuse(&channel, &start, transfer::LEGACY_SCP).await;
     }
     let verdict = bastion
         .authz
@@ -52,7 +59,11 @@ pub(super) async fn run(
         id.user,
         id.roles_display(),
         device.name,
-        start.command.as_deref().unwrap_or("interactive shell")
+        match (&start.subsystem, &start.command) {
+            (Some(s), _) => format!("{s} file transfer"),
+            (None, Some(c)) => c.clone(),
+            (None, None) => "interactive shell".into(),
+        }
     );
     let mut guard = match Guard::open(
         &bastion,
@@ -86,14 +97,24 @@ pub(super) async fn run(
     guard
         .begin(
             "connect",
-            json!({ "kind": device.kind.as_str(), "command": start.command, "forced": start.forced }),
+            json!({
+                "kind": device.kind.as_str(),
+                "command": start.command,
+                "forced": start.forced,
+                "subsystem": start.subsystem,
+            }),
         )
         .await;
-    let record_input = device
-        .record_input
-        .unwrap_or(bastion.config.recording.input);
+    // A transfer's bytes are files, not a terminal: they are not taped.
+    let tape = bridge::Tape {
+        input: allowed.is_none()
+            && device
+                .record_input
+                .unwrap_or(bastion.config.recording.input),
+        output: allowed.is_none(),
+    };
     let pty = start.pty.is_some();
-    let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, record_input, pty).await;
+    let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, tape, pty).await;
     guard.finish(&stop, ending).await;
 }
 
@@ -151,6 +172,7 @@ async fn connect(
         rows,
         command: start.command.clone(),
         pty: start.pty.is_some(),
+        subsystem: start.subsystem.clone(),
     };
     Ok(match early {
         Some(early) => early.start(&bastion.connectors, &cred, &req).await?,

@@ -19,6 +19,7 @@ mod ledger;
 mod outbox;
 mod recovery;
 mod requests;
+mod transfer;
 
 pub use console_link::register as register_console;
 pub use credential::credential;
