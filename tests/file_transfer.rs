@@ -11,7 +11,9 @@ use common::{text, Lab, LabOptions};
 use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
 
 const POLICY: &str = "p, role:admin, *, *, allow\n\
-                      p, role:netops, site:ams1 & type:switch, connect, allow\n";
+                      p, role:netops, site:ams1 & type:switch, connect, allow\n\
+                      p, role:reader, sw1, connect, allow\n\
+                      p, role:reader, sw1, file.download, allow\n";
 
 struct TransferLab {
     lab: Lab,
@@ -19,6 +21,8 @@ struct TransferLab {
     admin: PathBuf,
     /// bob: role netops, `connect` only.
     netops: PathBuf,
+    /// carol: role reader, `file.download` only.
+    reader: PathBuf,
     /// A folder on the device both sides can write.
     remote: tempfile::TempDir,
     _sshd: TestSshd,
@@ -26,6 +30,10 @@ struct TransferLab {
 }
 
 fn transfer_lab() -> TransferLab {
+    transfer_lab_with("")
+}
+
+fn transfer_lab_with(limits: &str) -> TransferLab {
     let sshd = TestSshd::start(SshdOptions {
         password: true,
         ..Default::default()
@@ -41,12 +49,15 @@ fn transfer_lab() -> TransferLab {
         inventory: Some(inventory),
         policy: Some(POLICY.into()),
         extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+        limits: limits.to_string(),
         ..Default::default()
     });
     let admin = lab.user("alice", "alice,role:admin");
     let admin = lab.with_devices(&admin, &["sw1"]);
     let netops = lab.user("bob", "bob,role:netops");
     let netops = lab.with_devices(&netops, &["sw1"]);
+    let reader = lab.user("carol", "carol,role:reader");
+    let reader = lab.with_devices(&reader, &["sw1"]);
     let remote = tempfile::tempdir().unwrap();
     let mode = std::os::unix::fs::PermissionsExt::from_mode(0o777);
     std::fs::set_permissions(remote.path(), mode).unwrap();
@@ -54,6 +65,7 @@ fn transfer_lab() -> TransferLab {
         lab,
         admin,
         netops,
+        reader,
         remote,
         _sshd: sshd,
         _creds: creds,
@@ -71,6 +83,28 @@ fn payload(len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// `sha256sum FILE`.
+fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits for the `kind` audit event of `path`, returning its detail.
+fn file_event(lab: &Lab, kind: &str, path: &Path) -> serde_json::Value {
+    let path = path.to_str().unwrap().to_string();
+    let ev = lab.wait_event(kind, |e| e.kind == kind && e.detail["path"] == path);
+    let all = lab.events("file.");
+    ev.unwrap_or_else(|| panic!("no {kind} event for {path}: {all:#?}"))
+        .detail
 }
 
 fn scp(cfg: &Path, from: &str, to: &str) -> Output {
@@ -123,6 +157,93 @@ fn scp_and_sftp_move_files_byte_for_byte() {
     let out = sftp_batch(&t.admin, &batch);
     assert!(out.status.success(), "sftp download: {:?}", text(&out));
     assert_eq!(std::fs::read(&back).unwrap(), data, "downloaded bytes");
+
+    let sum = sha256sum(&local);
+    for kind in ["file.upload", "file.download"] {
+        let d = file_event(&t.lab, kind, &remote);
+        assert_eq!(d["result"], "ok", "{kind}: {d}");
+        assert_eq!(d["bytes"], data.len() as u64, "{kind}: {d}");
+        assert_eq!(d["sha256"], sum, "{kind}: {d}");
+    }
+}
+
+#[test]
+fn an_upload_without_file_upload_is_refused_at_open() {
+    let t = transfer_lab();
+    let local = t.lab.root().join("up.bin");
+    std::fs::write(&local, b"config\n").unwrap();
+    let remote = t.remote.path().join("up.bin");
+    let out = scp(
+        &t.reader,
+        local.to_str().unwrap(),
+        &format!("sw1:{}", remote.display()),
+    );
+    assert!(!out.status.success(), "upload by a reader succeeded");
+    assert!(!remote.exists(), "the file reached the device");
+    let d = file_event(&t.lab, "file.upload", &remote);
+    assert_eq!(d["result"], "refused", "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("file.upload"), "{d}");
+    // Downloads are allowed to the same user.
+    std::fs::write(&remote, b"on the device\n").unwrap();
+    let back = t.lab.root().join("back.bin");
+    let out = scp(
+        &t.reader,
+        &format!("sw1:{}", remote.display()),
+        back.to_str().unwrap(),
+    );
+    assert!(out.status.success(), "download: {:?}", text(&out));
+    assert_eq!(std::fs::read(&back).unwrap(), b"on the device\n");
+}
+
+#[test]
+fn an_upload_over_max_transfer_is_cut_and_audited_refused() {
+    let t = transfer_lab_with("max_transfer = 1048576");
+    let local = t.lab.root().join("big.bin");
+    std::fs::write(&local, payload(3 << 20)).unwrap();
+    let remote = t.remote.path().join("big.bin");
+    let out = scp(
+        &t.admin,
+        local.to_str().unwrap(),
+        &format!("sw1:{}", remote.display()),
+    );
+    assert!(!out.status.success(), "an upload over the cap succeeded");
+    let d = file_event(&t.lab, "file.upload", &remote);
+    assert_eq!(d["result"], "refused", "{d}");
+    assert!(
+        d["reason"].as_str().unwrap().contains("max_transfer"),
+        "{d}"
+    );
+    assert!(d["bytes"].as_u64().unwrap() <= 1 << 20, "{d}");
+    let on_device = std::fs::metadata(&remote).map(|m| m.len()).unwrap_or(0);
+    assert!(on_device <= 1 << 20, "{on_device} bytes reached the device");
+}
+
+#[test]
+fn an_upload_whose_client_is_killed_is_audited_interrupted() {
+    let t = transfer_lab();
+    let local = t.lab.root().join("huge.bin");
+    std::fs::write(&local, payload(256 << 20)).unwrap();
+    let remote = t.remote.path().join("huge.bin");
+    let mut child = Command::new("scp")
+        .arg("-F")
+        .arg(&t.admin)
+        .arg(&local)
+        .arg(format!("sw1:{}", remote.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_condition(
+        "the upload under way",
+        std::time::Duration::from_secs(20),
+        || std::fs::metadata(&remote).is_ok_and(|m| m.len() > 0),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let d = file_event(&t.lab, "file.upload", &remote);
+    assert_eq!(d["result"], "interrupted", "{d}");
+    assert!(d["bytes"].as_u64().unwrap() < 256 << 20, "{d}");
 }
 
 #[test]

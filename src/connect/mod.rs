@@ -45,6 +45,7 @@ pub use crate::store::{HostKeys, MemoryHostKeys};
 pub use hostkey::fingerprint;
 pub use ipmi_sol::{bmc_target, IpmiSolConnector};
 pub use lines::{Line, Lines, Take};
+pub(crate) use link::LinkEnds;
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
 pub use rawtcp::RawTcpConnector;
 pub use redfish::{redfish_bmc, RedfishConnector, StoreCertPins};

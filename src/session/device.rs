@@ -26,20 +26,10 @@ pub(super) async fn run(
     start: Start,
     early: Option<Early>,
 ) {
-    let allowed = match &start.subsystem {
-        Some(name) => match transfer::decide(&bastion, &id, &device, name).await {
-            Ok(a) => Some(a),
-            Err(msg) => return refuse(&channel, &start, &msg).await,
-        },
-        None => None,
+    let allowed = match transfer::check(&bastion, &id, &device, &start).await {
+        Ok(a) => a,
+        Err(msg) => return refuse(&channel, &start, &msg).await,
     };
-    if start
-        .command
-        .as_deref()
-        .is_some_and(transfer::is_legacy_scp)
-    {
-        return refuse(&channel, &start, transfer::LEGACY_SCP).await;
-    }
     let verdict = bastion
         .authz
         .decide(&id, &device.name, Action::Connect)
@@ -59,11 +49,7 @@ pub(super) async fn run(
         id.user,
         id.roles_display(),
         device.name,
-        match (&start.subsystem, &start.command) {
-            (Some(s), _) => format!("{s} file transfer"),
-            (None, Some(c)) => c.clone(),
-            (None, None) => "interactive shell".into(),
-        }
+        what(&start)
     );
     let mut guard = match Guard::open(
         &bastion,
@@ -94,6 +80,7 @@ pub(super) async fn run(
             return refuse(&channel, &start, &e.to_string()).await;
         }
     };
+    let link = audited(&bastion, &id, &device, &guard, link, allowed);
     guard
         .begin(
             "connect",
@@ -105,17 +92,54 @@ pub(super) async fn run(
             }),
         )
         .await;
-    // A transfer's bytes are files, not a terminal: they are not taped.
-    let tape = bridge::Tape {
-        input: allowed.is_none()
-            && device
-                .record_input
-                .unwrap_or(bastion.config.recording.input),
-        output: allowed.is_none(),
-    };
+    let tape = tape(&bastion, &device, allowed.is_some());
     let pty = start.pty.is_some();
     let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, tape, pty).await;
     guard.finish(&stop, ending).await;
+}
+
+/// What the session runs, for its start marker.
+fn what(start: &Start) -> String {
+    match (&start.subsystem, &start.command) {
+        (Some(s), _) => format!("{s} file transfer"),
+        (None, Some(c)) => c.clone(),
+        (None, None) => "interactive shell".into(),
+    }
+}
+
+/// What is taped: a transfer's bytes are files, not a terminal, and are not.
+fn tape(bastion: &Bastion, device: &Device, transfer: bool) -> bridge::Tape {
+    bridge::Tape {
+        input: !transfer
+            && device
+                .record_input
+                .unwrap_or(bastion.config.recording.input),
+        output: !transfer,
+    }
+}
+
+/// The link as the bridge sees it: for a transfer, every SFTP packet passes the audit.
+fn audited(
+    bastion: &Arc<Bastion>,
+    id: &Identity,
+    device: &Device,
+    guard: &Guard,
+    link: Link,
+    allowed: Option<transfer::Allowed>,
+) -> Link {
+    let Some(allowed) = allowed else {
+        return link;
+    };
+    let cx = super::sftp_relay::Context {
+        bastion: bastion.clone(),
+        id: id.clone(),
+        device: device.name.clone(),
+        session: guard.session_id().to_string(),
+        rec: guard.recorder(),
+    };
+    let max = bastion.config.limits.max_transfer;
+    let tracker = super::sftp_audit::Tracker::new(&device.name, allowed, max);
+    super::sftp_relay::wrap(link, tracker, cx)
 }
 
 /// A line of `device` (its `max_sessions`), waiting for one with a message if all are in

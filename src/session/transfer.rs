@@ -21,6 +21,23 @@ pub struct Allowed {
     pub download: bool,
 }
 
+/// For a session starting as `start`: `Some` for a transfer (what it may do), `None` for
+/// anything else; `Err` is the refusal for the admin (a denied transfer, legacy scp).
+pub async fn check(
+    bastion: &Bastion,
+    id: &Identity,
+    device: &Device,
+    start: &super::Start,
+) -> Result<Option<Allowed>, String> {
+    if start.command.as_deref().is_some_and(is_legacy_scp) {
+        return Err(LEGACY_SCP.into());
+    }
+    match &start.subsystem {
+        Some(name) => decide(bastion, id, device, name).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Decides (audited) whether `id` may transfer files with `device` over `subsystem`;
 /// `Err` is the message for the admin.
 pub async fn decide(
