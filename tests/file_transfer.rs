@@ -164,6 +164,21 @@ fn scp_and_sftp_move_files_byte_for_byte() {
         assert_eq!(d["result"], "ok", "{kind}: {d}");
         assert_eq!(d["bytes"], data.len() as u64, "{kind}: {d}");
         assert_eq!(d["sha256"], sum, "{kind}: {d}");
+        // The session's recording marks the file, and holds none of its bytes.
+        let session = d["session"].as_str().unwrap();
+        let rec_path = t.lab.config.recording_dir.join(format!("{session}.cast"));
+        let rec = common::wait_until("the recording sealed", common::WAIT, || {
+            oobgate::recording::Recording::open(&rec_path).map_err(|e| e.to_string())
+        });
+        let marker = format!("{kind} {}: {} bytes, ok", remote.display(), data.len());
+        assert!(
+            rec.events
+                .iter()
+                .any(|e| e.code == 'm' && e.data == marker.as_bytes()),
+            "no marker {marker:?} in {}",
+            rec_path.display()
+        );
+        assert!(rec.events.iter().all(|e| e.code == 'm'), "bytes were taped");
     }
 }
 

@@ -240,3 +240,7 @@ impl Tracker {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "sftp_audit_tests.rs"]
+mod tests;
