@@ -304,3 +304,21 @@ fn legacy_scp_is_refused_naming_it() {
     assert!(format!("{o}{e}").contains("scp -O"), "{o} {e}");
     assert!(!remote.exists(), "the file reached the device");
 }
+
+#[test]
+fn sftp_to_the_bastion_itself_is_refused_naming_the_subsystem() {
+    let t = transfer_lab();
+    let out = Command::new("sftp")
+        .arg("-F")
+        .arg(&t.admin)
+        .args(["-b", "/dev/null", "bastion"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("sftp");
+    let (o, e) = text(&out);
+    assert!(!out.status.success(), "sftp to the bastion succeeded");
+    assert!(
+        e.contains("the bastion offers no \"sftp\" subsystem"),
+        "{o} {e}"
+    );
+}
