@@ -13,7 +13,9 @@ use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER}
 const POLICY: &str = "p, role:admin, *, *, allow\n\
                       p, role:netops, site:ams1 & type:switch, connect, allow\n\
                       p, role:reader, sw1, connect, allow\n\
-                      p, role:reader, sw1, file.download, allow\n";
+                      p, role:reader, sw1, file.download, allow\n\
+                      p, role:uploader, sw1, connect, allow\n\
+                      p, role:uploader, sw1, file.upload, allow\n";
 
 struct TransferLab {
     lab: Lab,
@@ -320,5 +322,31 @@ fn sftp_to_the_bastion_itself_is_refused_naming_the_subsystem() {
     assert!(
         e.contains("the bastion offers no \"sftp\" subsystem"),
         "{o} {e}"
+    );
+}
+
+#[test]
+fn a_download_without_file_download_is_refused_at_open() {
+    let t = transfer_lab();
+    let cfg = t.lab.user("dave", "dave,role:uploader");
+    let cfg = t.lab.with_devices(&cfg, &["sw1"]);
+    let remote = t.remote.path().join("secret.cfg");
+    std::fs::write(&remote, b"enable secret\n").unwrap();
+    let back = t.lab.root().join("secret.cfg");
+    let out = scp(
+        &cfg,
+        &format!("sw1:{}", remote.display()),
+        back.to_str().unwrap(),
+    );
+    assert!(!out.status.success(), "download by an uploader succeeded");
+    assert!(
+        std::fs::read(&back).map_or(true, |b| b.is_empty()),
+        "the file's bytes came back"
+    );
+    let d = file_event(&t.lab, "file.download", &remote);
+    assert_eq!(d["result"], "refused", "{d}");
+    assert!(
+        d["reason"].as_str().unwrap().contains("file.download"),
+        "{d}"
     );
 }
