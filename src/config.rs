@@ -144,6 +144,8 @@ struct RawLimits {
     max_unauthenticated_per_source: usize,
     #[serde(default = "default_failures_per_source")]
     max_failures_per_source_per_minute: usize,
+    #[serde(default = "default_max_transfer")]
+    max_transfer: u64,
 }
 
 impl Default for RawLimits {
@@ -159,6 +161,7 @@ impl Default for RawLimits {
             max_unauthenticated: default_unauthenticated(),
             max_unauthenticated_per_source: default_unauthenticated_per_source(),
             max_failures_per_source_per_minute: default_failures_per_source(),
+            max_transfer: default_max_transfer(),
         }
     }
 }
@@ -174,6 +177,9 @@ fn default_auth_timeout() -> Duration {
 }
 fn default_max_cert_ttl() -> Duration {
     Duration::from_secs(24 * 3600)
+}
+fn default_max_transfer() -> u64 {
+    u64::MAX
 }
 fn default_max_connections() -> usize {
     512
@@ -322,6 +328,8 @@ pub struct Limits {
     /// An address whose connections ended this many times without a login in the last
     /// minute is refused until the count drops.
     pub max_failures_per_source_per_minute: usize,
+    /// The most bytes one file may move in a transfer (SFTP); no limit by default.
+    pub max_transfer: u64,
 }
 
 impl Config {
@@ -425,6 +433,7 @@ impl Config {
                 max_unauthenticated: raw.limits.max_unauthenticated,
                 max_unauthenticated_per_source: raw.limits.max_unauthenticated_per_source,
                 max_failures_per_source_per_minute: raw.limits.max_failures_per_source_per_minute,
+                max_transfer: raw.limits.max_transfer,
             },
             recording: raw.recording,
             secrets: raw

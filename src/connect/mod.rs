@@ -45,6 +45,7 @@ pub use crate::store::{HostKeys, MemoryHostKeys};
 pub use hostkey::fingerprint;
 pub use ipmi_sol::{bmc_target, IpmiSolConnector};
 pub use lines::{Line, Lines, Take};
+pub(crate) use link::LinkEnds;
 pub use link::{EndReason, Link, LinkControl, LinkEvent, LINK_BUFFER};
 pub use rawtcp::RawTcpConnector;
 pub use redfish::{redfish_bmc, RedfishConnector, StoreCertPins};
@@ -80,6 +81,8 @@ pub struct LinkRequest {
     pub command: Option<String>,
     /// Whether to request a pseudo-terminal.
     pub pty: bool,
+    /// A subsystem (`sftp`) to start instead of the shell or command.
+    pub subsystem: Option<String>,
 }
 
 impl LinkRequest {
@@ -91,6 +94,7 @@ impl LinkRequest {
             rows,
             command: None,
             pty: true,
+            subsystem: None,
         }
     }
 
@@ -102,6 +106,7 @@ impl LinkRequest {
             rows: 24,
             command: Some(command.into()),
             pty: false,
+            subsystem: None,
         }
     }
 }

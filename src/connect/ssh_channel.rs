@@ -84,15 +84,20 @@ async fn start_session(
             .await?;
         asked.push("pty");
     }
-    match &req.command {
-        Some(cmd) => channel.exec(true, cmd.as_bytes()).await?,
-        None => channel.request_shell(true).await?,
+    match (&req.subsystem, &req.command) {
+        (Some(name), _) => {
+            channel.request_subsystem(true, name).await?;
+            asked.push("subsystem");
+        }
+        (None, Some(cmd)) => {
+            channel.exec(true, cmd.as_bytes()).await?;
+            asked.push("command");
+        }
+        (None, None) => {
+            channel.request_shell(true).await?;
+            asked.push("shell");
+        }
     }
-    asked.push(if req.command.is_some() {
-        "command"
-    } else {
-        "shell"
-    });
     let mut pending = Vec::new();
     let mut answered = 0;
     while answered < asked.len() {

@@ -208,7 +208,7 @@ impl TestSshd {
             "ListenAddress 127.0.0.1\nHostKey {hk}\nPidFile none\nStrictModes no\n\
              UsePAM {pam}\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication {kbd}\n\
              PubkeyAuthentication yes\nAuthorizedKeysFile {keys}\nPermitRootLogin prohibit-password\n\
-             SetEnv SHLVL=1\nLogLevel VERBOSE\n{extra}\n",
+             SetEnv SHLVL=1\nLogLevel VERBOSE\nSubsystem sftp internal-sftp\n{extra}\n",
             hk = d.join("host_key").display(),
             pam = yes_no(self.opts.keyboard_interactive),
             pw = yes_no(self.opts.password),

@@ -45,6 +45,16 @@ macro_rules! session_requests {
             session.channel_success(channel)
         }
 
+        // Accepted here; the session task decides (and refuses with a message naming why).
+        async fn subsystem_request(
+            &mut self,
+            channel: ChannelId,
+            _name: &str,
+            session: &mut Session,
+        ) -> Result<(), Self::Error> {
+            session.channel_success(channel)
+        }
+
         // The bastion forwards no agent and no X11 display, whatever the certificate
         // permits: a device session must not reach the admin's keys or screen.
         async fn x11_request(

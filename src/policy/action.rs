@@ -26,6 +26,10 @@ pub enum Action {
     FirmwareUpdate,
     /// Read a BMC's event log (`bmc-log`).
     BmcLog,
+    /// Write files to a device over SFTP (`sftp -J`, `scp -J`).
+    FileUpload,
+    /// Read files from a device over SFTP (`sftp -J`, `scp -J`).
+    FileDownload,
     /// Forward TCP to a device.
     Forward,
     /// Ask for time-bound access to a device.
@@ -42,7 +46,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in documentation order.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::Connect,
         Action::ConsoleRead,
         Action::ConsoleWrite,
@@ -53,6 +57,8 @@ impl Action {
         Action::MediaControl,
         Action::FirmwareUpdate,
         Action::BmcLog,
+        Action::FileUpload,
+        Action::FileDownload,
         Action::Forward,
         Action::Request,
         Action::Approve,
@@ -74,6 +80,8 @@ impl Action {
             Action::MediaControl => "media.control",
             Action::FirmwareUpdate => "firmware.update",
             Action::BmcLog => "bmc.log",
+            Action::FileUpload => "file.upload",
+            Action::FileDownload => "file.download",
             Action::Forward => "forward",
             Action::Request => "request",
             Action::Approve => "approve",

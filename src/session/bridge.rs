@@ -134,6 +134,15 @@ async fn admin_message(
     }))
 }
 
+/// Which directions of the session go to the recording.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tape {
+    /// The admin's input.
+    pub input: bool,
+    /// The device's output.
+    pub output: bool,
+}
+
 /// How the device's side of the session went.
 #[derive(Default)]
 struct DeviceEnd {
@@ -148,7 +157,7 @@ pub(super) async fn run(
     link: Link,
     channel: Channel<Msg>,
     handle: &Handle,
-    record_input: bool,
+    tape: Tape,
     pty: bool,
 ) -> (Stop, Ending) {
     let mut observers = guard.device().require_observer.then(|| guard.observers());
@@ -166,7 +175,7 @@ pub(super) async fn run(
         read,
         control.clone(),
         guard.recorder(),
-        record_input,
+        tape.input,
         activity.clone(),
         observers.clone(),
     ));
@@ -178,8 +187,8 @@ pub(super) async fn run(
             biased;
             // Device output is read only when the previous write to the admin went out.
             ev = events.recv(), if !out.busy() => match ev {
-                Some(LinkEvent::Data(b)) => shown(&mut out, &activity, &rec, b, To::Stdout),
-                Some(LinkEvent::Stderr(b)) => shown(&mut out, &activity, &rec, b, To::Stderr),
+                Some(LinkEvent::Data(b)) => shown(&mut out, &activity, &rec, tape.output, b, To::Stdout),
+                Some(LinkEvent::Stderr(b)) => shown(&mut out, &activity, &rec, tape.output, b, To::Stderr),
                 // The admin's EOF goes with the close: nothing can be said after it, and
                 // the device's exit status or signal may still call for a notice.
                 Some(LinkEvent::Eof) => {}
@@ -235,18 +244,19 @@ pub(super) async fn run(
     (stop, ending)
 }
 
-/// Device output for the admin's `to` stream, handed to the recorder before the admin
-/// sees it (both streams are the recording's output, as a terminal shows them).
+/// Device output for the admin's `to` stream, handed to the recorder (when `tape`) before
+/// the admin sees it (both streams are the recording's output, as a terminal shows them).
 fn shown<'a>(
     out: &mut Outbox<'a>,
     activity: &Activity,
     rec: &RecordingSender,
+    tape: bool,
     b: bytes::Bytes,
     to: To,
 ) {
     activity.shown(b.len());
     let (rec, recorded) = (rec.clone(), b.clone());
-    out.send(b, to, async move { rec.output(recorded).await });
+    out.send(b, to, async move { !tape || rec.output(recorded).await });
 }
 
 /// Tells the admin why the session ended (if there is something to tell), passes on the

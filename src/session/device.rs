@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::bridge;
 use super::guard::Guard;
-use super::{credential, refuse, SessionError, Start};
+use super::{credential, refuse, transfer, SessionError, Start};
 use crate::bastion::Bastion;
 use crate::connect::{Early, Line, Link, LinkRequest, Take};
 use crate::identity::Identity;
@@ -26,13 +26,10 @@ pub(super) async fn run(
     start: Start,
     early: Option<Early>,
 ) {
-    if let Some(name) = &start.subsystem {
-        let msg = format!(
-            "{} does not offer the {name:?} subsystem through the bastion",
-            device.name
-        );
-        return refuse(&channel, &start, &msg).await;
-    }
+    let allowed = match transfer::check(&bastion, &id, &device, &start).await {
+        Ok(a) => a,
+        Err(msg) => return refuse(&channel, &start, &msg).await,
+    };
     let verdict = bastion
         .authz
         .decide(&id, &device.name, Action::Connect)
@@ -52,7 +49,7 @@ pub(super) async fn run(
         id.user,
         id.roles_display(),
         device.name,
-        start.command.as_deref().unwrap_or("interactive shell")
+        what(&start)
     );
     let mut guard = match Guard::open(
         &bastion,
@@ -90,17 +87,21 @@ pub(super) async fn run(
             return refuse(&channel, &start, &e.to_string()).await;
         }
     };
+    let link = audited(&bastion, &id, &device, &guard, link, allowed);
     guard
         .begin(
             "connect",
-            json!({ "kind": device.kind.as_str(), "command": start.command, "forced": start.forced }),
+            json!({
+                "kind": device.kind.as_str(),
+                "command": start.command,
+                "forced": start.forced,
+                "subsystem": start.subsystem,
+            }),
         )
         .await;
-    let record_input = device
-        .record_input
-        .unwrap_or(bastion.config.recording.input);
+    let tape = tape(&bastion, &device, allowed.is_some());
     let pty = start.pty.is_some();
-    let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, record_input, pty).await;
+    let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, tape, pty).await;
     guard.finish(&stop, ending).await;
 }
 
@@ -148,6 +149,50 @@ async fn notice(channel: &Channel<Msg>, start: &Start, note: String) {
     } else {
         let _ = channel.extended_data_bytes(1, note.into_bytes()).await;
     }
+}
+
+/// What the session runs, for its start marker.
+fn what(start: &Start) -> String {
+    match (&start.subsystem, &start.command) {
+        (Some(s), _) => format!("{s} file transfer"),
+        (None, Some(c)) => c.clone(),
+        (None, None) => "interactive shell".into(),
+    }
+}
+
+/// What is taped: a transfer's bytes are files, not a terminal, and are not.
+fn tape(bastion: &Bastion, device: &Device, transfer: bool) -> bridge::Tape {
+    bridge::Tape {
+        input: !transfer
+            && device
+                .record_input
+                .unwrap_or(bastion.config.recording.input),
+        output: !transfer,
+    }
+}
+
+/// The link as the bridge sees it: for a transfer, every SFTP packet passes the audit.
+fn audited(
+    bastion: &Arc<Bastion>,
+    id: &Identity,
+    device: &Device,
+    guard: &Guard,
+    link: Link,
+    allowed: Option<transfer::Allowed>,
+) -> Link {
+    let Some(allowed) = allowed else {
+        return link;
+    };
+    let cx = super::sftp_relay::Context {
+        bastion: bastion.clone(),
+        id: id.clone(),
+        device: device.name.clone(),
+        session: guard.session_id().to_string(),
+        rec: guard.recorder(),
+    };
+    let max = bastion.config.limits.max_transfer;
+    let tracker = super::sftp_audit::Tracker::new(&device.name, allowed, max);
+    super::sftp_relay::wrap(link, tracker, cx)
 }
 
 /// A line of `device` (its `max_sessions`), waiting for one with a message if all are in
@@ -204,6 +249,7 @@ async fn connect(
         rows,
         command: start.command.clone(),
         pty: start.pty.is_some(),
+        subsystem: start.subsystem.clone(),
     };
     Ok(match early {
         Some(early) => early.start(&bastion.connectors, &cred, &req).await?,

@@ -20,6 +20,10 @@ pub mod liveness;
 mod outbox;
 mod recovery;
 mod requests;
+mod sftp_audit;
+mod sftp_relay;
+mod sftp_wire;
+mod transfer;
 
 pub use console_link::register as register_console;
 pub use credential::credential;
