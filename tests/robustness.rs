@@ -99,7 +99,7 @@ fn a_recording_at_its_size_limit_ends_the_session_with_a_message() {
         &stderr
     );
     assert!(
-        stdout.len() < 1_000_000,
+        stdout.len() <= 200_000,
         "{} bytes shown past the limit",
         stdout.len()
     );

@@ -2,9 +2,14 @@
 //! session's forwarding instead of in front of it.
 //!
 //! The session hands each event to the queue before it forwards the bytes, so the
-//! recording never lags the admin by more than [`QUEUE_DEPTH`] events (at most about
-//! 1 MiB of output). The first write error stops the recorder: every later hand-off
-//! reports it, and the session closes; [`RecordingQueue::finish`] returns that error.
+//! recording lags the admin by at most [`QUEUE_DEPTH`] waiting events plus the batch being
+//! written. The size limit (`recording.max_size`) is also checked at the hand-off, on the
+//! bytes handed so far, so nothing past the limit is shown however far the writer lags.
+//! The first write error stops the recorder: every later hand-off reports it, and the
+//! session closes; [`RecordingQueue::finish`] returns that error.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -27,6 +32,7 @@ enum Op {
 pub struct RecordingQueue {
     tx: mpsc::Sender<Op>,
     failure: Failure,
+    budget: Arc<Budget>,
     task: JoinHandle<Result<RecordingSummary>>,
 }
 
@@ -38,6 +44,13 @@ type Failure = std::sync::Arc<std::sync::OnceLock<String>>;
 pub struct RecordingSender {
     tx: mpsc::Sender<Op>,
     failure: Failure,
+    budget: Arc<Budget>,
+}
+
+/// The size limit as seen at the hand-off: bytes of output and input handed so far.
+struct Budget {
+    limit: Option<u64>,
+    handed: AtomicU64,
 }
 
 impl RecordingQueue {
@@ -46,9 +59,14 @@ impl RecordingQueue {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let failure = Failure::default();
         let seen = failure.clone();
+        let budget = Arc::new(Budget {
+            limit: recorder.limit(),
+            handed: AtomicU64::new(0),
+        });
         RecordingQueue {
             tx,
             failure,
+            budget,
             task: tokio::spawn(async move {
                 let r = run(recorder, rx).await;
                 if let Err(e) = &r {
@@ -64,6 +82,7 @@ impl RecordingQueue {
         RecordingSender {
             tx: self.tx.clone(),
             failure: self.failure.clone(),
+            budget: self.budget.clone(),
         }
     }
 
@@ -83,9 +102,25 @@ impl RecordingQueue {
 }
 
 impl RecordingSender {
-    /// Whether the recorder has stopped (on an error, or finished).
+    /// Whether the recorder has stopped (on an error, the size limit, or finished).
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.failure.get().is_some()
+    }
+
+    /// Counts `n` more bytes against the size limit; `false` (and the recorder's
+    /// failure set) once they would pass it.
+    fn within_limit(&self, n: usize) -> bool {
+        let Some(limit) = self.budget.limit else {
+            return true;
+        };
+        let handed = self.budget.handed.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if handed > limit {
+            let _ = self
+                .failure
+                .set(RecordingError::TooLarge { limit }.to_string());
+            return false;
+        }
+        true
     }
 
     /// The error that stopped the recorder, once it is known.
@@ -99,12 +134,12 @@ impl RecordingSender {
 
     /// Records device output; `false` once the recorder has stopped on an error.
     pub async fn output(&self, bytes: Bytes) -> bool {
-        self.send(Op::Output(bytes)).await
+        self.within_limit(bytes.len()) && self.send(Op::Output(bytes)).await
     }
 
     /// Records admin input; `false` once the recorder has stopped on an error.
     pub async fn input(&self, bytes: Bytes) -> bool {
-        self.send(Op::Input(bytes)).await
+        self.within_limit(bytes.len()) && self.send(Op::Input(bytes)).await
     }
 
     /// Records a terminal resize; `false` once the recorder has stopped on an error.

@@ -181,6 +181,11 @@ impl Recorder {
         self
     }
 
+    /// The size limit set with [`Recorder::limited`].
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
     /// Hands every event written from now on to `tap` as well.
     pub fn tapped(mut self, tap: Box<dyn EventTap>) -> Recorder {
         self.taps.push(tap);
