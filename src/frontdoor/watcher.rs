@@ -75,7 +75,10 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
         feed.size,
     );
     let (admin, recorder, end) = (feed.user.clone(), feed.recorder.clone(), feed.end.clone());
-    // An observer's seat is taken before anything else: a four-eyes session starts on it.
+    // The marker goes in first, then the observer's seat is taken (a four-eyes session
+    // starts or resumes on it): nothing the device answers lands before the marker.
+    let role = if args.observe { "observed" } else { "watched" };
+    recorder.marker(format!("{role} by {}", id.user)).await;
     let seat = args.observe.then(|| feed.observe());
     let mut events = feed.follow();
     bastion
@@ -92,8 +95,6 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
                 })),
         )
         .await;
-    let role = if args.observe { "observed" } else { "watched" };
-    recorder.marker(format!("{role} by {}", id.user)).await;
     let from_start = args.from_start;
     let (seen, first) = tokio::task::spawn_blocking(move || catch_up(&path, size, from_start))
         .await
