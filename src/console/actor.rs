@@ -71,6 +71,8 @@ pub(crate) struct Console {
     /// The alert rules' state, and where firings go (never awaited).
     matcher: AlertMatcher,
     alerts: mpsc::Sender<ConsoleAlert>,
+    /// Alerts are being dropped (the queue is full); warned once until one gets through.
+    alerts_dropping: bool,
 }
 
 /// Locks the ring; a poisoned lock still holds valid bytes.
@@ -112,6 +114,7 @@ impl Console {
             status,
             matcher: AlertMatcher::new(spec.alerts),
             alerts,
+            alerts_dropping: false,
         }
     }
 
@@ -224,8 +227,13 @@ impl Console {
                 firing,
             };
             self.log.marker(&alert.marker());
-            if self.alerts.try_send(alert).is_err() {
-                tracing::warn!(console = %self.name, "alert queue full or stopped: alert dropped");
+            match self.alerts.try_send(alert) {
+                Ok(()) => self.alerts_dropping = false,
+                Err(_) if self.alerts_dropping => {}
+                Err(_) => {
+                    self.alerts_dropping = true;
+                    tracing::warn!(console = %self.name, "alert queue full or stopped: alerts dropped (still in the console log)");
+                }
             }
         }
     }
