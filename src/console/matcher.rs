@@ -1,6 +1,6 @@
 //! Alert matching on one console's output, as it arrives.
 //!
-//! Output is cut into lines (`\n`); escape sequences (CSI, OSC, two-byte escapes) and
+//! Output is cut into lines (`\n`); escape sequences (CSI, OSC, charset and other short escapes) and
 //! other control bytes are dropped, so a line split over several link reads, or coloured
 //! by the device, still matches. A line longer than [`MAX_LINE`] is matched in pieces of
 //! that size, so memory per console stays bounded whatever the device prints.
@@ -45,6 +45,8 @@ enum Esc {
     Text,
     /// After ESC.
     Start,
+    /// After `ESC` and intermediate bytes (`ESC ( B`), up to the final byte.
+    Intermediate,
     /// Inside `ESC [ ...` up to its final byte.
     Csi,
     /// Inside `ESC ] ...` up to BEL or `ESC \`.
@@ -131,7 +133,8 @@ impl AlertMatcher {
             (Esc::Text, _) => Esc::Text, // CR, BEL, backspace...
             (Esc::Start, b'[') => Esc::Csi,
             (Esc::Start, b']') => Esc::Osc,
-            (Esc::Start, _) => Esc::Text,
+            (Esc::Start, 0x20..=0x2f) | (Esc::Intermediate, 0x20..=0x2f) => Esc::Intermediate,
+            (Esc::Start, _) | (Esc::Intermediate, _) => Esc::Text,
             (Esc::Csi, 0x40..=0x7e) => Esc::Text,
             (Esc::Csi, _) => Esc::Csi,
             (Esc::Osc, 0x07) => Esc::Text,

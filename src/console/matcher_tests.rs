@@ -21,7 +21,7 @@ async fn a_line_split_over_reads_and_escapes_matches_once() {
     let now = Instant::now();
     assert!(m.output(b"boot ok\r\n[  12.1] Ker", now).is_empty());
     assert!(m.output(b"nel \x1b[1;31mpan", now).is_empty());
-    let fired = m.output(b"ic\x1b[0m - not syncing\r\nnext", now);
+    let fired = m.output(b"ic\x1b(B\x1b[0m - not syncing\r\nnext", now);
     assert_eq!(
         fired,
         vec![Firing {
