@@ -1,6 +1,7 @@
 //! Console alerts on a real console: a program on a pty (socat) opened by the bastion as a
 //! local serial console, printing a kernel panic and then a flood of them; the audit log,
-//! the console's continuous log and a webhook receiver see the alerts.
+//! the console's continuous log and a webhook receiver see the alerts; and the same
+//! device behind a real console server (ser2net) counting failed logins.
 
 mod common;
 
@@ -33,10 +34,15 @@ impl Drop for Device {
 }
 
 fn device() -> Device {
+    device_running(PROGRAM)
+}
+
+/// A console program `program` on a pty (run in the pty's folder).
+fn device_running(program_text: &str) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let pty = dir.path().join("ttyS0");
     let program = dir.path().join("console.sh");
-    std::fs::write(&program, PROGRAM).unwrap();
+    std::fs::write(&program, program_text).unwrap();
     std::fs::set_permissions(
         &program,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
@@ -173,4 +179,91 @@ fn kernel_panic_alerts_once_per_holdoff_with_the_flood_counted() {
         alert_markers[1].ends_with("(1000 more held back)"),
         "{alert_markers:?}"
     );
+}
+
+/// A ser2net raw TCP port onto `pty`; killed on drop.
+struct Ser2net(Child, u16);
+
+impl Drop for Ser2net {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ser2net(dir: &Path, pty: &Path) -> Ser2net {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.join("ser2net.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "%YAML 1.1\n---\nconnection: &con0\n  accepter: tcp,127.0.0.1,{port}\n  \
+             connector: serialdev,{},115200n81,local\n",
+            pty.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("ser2net")
+        .args(["-n", "-d", "-c"])
+        .arg(&cfg)
+        .arg("-P")
+        .arg(dir.join("ser2net.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ser2net (scripts/test installs it)");
+    let server = Ser2net(child, port);
+    common::wait_until(
+        &format!("ser2net listening on 127.0.0.1:{port}"),
+        common::WAIT,
+        || std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| ()),
+    );
+    server
+}
+
+#[test]
+fn five_failed_logins_in_a_minute_behind_a_console_server_alert_once() {
+    // Nine failures: the fifth fires, the four after it do not reach five again.
+    let dev = device_running(
+        "#!/bin/sh\nsleep 1\ni=1; while [ $i -le 9 ]; do printf 'Login incorrect\\r\\n'; \
+         i=$((i+1)); done\necho LOGINS-DONE\nwhile read l; do :; done\n",
+    );
+    let server = ser2net(dev.dir.path(), &dev.pty);
+    let inventory = format!(
+        "[[device]]\nname = \"sw1-console\"\nkind = \"serial\"\naddress = \"raw://127.0.0.1:{}\"\n\
+         always_on = true\n",
+        server.1
+    );
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        extra: "[[alert]]\nname = \"login-failures\"\nregex = \"Login incorrect\"\n\
+                consoles = [\"sw1-console\"]\ncount = 5\nwithin = \"1m\"\n"
+            .into(),
+        ..Default::default()
+    });
+    let log_dir = lab.config.data_dir.join("consoles/sw1-console");
+    // Markers are written with the output, so once the last line is logged every firing is.
+    let markers = common::wait_until("all the logins in the console log", common::WAIT, || {
+        let (out, markers) = console_log(&log_dir);
+        if out.contains("LOGINS-DONE") {
+            Ok(markers)
+        } else {
+            Err(out)
+        }
+    });
+    let alert_markers: Vec<_> = markers.iter().filter(|m| m.starts_with("alert ")).collect();
+    assert_eq!(
+        alert_markers,
+        ["alert login-failures: Login incorrect"],
+        "{markers:?}"
+    );
+    let fired = alerts(&lab, 1);
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["rule"], "login-failures");
+    assert_eq!(fired[0]["console"], "sw1-console");
+    assert_eq!(fired[0]["line"], "Login incorrect");
 }
