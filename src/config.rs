@@ -79,6 +79,8 @@ struct RawConfig {
     store: crate::store::StoreConfig,
     #[serde(default)]
     node: crate::store::NodeConfig,
+    #[serde(default)]
+    alert: Vec<crate::console::AlertConfig>,
 }
 
 /// How `oobgate serve` writes its log to stderr (top-level `log_format`).
@@ -284,6 +286,8 @@ pub struct Config {
     pub store: crate::store::StoreConfig,
     /// This node's name (`[node] name`, default the host name).
     pub node_name: String,
+    /// Console alert rules (`[[alert]]`), checked (every regex compiles).
+    pub alerts: Vec<crate::console::AlertConfig>,
 }
 
 /// Authentication settings (`[auth]`).
@@ -468,6 +472,11 @@ impl Config {
             },
             node_name: raw.node.resolved_name(),
             store: raw.store,
+            alerts: {
+                crate::console::validate_alerts(&raw.alert)
+                    .map_err(|(key, reason)| invalid(&key, reason))?;
+                raw.alert
+            },
         })
     }
 

@@ -268,6 +268,22 @@ fn check_reports_malformed_files_by_name_and_line() {
     assert!(stderr.contains("policy.csv"), "{stderr}");
     assert!(stderr.contains("line 2"), "{stderr}");
 
+    std::fs::write(&pol, "p, role:admin, *, *, allow\n").unwrap();
+    let good_cfg = std::fs::read_to_string(&lab.config_path).unwrap();
+    std::fs::write(
+        &lab.config_path,
+        format!(
+            "{good_cfg}\n[[alert]]\nname = \"sys\"\nregex = \"%SYS-2-(\"\nconsoles = [\"sw1\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = lab.oobgate(&["check"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("alert[0] (\"sys\")"), "{stderr}");
+    assert!(stderr.contains("does not compile"), "{stderr}");
+    std::fs::write(&lab.config_path, good_cfg).unwrap();
+
     let cfg = lab.root().join("bad.toml");
     std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nlisten_port = 3\n").unwrap();
     let out = common::run(

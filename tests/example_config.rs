@@ -83,6 +83,7 @@ fn commented_settings_of_the_example_are_real_keys() {
         .unwrap_or_else(|e| panic!("{e}\n{out}"));
     assert_eq!(c.audit.syslog.unwrap().to_string(), "tcp://siem.mgmt:6514");
     assert!(c.webhook.is_some() && c.secrets.vault.is_some());
+    assert_eq!(c.alerts.len(), 1, "the commented [[alert]] example");
     assert!(c.auth.revoked.is_some() && c.secrets.local_file.is_some());
     assert!(c.store.postgres.is_some());
     assert_eq!(c.node_name, "bastion-a");
@@ -99,4 +100,28 @@ fn bad_audit_and_log_settings_name_the_key() {
     let c = minimal("log_format = \"json\"\n[audit]\nsyslog = \"udp://127.0.0.1:514\"\n").unwrap();
     assert_eq!(c.log_format, LogFormat::Json);
     assert_eq!(c.audit.syslog.unwrap().to_string(), "udp://127.0.0.1:514");
+}
+
+#[test]
+fn readme_alert_examples_load_and_a_bad_regex_names_the_rule() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("\n[[alert]] ").expect("README shows [[alert]]");
+    let end = start + readme[start..].find("\n[media]").expect("[media] follows");
+    let c = minimal(&readme[start..end]).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<_> = c.alerts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kernel-panic",
+            "cisco-critical",
+            "login-failures",
+            "flapping-link"
+        ]
+    );
+    let e = minimal("[[alert]]\nname = \"sys\"\nregex = \"%SYS-2-[\"\nconsoles = [\"sw1\"]\n")
+        .unwrap_err();
+    assert!(
+        e.contains("alert[0] (\"sys\")") && e.contains("does not compile"),
+        "{e}"
+    );
 }

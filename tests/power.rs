@@ -225,3 +225,52 @@ fn sol_console_through_the_bastion_marks_power_actions() {
     assert!(logged.contains("power cycle srv12"), "{logged}");
     assert!(!logged.contains(BMC_PASSWORD));
 }
+
+#[test]
+fn sol_console_output_fires_an_alert_with_nobody_attached() {
+    use std::io::Write;
+    let (sim, mut serial) = IpmiSim::start_with_serial();
+    let (_creds, file) = common::credentials_file("bmc/srv12", BMC_USER, BMC_PASSWORD);
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(format!(
+            "[[device]]\nname = \"srv12-sol\"\nkind = \"ipmi-sol\"\naddress = \"{}\"\n\
+             labels = {{ server = \"srv12\" }}\ncredential = \"bmc/srv12\"\nalways_on = true\n",
+            sim.address
+        )),
+        policy: Some("p, role:ops, server:srv12, *, allow\n".into()),
+        extra: format!(
+            "[secrets]\nlocal_file = \"{}\"\n\n[[alert]]\nname = \"panic\"\n\
+             regex = \"Kernel panic\"\nlabels = {{ server = \"srv12\" }}\n",
+            file.display()
+        ),
+        ..Default::default()
+    });
+    let ops = lab.user("olga", "olga,role:ops");
+    let ops = lab.with_devices(&ops, &["srv12-sol"]);
+    common::wait_until("the SOL console up", common::WAIT, || {
+        let (list, _) = text(&lab.ssh(&ops, &["consoles"]));
+        if list.contains("srv12-sol") && list.contains(" up ") {
+            Ok(())
+        } else {
+            Err(list)
+        }
+    });
+    serial
+        .write_all(b"[  7.0] Kernel panic - not syncing: Attempted to kill init!\r\n")
+        .unwrap();
+    let ev = common::wait_until("a console.alert", common::WAIT, || {
+        let ev = lab.events("console.alert");
+        if ev.is_empty() {
+            Err("none yet")
+        } else {
+            Ok(ev)
+        }
+    });
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].device.as_deref(), Some("srv12-sol"));
+    assert_eq!(ev[0].detail["rule"], "panic");
+    assert_eq!(
+        ev[0].detail["line"],
+        "[  7.0] Kernel panic - not syncing: Attempted to kill init!"
+    );
+}

@@ -131,6 +131,15 @@ impl Bastion {
         let notifier =
             Notifier::with_metrics(config.webhook.as_ref(), &bastion_name, metrics.clone())?;
         let consoles = ConsoleBroker::new(config.data_dir.join("consoles"), Default::default());
+        if let Some(alerts) = consoles.take_alerts() {
+            let forward = crate::console::forward_alerts(
+                alerts,
+                stores.audit.clone(),
+                notifier.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(forward);
+        }
         let live = LiveSessions::default();
         let authz = Authorizer::new(policy.clone(), stores.access.clone(), stores.audit.clone())
             .with_metrics(metrics.clone());

@@ -26,7 +26,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connect::{self, Link, LinkControl, LinkEvent};
 
+use super::alert_sink::ConsoleAlert;
 use super::log::ConsoleLog;
+use super::matcher::{AlertMatcher, Firing};
 use super::peer::{Delivery, Peer};
 use super::protocol::{Cmd, PeerId};
 use super::ring::{lock, Ring};
@@ -66,6 +68,11 @@ pub(crate) struct Console {
     /// The writer was told input is being dropped; cleared once the queue drains.
     pub(super) told_input_full: bool,
     status: watch::Sender<ConsoleStatus>,
+    /// The alert rules' state, and where firings go (never awaited).
+    matcher: AlertMatcher,
+    alerts: mpsc::Sender<ConsoleAlert>,
+    /// Alerts are being dropped (the queue is full); warned once until one gets through.
+    alerts_dropping: bool,
 }
 
 /// Locks the ring; a poisoned lock still holds valid bytes.
@@ -77,6 +84,7 @@ impl Console {
         log: ConsoleLog,
         ring: Arc<Mutex<Ring>>,
         status: watch::Sender<ConsoleStatus>,
+        alerts: mpsc::Sender<ConsoleAlert>,
     ) -> Self {
         let (open_tx, open_rx) = mpsc::channel(2);
         Console {
@@ -104,6 +112,9 @@ impl Console {
             pending_bytes: 0,
             told_input_full: false,
             status,
+            matcher: AlertMatcher::new(spec.alerts),
+            alerts,
+            alerts_dropping: false,
         }
     }
 
@@ -201,9 +212,30 @@ impl Console {
         }
         lock(&self.ring).push(&bytes);
         self.log.output(&bytes);
+        let fired = self.matcher.output(&bytes, Instant::now());
+        self.fire(fired);
         self.broadcast(bytes);
         let logged = self.log.bytes_logged();
         self.status.send_modify(|s| s.bytes_logged = logged);
+    }
+
+    /// Marks the log with each firing and queues it for the audit log and the webhook.
+    fn fire(&mut self, fired: Vec<Firing>) {
+        for firing in fired {
+            let alert = ConsoleAlert {
+                console: self.name.clone(),
+                firing,
+            };
+            self.log.marker(&alert.marker());
+            match self.alerts.try_send(alert) {
+                Ok(()) => self.alerts_dropping = false,
+                Err(_) if self.alerts_dropping => {}
+                Err(_) => {
+                    self.alerts_dropping = true;
+                    tracing::warn!(console = %self.name, "alert queue full or stopped: alerts dropped (still in the console log)");
+                }
+            }
+        }
     }
 
     /// Hands `msg` to every attached user; those who are gone are detached.
@@ -265,6 +297,10 @@ impl Console {
         self.opener = None;
         match res {
             Ok(link) => {
+                if matches!(self.link_state, LinkState::Down(_)) {
+                    let fired = self.matcher.reconnected(Instant::now());
+                    self.fire(fired);
+                }
                 self.events = Some(link.events);
                 self.control = Some(link.control);
                 self.up_since = Some(Instant::now());

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::actor::Console;
+use super::alert_sink::{ConsoleAlert, ALERT_QUEUE};
 use super::attachment::Attachment;
 use super::log::ConsoleLog;
 use super::protocol::{Cmd, PeerId};
@@ -39,6 +40,8 @@ struct Inner {
     consoles: Mutex<BTreeMap<String, Handle>>,
     cancel: CancellationToken,
     tasks: TaskTracker,
+    alert_tx: mpsc::Sender<ConsoleAlert>,
+    alert_rx: Mutex<Option<mpsc::Receiver<ConsoleAlert>>>,
 }
 
 /// The console broker. Cloning is cheap; all clones share the same consoles.
@@ -81,6 +84,7 @@ fn check_name(name: &str) -> Result<()> {
 impl ConsoleBroker {
     /// A broker logging under `log_dir/<console>/`.
     pub fn new(log_dir: PathBuf, opts: BrokerOptions) -> Self {
+        let (alert_tx, alert_rx) = mpsc::channel(ALERT_QUEUE);
         ConsoleBroker {
             inner: Arc::new(Inner {
                 log_dir,
@@ -88,6 +92,8 @@ impl ConsoleBroker {
                 consoles: Mutex::new(BTreeMap::new()),
                 cancel: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                alert_tx,
+                alert_rx: Mutex::new(Some(alert_rx)),
             }),
         }
     }
@@ -130,7 +136,8 @@ impl ConsoleBroker {
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(MAILBOX);
         let (det_tx, det_rx) = mpsc::unbounded_channel();
-        let console = Console::new(spec, opts, log, ring.clone(), status_tx);
+        let alerts = self.inner.alert_tx.clone();
+        let console = Console::new(spec, opts, log, ring.clone(), status_tx, alerts);
         self.inner
             .tasks
             .spawn(console.run(cmd_rx, det_rx, self.inner.cancel.clone()));
@@ -144,6 +151,16 @@ impl ConsoleBroker {
             },
         );
         Ok(())
+    }
+
+    /// The consoles' alert firings (see [`forward_alerts`](super::forward_alerts)); the
+    /// first call takes them, later calls get `None`.
+    pub fn take_alerts(&self) -> Option<mpsc::Receiver<ConsoleAlert>> {
+        self.inner
+            .alert_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Every console's status, by name.

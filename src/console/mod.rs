@@ -22,10 +22,13 @@
 //!   commands for the session layer.
 
 mod actor;
+mod alert;
+mod alert_sink;
 mod attachment;
 mod broker;
 mod escape;
 mod log;
+mod matcher;
 mod peer;
 mod protocol;
 mod ring;
@@ -37,9 +40,12 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use alert::{validate as validate_alerts, AlertConfig, AlertOn, AlertRule};
+pub use alert_sink::{forward as forward_alerts, ConsoleAlert};
 pub use attachment::Attachment;
 pub use broker::ConsoleBroker;
 pub use escape::{EscapeCmd, EscapeItem, EscapeParser, ESCAPE_BYTE, ESCAPE_HELP};
+pub use matcher::Firing;
 pub use peer::ConsoleOutput;
 pub use protocol::WriteRequest;
 pub use spec::{

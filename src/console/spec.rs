@@ -29,6 +29,8 @@ pub struct ConsoleSpec {
     pub open: OpenFn,
     /// Sends a serial break, when the backend can; `None` makes `send_break` an error.
     pub send_break: Option<BreakFn>,
+    /// Alert rules run on the console's output and link (see `[[alert]]`).
+    pub alerts: Vec<super::AlertRule>,
 }
 
 impl fmt::Debug for ConsoleSpec {
@@ -37,6 +39,7 @@ impl fmt::Debug for ConsoleSpec {
             .field("name", &self.name)
             .field("always_on", &self.always_on)
             .field("send_break", &self.send_break.is_some())
+            .field("alerts", &self.alerts.len())
             .finish_non_exhaustive()
     }
 }

@@ -107,6 +107,7 @@ impl FakeFactory {
             name: name.into(),
             always_on,
             open: self.open.clone(),
+            alerts: Vec::new(),
             send_break: None,
         }
     }

@@ -23,6 +23,13 @@ pub fn register(bastion: &Arc<Bastion>, device: &Device) -> crate::console::Resu
         always_on: device.always_on,
         open: opener(Arc::downgrade(bastion), device.clone(), current.clone()),
         send_break: Connectors::can_break(device).then(|| breaker(current)),
+        alerts: bastion
+            .config
+            .alerts
+            .iter()
+            .filter(|rule| rule.applies_to(&device.name, &device.labels))
+            .filter_map(|rule| rule.compile().ok()) // checked when the config loaded
+            .collect(),
     };
     match bastion.consoles.register(spec) {
         Ok(()) | Err(ConsoleError::Duplicate(_)) => Ok(()),

@@ -1,5 +1,6 @@
 //! Broker tests over in-memory fake links (see `testing` for why that is enough).
 
+mod alerts;
 mod defaults;
 mod flow;
 mod link;
