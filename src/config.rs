@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod limits;
+pub use limits::Limits;
+
 /// Errors while loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -60,7 +63,7 @@ struct RawConfig {
     #[serde(default)]
     auth: RawAuth,
     #[serde(default)]
-    limits: RawLimits,
+    limits: Limits,
     #[serde(default)]
     recording: RecordingConfig,
     #[serde(default)]
@@ -123,51 +126,6 @@ impl Default for RawAuth {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    #[serde(default = "default_max_connections")]
-    max_connections: usize,
-    #[serde(default = "default_max_session", with = "humantime_serde")]
-    max_session: Duration,
-    #[serde(default = "default_idle", with = "humantime_serde")]
-    idle_timeout: Duration,
-    #[serde(default = "default_reload", with = "humantime_serde")]
-    reload_interval: Duration,
-    #[serde(default = "default_warning", with = "humantime_serde")]
-    deadline_warning: Duration,
-    #[serde(default = "default_stall", with = "humantime_serde")]
-    stall_timeout: Duration,
-    #[serde(default = "default_line_wait", with = "humantime_serde")]
-    line_wait: Duration,
-    #[serde(default = "default_unauthenticated")]
-    max_unauthenticated: usize,
-    #[serde(default = "default_unauthenticated_per_source")]
-    max_unauthenticated_per_source: usize,
-    #[serde(default = "default_failures_per_source")]
-    max_failures_per_source_per_minute: usize,
-    #[serde(default = "default_max_transfer")]
-    max_transfer: u64,
-}
-
-impl Default for RawLimits {
-    fn default() -> Self {
-        RawLimits {
-            max_connections: default_max_connections(),
-            max_session: default_max_session(),
-            idle_timeout: default_idle(),
-            reload_interval: default_reload(),
-            deadline_warning: default_warning(),
-            stall_timeout: default_stall(),
-            line_wait: default_line_wait(),
-            max_unauthenticated: default_unauthenticated(),
-            max_unauthenticated_per_source: default_unauthenticated_per_source(),
-            max_failures_per_source_per_minute: default_failures_per_source(),
-            max_transfer: default_max_transfer(),
-        }
-    }
-}
-
 fn yes() -> bool {
     true
 }
@@ -180,41 +138,8 @@ fn default_auth_timeout() -> Duration {
 fn default_max_cert_ttl() -> Duration {
     Duration::from_secs(24 * 3600)
 }
-fn default_max_transfer() -> u64 {
-    u64::MAX
-}
-fn default_max_connections() -> usize {
-    512
-}
-fn default_max_session() -> Duration {
-    Duration::from_secs(12 * 3600)
-}
-fn default_idle() -> Duration {
-    Duration::from_secs(3600)
-}
-fn default_warning() -> Duration {
-    Duration::from_secs(300)
-}
-fn default_line_wait() -> Duration {
-    Duration::from_secs(60)
-}
-fn default_unauthenticated() -> usize {
-    100
-}
-fn default_unauthenticated_per_source() -> usize {
-    10
-}
-fn default_failures_per_source() -> usize {
-    30
-}
 fn default_host_cert_validity() -> Duration {
     Duration::from_secs(7 * 24 * 3600)
-}
-fn default_stall() -> Duration {
-    Duration::from_secs(120)
-}
-fn default_reload() -> Duration {
-    Duration::from_secs(2)
 }
 
 /// Recording settings (`[recording]`).
@@ -307,35 +232,6 @@ pub struct AuthConfig {
     pub max_cert_ttl: Duration,
 }
 
-/// Resource and time limits (`[limits]`).
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Concurrent client connections; more are refused at accept.
-    pub max_connections: usize,
-    /// Longest a session may last.
-    pub max_session: Duration,
-    /// A connection idle this long is closed.
-    pub idle_timeout: Duration,
-    /// How often policy, inventory and revocation files are checked for changes.
-    pub reload_interval: Duration,
-    /// How long before a session's deadline the admin is warned.
-    pub deadline_warning: Duration,
-    /// A session whose admin stops reading its output for this long is closed.
-    pub stall_timeout: Duration,
-    /// How long a session waits for a free line of a device at its `max_sessions`.
-    pub line_wait: Duration,
-    /// Unauthenticated connections at once, from everywhere (a pool apart from
-    /// `max_connections`, so they never take the places of admins who logged in).
-    pub max_unauthenticated: usize,
-    /// Unauthenticated connections at once from one address.
-    pub max_unauthenticated_per_source: usize,
-    /// An address whose connections ended this many times without a login in the last
-    /// minute is refused until the count drops.
-    pub max_failures_per_source_per_minute: usize,
-    /// The most bytes one file may move in a transfer (SFTP); no limit by default.
-    pub max_transfer: u64,
-}
-
 impl Config {
     /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
@@ -426,19 +322,7 @@ impl Config {
                 auth_timeout: raw.auth.auth_timeout,
                 max_cert_ttl: raw.auth.max_cert_ttl,
             },
-            limits: Limits {
-                max_connections: raw.limits.max_connections,
-                max_session: raw.limits.max_session,
-                idle_timeout: raw.limits.idle_timeout,
-                reload_interval: raw.limits.reload_interval,
-                deadline_warning: raw.limits.deadline_warning,
-                stall_timeout: raw.limits.stall_timeout,
-                line_wait: raw.limits.line_wait,
-                max_unauthenticated: raw.limits.max_unauthenticated,
-                max_unauthenticated_per_source: raw.limits.max_unauthenticated_per_source,
-                max_failures_per_source_per_minute: raw.limits.max_failures_per_source_per_minute,
-                max_transfer: raw.limits.max_transfer,
-            },
+            limits: raw.limits,
             recording: raw.recording,
             secrets: raw
                 .secrets

@@ -17,6 +17,7 @@ mod access;
 mod audit_log;
 mod config;
 mod counted;
+mod event_query;
 mod forwarding;
 mod hostkeys;
 mod ledger;

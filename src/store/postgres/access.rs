@@ -164,23 +164,7 @@ pub(super) async fn approve(
 ) -> Result<AccessRequest> {
     let tx = client.transaction().await?;
     let req = get_locked(&tx, id, true).await?;
-    if req.state != State::Pending || req.expires <= now {
-        let state = if req.state == State::Pending {
-            State::Expired
-        } else {
-            req.state
-        };
-        return Err(StoreError::WrongState {
-            id,
-            state,
-            verb: "approved",
-        });
-    }
-    if req.approvers.iter().any(|a| a == approver) {
-        return Err(StoreError::Refused(format!(
-            "you already approved request {id}"
-        )));
-    }
+    crate::store::access::check_approvable(&req, approver, now)?;
     tx.execute(
         "INSERT INTO access_approvals (request_id, approver, at) VALUES ($1, $2, $3)",
         &[&id, &approver, &unix(now)],

@@ -166,23 +166,7 @@ pub(super) fn approve(
     {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let req = get(&tx, id)?;
-        if req.state != State::Pending || req.expires <= now {
-            let state = if req.state == State::Pending {
-                State::Expired
-            } else {
-                req.state
-            };
-            return Err(StoreError::WrongState {
-                id,
-                state,
-                verb: "approved",
-            });
-        }
-        if req.approvers.iter().any(|a| a == approver) {
-            return Err(StoreError::Refused(format!(
-                "you already approved request {id}"
-            )));
-        }
+        crate::store::access::check_approvable(&req, approver, now)?;
         tx.execute(
             "INSERT INTO access_approvals (request_id, approver, at) VALUES (?1, ?2, ?3)",
             params![id, approver, unix(now)],

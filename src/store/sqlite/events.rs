@@ -172,31 +172,8 @@ pub(super) fn after(conn: &Connection, id: i64, limit: usize) -> Result<Vec<Even
 
 /// Events matching `f`, oldest first.
 pub(super) fn query(conn: &Connection, f: &EventFilter) -> Result<Vec<EventRow>> {
-    let mut clauses = Vec::new();
-    let mut params: Vec<String> = Vec::new();
-    if let Some(p) = &f.kind_prefix {
-        params.push(format!("{}%", p.replace('%', "\\%").replace('_', "\\_")));
-        clauses.push(format!("kind LIKE ?{} ESCAPE '\\'", params.len()));
-    }
-    for (col, v) in [
-        ("user =", &f.user),
-        ("device =", &f.device),
-        ("ts >=", &f.since),
-        ("ts <", &f.until),
-    ] {
-        if let Some(v) = v {
-            params.push(v.clone());
-            clauses.push(format!("{col} ?{}", params.len()));
-        }
-    }
-    let mut tail = String::new();
-    if !clauses.is_empty() {
-        tail = format!("WHERE {}", clauses.join(" AND "));
-    }
-    tail.push_str(" ORDER BY id DESC");
-    if let Some(n) = f.limit {
-        tail.push_str(&format!(" LIMIT {n}"));
-    }
+    let (tail, params) =
+        crate::store::event_query::event_query_tail(f, |n| format!("?{n}"), "user");
     let mut rows = select(conn, &tail, rusqlite::params_from_iter(params.iter()))?;
     rows.reverse();
     Ok(rows)
