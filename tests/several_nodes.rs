@@ -212,23 +212,7 @@ fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
     let n = number_after(&out, "request ");
     let (code, out) = l.ssh(&alice, "bastion-b", &["approve", &n]);
     assert_eq!(code, 0, "{out}");
-    let mut session = common::KillOnDrop(
-        Command::new("ssh")
-            .arg("-F")
-            .arg(&bob)
-            .args(["sw1", "echo up; sleep 60"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    common::wait_until("bob's live session through node a", common::WAIT, || {
-        let rows = l.nodes.sessions();
-        match rows.iter().any(|r| r.user == "bob" && r.ended.is_none()) {
-            true => Ok(()),
-            false => Err(format!("{rows:#?}")),
-        }
-    });
+    let mut session = live_on_sw1(&l.nodes, &bob, "bob");
 
     let (code, out) = l.ssh(&alice, "bastion-b", &["revoke", &n, "incident closed"]);
     assert_eq!(code, 0, "{out}");
@@ -284,23 +268,7 @@ fn a_certificate_revoked_by_node_b_is_cut_on_node_a_and_refused_there() {
     let victor = l
         .nodes
         .with_node_b(&l.nodes.lab.with_devices(&victor, &["sw1"]));
-    let mut session = common::KillOnDrop(
-        Command::new("ssh")
-            .arg("-F")
-            .arg(&victor)
-            .args(["sw1", "echo up; sleep 60"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    common::wait_until("victor's live session through node a", common::WAIT, || {
-        let rows = l.nodes.sessions();
-        match rows.iter().any(|r| r.user == "victor" && r.ended.is_none()) {
-            true => Ok(()),
-            false => Err(format!("{rows:#?}")),
-        }
-    });
+    let mut session = live_on_sw1(&l.nodes, &victor, "victor");
 
     // Only node b's list names the certificate; node a's file stays as it was.
     let revoked_b = l.nodes.lab.root().join("revoked-b");
@@ -332,4 +300,30 @@ fn a_certificate_revoked_by_node_b_is_cut_on_node_a_and_refused_there() {
             .any(|e| e.node.as_deref() == Some("bastion-b") && e.detail["serials"][0] == serial),
         "{shared:#?}"
     );
+}
+
+/// `ssh sw1 'echo up; sleep 60'` as `user` with `cfg`, once the shared ledger shows it live.
+fn live_on_sw1(
+    nodes: &common::nodes::TwoNodes,
+    cfg: &std::path::Path,
+    user: &str,
+) -> common::KillOnDrop {
+    let session = common::KillOnDrop(
+        Command::new("ssh")
+            .arg("-F")
+            .arg(cfg)
+            .args(["sw1", "echo up; sleep 60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_until(&format!("{user}'s live session"), common::WAIT, || {
+        let rows = nodes.sessions();
+        match rows.iter().any(|r| r.user == user && r.ended.is_none()) {
+            true => Ok(()),
+            false => Err(format!("{rows:#?}")),
+        }
+    });
+    session
 }

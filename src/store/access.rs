@@ -287,6 +287,35 @@ impl fmt::Display for AccessTarget {
     }
 }
 
+/// Whether `approver` may approve `req` now: it must be pending and unexpired (a lapsed
+/// one is reported as expired even before the sweep has marked it), and not already
+/// approved by them. The same rule for every backend.
+pub(crate) fn check_approvable(
+    req: &AccessRequest,
+    approver: &str,
+    now: std::time::SystemTime,
+) -> super::Result<()> {
+    if req.state != State::Pending || req.expires <= now {
+        let state = if req.state == State::Pending {
+            State::Expired
+        } else {
+            req.state
+        };
+        return Err(super::StoreError::WrongState {
+            id: req.id,
+            state,
+            verb: "approved",
+        });
+    }
+    if req.approvers.iter().any(|a| a == approver) {
+        return Err(super::StoreError::Refused(format!(
+            "you already approved request {}",
+            req.id
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,33 +356,4 @@ mod tests {
         assert!(e.contains("key=value"), "{e}");
         assert!(AccessTarget::parse("role:", &inv).is_err());
     }
-}
-
-/// Whether `approver` may approve `req` now: it must be pending and unexpired (a lapsed
-/// one is reported as expired even before the sweep has marked it), and not already
-/// approved by them. The same rule for every backend.
-pub(crate) fn check_approvable(
-    req: &AccessRequest,
-    approver: &str,
-    now: std::time::SystemTime,
-) -> super::Result<()> {
-    if req.state != State::Pending || req.expires <= now {
-        let state = if req.state == State::Pending {
-            State::Expired
-        } else {
-            req.state
-        };
-        return Err(super::StoreError::WrongState {
-            id: req.id,
-            state,
-            verb: "approved",
-        });
-    }
-    if req.approvers.iter().any(|a| a == approver) {
-        return Err(super::StoreError::Refused(format!(
-            "you already approved request {}",
-            req.id
-        )));
-    }
-    Ok(())
 }
