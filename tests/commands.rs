@@ -34,9 +34,7 @@ fn ls_lists_only_devices_the_policy_allows() {
     assert!(stdout.contains("roles:       (none)"), "{stdout}");
     assert!(stdout.contains("0 reachable"), "{stdout}");
 
-    let row = lab
-        .wait_event("policy.list", |e| e.user.as_deref() == Some("alice"))
-        .expect("policy decision audited");
+    let row = lab.wait_event("policy.list", |e| e.user.as_deref() == Some("alice"));
     assert_eq!(row.detail["visible"], serde_json::json!(["sw1"]));
 }
 
@@ -53,9 +51,7 @@ fn help_unknown_commands_and_exit_status() {
     let out = lab.ssh(&cfg, &["frobnicate"]);
     assert_eq!(out.status.code(), Some(127));
     assert!(text(&out).0.contains("unknown command"));
-    let row = lab
-        .wait_event("command", |e| e.action.as_deref() == Some("frobnicate"))
-        .expect("command audited");
+    let row = lab.wait_event("command", |e| e.action.as_deref() == Some("frobnicate"));
     assert_eq!(row.outcome.as_deref(), Some("error"));
 }
 
@@ -117,8 +113,7 @@ fn audit_verify_detects_a_tampered_row_and_export_is_json() {
     let cfg = lab.user("alice", "alice,role:netops");
     assert!(lab.ssh(&cfg, &["whoami"]).status.success());
     assert!(lab.ssh(&cfg, &["ls"]).status.success());
-    lab.wait_event("command", |e| e.action.as_deref() == Some("ls"))
-        .unwrap();
+    lab.wait_event("command", |e| e.action.as_deref() == Some("ls"));
     let out = lab.oobgate(&["audit", "verify"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -158,7 +153,7 @@ fn audit_verify_detects_a_deleted_row() {
     for _ in 0..2 {
         assert!(lab.ssh(&cfg, &["whoami"]).status.success());
     }
-    lab.wait_event("command", |_| true).unwrap();
+    lab.wait_event("command", |_| true);
     let db = rusqlite::Connection::open(lab.config.store_path()).unwrap();
     db.execute("DELETE FROM events WHERE id = 2", []).unwrap();
     let out = lab.oobgate(&["audit", "verify"]);
@@ -177,7 +172,7 @@ fn audit_verify_detects_an_inserted_event() {
     for _ in 0..2 {
         assert!(lab.ssh(&cfg, &["whoami"]).status.success());
     }
-    lab.wait_event("command", |_| true).unwrap();
+    lab.wait_event("command", |_| true);
     let ok = lab.oobgate(&["audit", "verify"]);
     assert!(ok.status.success(), "{:?}", text(&ok));
     // A forged event slipped in after #2: the later ones renumbered, and its own hash

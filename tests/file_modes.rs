@@ -76,13 +76,9 @@ fn the_store_and_recordings_are_private_to_the_bastion() {
     let mut server = common::KillOnDrop(d.lab.serve_as_process());
     let out = d.lab.ssh_to(&d.cfg, "sw1", &["echo private"]);
     assert_eq!(text(&out).0.trim(), "private", "{:?}", text(&out));
-    let start = d
-        .lab
-        .wait_event("session.start", |_| true)
-        .expect("session");
+    let start = d.lab.wait_event("session.start", |_| true);
     let recording = PathBuf::from(start.detail["recording"].as_str().unwrap());
-    let ended = d.lab.wait_event("session.end", |_| true);
-    assert!(ended.is_some());
+    d.lab.wait_event("session.end", |_| true);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let mut checked = vec![recording.clone()];
     checked.extend(recording.ancestors().skip(1).take(2).map(Path::to_path_buf));

@@ -21,12 +21,7 @@ fn assert_rejected(lab: &Lab, login: &str, key: &Path, with_cert: bool, code: &s
     );
     assert!(stderr.contains("Permission denied"), "{stderr}");
     assert!(!stdout.contains("user:"), "no command ran: {stdout}");
-    let row = lab.wait_event("auth.reject", |e| e.detail["code"] == code);
-    assert!(
-        row.is_some(),
-        "no auth.reject row with code {code}; rows: {:#?}",
-        lab.events("auth.reject")
-    );
+    lab.wait_event("auth.reject", |e| e.detail["code"] == code);
     assert!(
         lab.events("auth.accept").is_empty(),
         "nothing may be accepted"
@@ -43,9 +38,7 @@ fn valid_certificate_logs_in_and_is_audited() {
     assert!(stdout.contains("user:        alice"), "{stdout}");
     assert!(stdout.contains("role:netops"), "{stdout}");
     assert!(stdout.contains("alice-key"), "key id shown: {stdout}");
-    let acc = lab
-        .wait_event("auth.accept", |e| e.user.as_deref() == Some("alice"))
-        .expect("auth.accept row");
+    let acc = lab.wait_event("auth.accept", |e| e.user.as_deref() == Some("alice"));
     assert_eq!(acc.detail["key_id"], "alice-key");
     assert_eq!(acc.detail["roles"][0], "role:netops");
 }
@@ -111,9 +104,7 @@ fn host_certificate_is_rejected_as_user_certificate() {
             .success()
     });
     assert!(!accepted);
-    assert!(lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "host-cert")
-        .is_some());
+    lab.wait_event("auth.reject", |e| e.detail["code"] == "host-cert");
     assert!(lab.events("auth.accept").is_empty());
 }
 
@@ -233,9 +224,7 @@ fn revoked_serial_and_key_id_are_rejected_and_reloaded_without_restart() {
     std::fs::write(lab.root().join("revoked"), "serial 4242\n").unwrap();
     let out = lab.ssh(&cfg, &["whoami"]);
     assert_eq!(out.status.code(), Some(255));
-    assert!(lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "revoked-serial")
-        .is_some());
+    lab.wait_event("auth.reject", |e| e.detail["code"] == "revoked-serial");
     let key2 = lab.key("id_alice2");
     lab.sign(&key2, &["-I", "stolen-id", "-n", "alice", "-V", "-5m:+1h"]);
     std::fs::write(
@@ -249,9 +238,7 @@ fn revoked_serial_and_key_id_are_rejected_and_reloaded_without_restart() {
 fn assert_rejected_after_accepts(lab: &Lab, key: &Path) {
     let out = lab.ssh(&lab.ssh_config("alice", key, true), &["whoami"]);
     assert_eq!(out.status.code(), Some(255));
-    assert!(lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "revoked-key-id")
-        .is_some());
+    lab.wait_event("auth.reject", |e| e.detail["code"] == "revoked-key-id");
 }
 
 #[test]
@@ -261,9 +248,7 @@ fn broken_revocation_list_fails_closed() {
     std::fs::write(lab.root().join("revoked"), "serial not-a-number\n").unwrap();
     let out = lab.ssh(&cfg, &["whoami"]);
     assert_eq!(out.status.code(), Some(255));
-    let row = lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "revocation-unusable")
-        .expect("fail-closed row");
+    let row = lab.wait_event("auth.reject", |e| e.detail["code"] == "revocation-unusable");
     assert!(row.detail["reason"].as_str().unwrap().contains("line 1"));
 }
 
@@ -303,9 +288,7 @@ fn password_attempt_is_rejected() {
             .success()
     });
     assert!(!accepted);
-    let row = lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "password")
-        .expect("password rejection row");
+    let row = lab.wait_event("auth.reject", |e| e.detail["code"] == "password");
     assert_eq!(row.user.as_deref(), Some("alice"));
     let all = serde_json::to_string(&lab.events("")).unwrap();
     assert!(
@@ -341,8 +324,7 @@ fn authentication_attempts_are_bounded() {
     let out = lab.ssh(&path, &["whoami"]);
     assert_eq!(out.status.code(), Some(255));
     // The client has given up: every attempt it made is in (or on its way to) the log.
-    lab.wait_event("auth.reject", |_| true)
-        .expect("the refusal is audited");
+    lab.wait_event("auth.reject", |_| true);
     let n = lab.events("auth.reject").len();
     assert!((1..=2).contains(&n), "at most 2 attempts, saw {n}");
 }
@@ -368,9 +350,7 @@ fn idle_unauthenticated_connection_is_closed_and_audited() {
             Err(e) => panic!("the idle connection was not closed: {e}"),
         }
     }
-    assert!(lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "auth-timeout")
-        .is_some());
+    lab.wait_event("auth.reject", |e| e.detail["code"] == "auth-timeout");
 }
 
 #[test]
@@ -409,10 +389,9 @@ fn keyboard_interactive_is_refused_and_audited() {
         )
     });
     assert!(!accepted, "keyboard-interactive was answered");
-    assert!(lab
-        .wait_event("auth.reject", |e| e.detail["code"]
-            == "keyboard-interactive")
-        .is_some());
+    lab.wait_event("auth.reject", |e| {
+        e.detail["code"] == "keyboard-interactive"
+    });
     assert!(lab.events("auth.accept").is_empty());
 }
 
@@ -443,9 +422,7 @@ fn the_builtin_ca_is_trusted_only_with_trust_builtin_ca() {
     let cfg = sign(&strict);
     let out = strict.ssh(&cfg, &["whoami"]);
     assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
-    assert!(strict
-        .wait_event("auth.reject", |e| e.detail["code"] == "untrusted-ca")
-        .is_some());
+    strict.wait_event("auth.reject", |e| e.detail["code"] == "untrusted-ca");
 }
 
 #[test]
@@ -465,13 +442,10 @@ fn logins_beyond_max_connections_are_refused_until_a_place_frees() {
             .spawn()
             .unwrap(),
     );
-    lab.wait_event("auth.accept", |_| true)
-        .expect("first login");
+    lab.wait_event("auth.accept", |_| true);
     let out = lab.ssh(&cfg, &["whoami"]);
     assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
-    assert!(lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "connection-limit")
-        .is_some());
+    lab.wait_event("auth.reject", |e| e.detail["code"] == "connection-limit");
     let _ = holder.0.kill();
     let _ = holder.0.wait();
     common::wait_until("a login once the place is free", common::WAIT, || {

@@ -77,8 +77,7 @@ fn a_forced_command_holds_through_the_jump_and_connect() {
     assert_eq!(stdout.trim(), TEST_USER, "{stderr}");
     let start = d
         .lab
-        .wait_event("session.start", |e| e.user.as_deref() == Some("robot"))
-        .unwrap();
+        .wait_event("session.start", |e| e.user.as_deref() == Some("robot"));
     assert_eq!(start.detail["command"], "whoami");
     assert_eq!(start.detail["forced"], true);
     // On the bastion, `connect` is replaced by the forced bastion command.
@@ -179,12 +178,11 @@ fn revocation_ends_a_multiplexed_connection_and_its_forward() {
     );
     let out = over_master(&cfg, &socket, &["whoami"]);
     assert!(!out.status.success());
-    assert!(d
-        .lab
-        .wait_event("connection.cut", |e| e.detail["reason"]
+    d.lab.wait_event("connection.cut", |e| {
+        e.detail["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("9001")))
-        .is_some());
+            .is_some_and(|r| r.contains("9001"))
+    });
 }
 
 #[test]
@@ -239,9 +237,7 @@ fn a_pre_login_flood_from_one_address_leaves_others_in_and_the_log_bounded() {
         "{:?}",
         text(&out)
     );
-    let accepted = lab
-        .wait_event("auth.accept", |e| e.user.as_deref() == Some("alice"))
-        .unwrap();
+    let accepted = lab.wait_event("auth.accept", |e| e.user.as_deref() == Some("alice"));
     assert!(accepted
         .source
         .as_deref()
@@ -324,11 +320,9 @@ fn hostile_login_names_and_key_ids_are_cut_and_escaped() {
     // not reach it), so a few lines of the russh client do, with a plain key.
     let long = "x".repeat(200_000);
     long_login(lab.addr, &long);
-    let row = lab
-        .wait_event("auth.reject", |e| {
-            e.user.as_deref().is_some_and(|u| u.starts_with("xxx"))
-        })
-        .expect("the refusal is audited");
+    let row = lab.wait_event("auth.reject", |e| {
+        e.user.as_deref().is_some_and(|u| u.starts_with("xxx"))
+    });
     let user = row.user.unwrap();
     assert!(user.len() < 300, "stored a {} byte login name", user.len());
     assert!(
@@ -439,7 +433,7 @@ fn a_forward_reaches_only_the_ports_the_inventory_lists() {
             .stdin(Stdio::null()),
     );
     assert_eq!(out.status.code(), Some(255), "{:?}", text(&out));
-    let denied = d.lab.wait_event("policy.decision", |e| {
+    d.lab.wait_event("policy.decision", |e| {
         e.outcome.as_deref() == Some("deny")
             && e.detail["reason"].as_str().is_some_and(|r| {
                 r.contains(&format!(
@@ -447,7 +441,6 @@ fn a_forward_reaches_only_the_ports_the_inventory_lists() {
                 ))
             })
     });
-    assert!(denied.is_some(), "{:#?}", d.lab.events("policy.decision"));
 }
 
 /// `ssh -W sw1:PORT bastion`, which must be refused.
@@ -475,18 +468,13 @@ fn a_forward_needs_the_certificates_permit_and_the_policys_forward() {
         &["-V", "-5m:+1h", "-O", "clear", "-O", "permit-pty"],
     );
     forward_refused(&cfg, port);
-    let no_permit = d.lab.wait_event("policy.decision", |e| {
+    d.lab.wait_event("policy.decision", |e| {
         e.user.as_deref() == Some("gina")
             && e.outcome.as_deref() == Some("deny")
             && e.detail["reason"]
                 .as_str()
                 .is_some_and(|r| r.contains("does not permit port forwarding"))
     });
-    assert!(
-        no_permit.is_some(),
-        "{:#?}",
-        d.lab.events("policy.decision")
-    );
     // The same certificate still opens a session through -J (not a forward).
     let out = d.lab.ssh_to(&cfg, "sw1", &["echo", "jumped"]);
     assert!(text(&out).0.contains("jumped"), "{:?}", text(&out));
@@ -499,14 +487,9 @@ fn a_forward_needs_the_certificates_permit_and_the_policys_forward() {
     );
     let cfg = d.lab.ssh_config("hugo", &key, true);
     forward_refused(&cfg, port);
-    let by_policy = d.lab.wait_event("policy.decision", |e| {
+    d.lab.wait_event("policy.decision", |e| {
         e.user.as_deref() == Some("hugo")
             && e.outcome.as_deref() == Some("deny")
             && e.action.as_deref() == Some("forward")
     });
-    assert!(
-        by_policy.is_some(),
-        "{:#?}",
-        d.lab.events("policy.decision")
-    );
 }

@@ -116,9 +116,7 @@ fn sighup_reloads_the_policy_for_the_next_login_and_audits_it() {
         !listed(&lab, &cfg).contains("sw1"),
         "old policy still in force"
     );
-    let ev = lab
-        .wait_event("config.reloaded", |_| true)
-        .expect("config.reloaded event");
+    let ev = lab.wait_event("config.reloaded", |_| true);
     assert_eq!(ev.outcome.as_deref(), Some("ok"), "{:?}", ev.detail);
     let reloaded = ev.detail["reloaded"].to_string();
     assert!(
@@ -133,9 +131,7 @@ fn sighup_reloads_the_policy_for_the_next_login_and_audits_it() {
     signal(&server, "-HUP");
     manager.wait_for("RELOADING=1");
     manager.wait_for("READY=1");
-    let failed = lab
-        .wait_event("config.reloaded", |e| e.outcome.as_deref() == Some("error"))
-        .expect("a failed reload is audited");
+    let failed = lab.wait_event("config.reloaded", |e| e.outcome.as_deref() == Some("error"));
     let what = failed.detail["failed"].to_string();
     assert!(
         what.contains("policy.csv") && what.contains("revocation list"),

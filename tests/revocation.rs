@@ -68,17 +68,13 @@ fn an_unusable_list_refuses_logins_and_alerts_but_cuts_no_session() {
     let ben = signed(&lab, "ben", 102);
     let mut ann_session = session(&ann, "echo ann-up; sleep 30");
     let mut ben_session = session(&ben, "echo ben-up; sleep 30");
-    let started = |user: &str| {
-        lab.wait_event("session.start", |e| e.user.as_deref() == Some(user))
-            .is_some()
-    };
-    assert!(started("ann") && started("ben"));
+    for user in ["ann", "ben"] {
+        lab.wait_event("session.start", |e| e.user.as_deref() == Some(user));
+    }
 
     // A half-written line: new logins are refused, loudly; the live sessions go on.
     std::fs::write(&list, "serial 102\nkey-i").unwrap();
-    let alert = lab
-        .wait_event("revocation.unusable", |_| true)
-        .expect("the unusable list is audited");
+    let alert = lab.wait_event("revocation.unusable", |_| true);
     assert!(
         alert.detail["reason"].as_str().unwrap().contains("line 2"),
         "{alert:?}"
@@ -90,9 +86,7 @@ fn an_unusable_list_refuses_logins_and_alerts_but_cuts_no_session() {
     let out = lab.ssh_to(&ann, "sw1", &["echo must-not-run"]);
     assert_eq!(out.status.code(), Some(255));
     assert!(!text(&out).0.contains("must-not-run"));
-    assert!(lab
-        .wait_event("auth.reject", |e| e.detail["code"] == "revocation-unusable")
-        .is_some());
+    lab.wait_event("auth.reject", |e| e.detail["code"] == "revocation-unusable");
     // Broken another way, read again and refused again: still nobody was thrown off.
     std::fs::write(&list, "serial 102\nkey-id").unwrap();
     lab.wait_events("revocation.unusable", 2);
@@ -120,9 +114,7 @@ fn an_unusable_list_refuses_logins_and_alerts_but_cuts_no_session() {
     );
     let out = lab.ssh_to(&ann, "sw1", &["echo ann-again"]);
     assert_eq!(text(&out).0.trim(), "ann-again");
-    let loaded = lab
-        .wait_event("revocation.loaded", |e| e.detail["fixed"] == true)
-        .expect("the fix is audited");
+    let loaded = lab.wait_event("revocation.loaded", |e| e.detail["fixed"] == true);
     assert_eq!(loaded.detail["serials"], 1);
     let _ = ann_session.kill();
     let _ = ann_session.wait();

@@ -84,8 +84,7 @@ fn shown_and_typed_lines_are_found_live_and_after_filtered_by_policy_and_rebuilt
 
     alice.send(b"exit\r");
     alice.wait_exit();
-    lab.wait_event("session.end", |e| e.user.as_deref() == Some("alice"))
-        .expect("session ended");
+    lab.wait_event("session.end", |e| e.user.as_deref() == Some("alice"));
 
     // After the session: the same hits (the device's answer, the terminal's echo of the
     // command, the command typed), and each filter keeps only what it names.
@@ -136,11 +135,9 @@ fn shown_and_typed_lines_are_found_live_and_after_filtered_by_policy_and_rebuilt
     assert_eq!(hits(&one).len(), 1, "{one}");
 
     // Each search is audited with its query.
-    let ev = lab
-        .wait_event("search", |e| {
-            e.user.as_deref() == Some("dave") && e.detail.to_string().contains("found")
-        })
-        .expect("search event for dave");
+    let ev = lab.wait_event("search", |e| {
+        e.user.as_deref() == Some("dave") && e.detail.to_string().contains("found")
+    });
     assert_eq!(ev.detail["query"], "found");
 
     // The index lost: reindex rebuilds the same hits, and again gives the same.

@@ -37,10 +37,8 @@ fn lab_with_events() -> Lab {
     lab.sign_with(&rogue, &mallory, &["-I", "m|a=l\\x", "-n", "mallory"]);
     let cfg = lab.ssh_config("mallory", &mallory, true);
     assert!(!lab.ssh(&cfg, &["whoami"]).status.success());
-    lab.wait_event("session.fail", |_| true)
-        .expect("the unreachable device session is audited");
-    lab.wait_event("auth.reject", |e| e.user.as_deref() == Some("mallory"))
-        .expect("the rogue certificate is refused");
+    lab.wait_event("session.fail", |_| true);
+    lab.wait_event("auth.reject", |e| e.user.as_deref() == Some("mallory"));
     // Events of sessions that ran, and of file transfers (the lab has no device to reach
     // and no file transfer yet), shaped like the ones the bastion writes.
     let sess = || {

@@ -23,9 +23,7 @@ fn a_watcher_sees_the_last_screen_and_new_output_cannot_type_and_is_told_the_end
     let mut alice = Attached::start(&d.cfg, "sw1");
     alice.send(b"echo before-$((1+1))\r");
     alice.expect("before-2");
-    let start = lab
-        .wait_event("session.start", |e| e.user.as_deref() == Some("alice"))
-        .expect("session started");
+    let start = lab.wait_event("session.start", |e| e.user.as_deref() == Some("alice"));
     let session = start.detail["session"].as_str().unwrap().to_string();
 
     // `replay` is not `watch`: an auditor without it is refused, like a missing session.
@@ -70,8 +68,7 @@ fn a_watcher_sees_the_last_screen_and_new_output_cannot_type_and_is_told_the_end
     watcher.expect(&format!("[oobgate: session {session} ended]"));
     assert!(watcher.wait_exit().success(), "{}", watcher.text());
 
-    lab.wait_event("session.end", |e| e.user.as_deref() == Some("alice"))
-        .expect("session ended");
+    lab.wait_event("session.end", |e| e.user.as_deref() == Some("alice"));
     let rec = recording(lab, &session);
     let markers: Vec<String> = rec
         .events
@@ -96,9 +93,7 @@ fn a_watcher_sees_the_last_screen_and_new_output_cannot_type_and_is_told_the_end
     let typed = String::from_utf8_lossy(&typed);
     assert!(typed.contains("sync-$((3+4))"), "{typed}");
     assert!(!typed.contains("from-the-watcher"), "{typed}");
-    let watch = lab
-        .wait_event("watch", |e| e.user.as_deref() == Some("vera"))
-        .expect("watch audited");
+    let watch = lab.wait_event("watch", |e| e.user.as_deref() == Some("vera"));
     assert_eq!(watch.detail["session"], session.as_str());
 }
 
@@ -148,8 +143,7 @@ fn a_four_eyes_session_starts_with_an_observer_pauses_without_one_and_an_observe
     alice.wait_exit();
     second.expect(&format!("[oobgate: session {session} ended]"));
 
-    lab.wait_event("session.end", |e| e.user.as_deref() == Some("alice"))
-        .expect("session ended");
+    lab.wait_event("session.end", |e| e.user.as_deref() == Some("alice"));
     let rec = recording(lab, &session);
     let pos = |pred: &dyn Fn(&oobgate::recording::RecordedEvent) -> bool| {
         rec.events

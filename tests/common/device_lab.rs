@@ -84,10 +84,7 @@ impl DeviceLab {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let start = self
-            .lab
-            .wait_event("session.start", |_| true)
-            .expect("session up");
+        let start = self.lab.wait_event("session.start", |_| true);
         let id = start.detail["session"].as_str().unwrap().to_string();
         let recording = PathBuf::from(start.detail["recording"].as_str().unwrap());
         super::wait_for_condition("the output is recorded", super::WAIT, || {

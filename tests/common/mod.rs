@@ -408,18 +408,17 @@ impl Lab {
             });
     }
 
-    /// Waits up to 5 s for an audit event matching `pred`, returning it.
-    pub fn wait_event(&self, prefix: &str, pred: impl Fn(&EventRow) -> bool) -> Option<EventRow> {
-        let until = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(e) = self.events(prefix).into_iter().find(|e| pred(e)) {
-                return Some(e);
+    /// Waits (up to [`WAIT`]) for an audit event matching `pred`, returning it; fails the
+    /// test with the events of that kind it saw.
+    #[track_caller]
+    pub fn wait_event(&self, prefix: &str, pred: impl Fn(&EventRow) -> bool) -> EventRow {
+        wait_until(&format!("a matching {prefix} event"), WAIT, || {
+            let events = self.events(prefix);
+            match events.iter().find(|e| pred(e)) {
+                Some(e) => Ok(e.clone()),
+                None => Err(format!("{} {prefix} events: {events:#?}", events.len())),
             }
-            if Instant::now() >= until {
-                return None;
-            }
-            std::thread::sleep(POLL);
-        }
+        })
     }
 
     /// Waits until exactly `n` audit events start with `prefix`, failing with those seen.
