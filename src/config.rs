@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod limits;
+mod web;
 pub use limits::Limits;
+pub use web::WebConfig;
 
 /// Errors while loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,7 @@ struct RawConfig {
     #[serde(default)]
     log_format: LogFormat,
     metrics: Option<crate::metrics::MetricsConfig>,
+    web: Option<web::RawWeb>,
     #[serde(default)]
     media: crate::bmc::MediaConfig,
     #[serde(default)]
@@ -205,6 +208,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the Prometheus endpoint listens (`[metrics] listen`); None: nowhere.
     pub metrics: Option<SocketAddr>,
+    /// The auditor's web console (`[web]`); None: not served.
+    pub web: Option<WebConfig>,
     /// Where virtual media and firmware images may come from (`[media]`).
     pub media: crate::bmc::MediaConfig,
     /// Where the shared state lives (`[store]`).
@@ -346,6 +351,11 @@ impl Config {
                 .metrics
                 .as_ref()
                 .map(crate::metrics::MetricsConfig::address)
+                .transpose()
+                .map_err(|(key, reason)| invalid(&key, reason))?,
+            web: raw
+                .web
+                .map(|w| w.resolve(&base))
                 .transpose()
                 .map_err(|(key, reason)| invalid(&key, reason))?,
             media: {

@@ -34,6 +34,9 @@ PEER_PACKAGES=(
   "top:procps"
   "less:less"
   "vim:vim"
+  "/usr/bin/chromium:chromium"
+  "node:nodejs"
+  "npm:npm"
 )
 
 _missing_packages() {
@@ -79,3 +82,4 @@ source "$OOBGATE_ROOT/scripts/lib/packaging.sh"
 source "$OOBGATE_ROOT/scripts/lib/sushy.sh"
 source "$OOBGATE_ROOT/scripts/lib/sshaudit.sh"
 source "$OOBGATE_ROOT/scripts/lib/postgres.sh"
+source "$OOBGATE_ROOT/scripts/lib/web.sh"

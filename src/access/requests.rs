@@ -125,7 +125,8 @@ impl Requests {
         Ok(())
     }
 
-    async fn may_approve(&self, id: &Identity, r: &AccessRequest) -> bool {
+    /// Whether `id` may approve `r` (policy `approve` on its target, and not their own).
+    pub async fn may_approve(&self, id: &Identity, r: &AccessRequest) -> bool {
         r.requester != id.user && self.permitted(id, &r.target, Action::Approve).await.is_ok()
     }
 

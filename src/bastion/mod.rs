@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::access::{Authorizer, LiveSessions, Requests};
+use crate::access::{Authorizer, LiveSessions, Requests, WebLinks};
 use crate::audit::syslog::SyslogForwarder;
 use crate::audit::Event;
 use crate::config::Config;
@@ -86,6 +86,8 @@ pub struct Bastion {
     pub search: Option<LiveIndex>,
     /// Running sessions others may watch.
     pub feeds: LiveFeeds,
+    /// One-time links into the web console, issued by `ssh bastion web`.
+    pub weblinks: WebLinks,
 }
 
 impl Bastion {
@@ -161,6 +163,7 @@ impl Bastion {
         Ok(Bastion {
             search,
             feeds: LiveFeeds::default(),
+            weblinks: WebLinks::default(),
             keys,
             validator,
             connectors: Connectors::new(stores.hostkeys.clone()),

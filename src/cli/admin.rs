@@ -50,7 +50,7 @@ pub fn serve(config: &Path) -> Result<ExitCode> {
             tracing::info!("shutting down");
             stop.cancel();
         });
-        oobgate::frontdoor::serve_with_reload(listener, config, shutdown, reloads).await?;
+        oobgate::serve_with_reload(listener, config, shutdown, reloads).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -80,6 +80,18 @@ pub fn check(config: &Path) -> Result<ExitCode> {
         devices,
         config.policy_dir.display()
     );
+    if let Some(web) = &config.web {
+        match oobgate::web::certificate_fingerprint(web, &config.data_dir)? {
+            Some(fp) => println!(
+                "web console: {} (listen {}), certificate SHA-256 fingerprint {fp}",
+                web.public_url, web.listen
+            ),
+            None => println!(
+                "web console: {} (listen {}), a self-signed certificate is made at the first start",
+                web.public_url, web.listen
+            ),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -128,10 +128,17 @@ pub enum FrontdoorError {
     /// The metrics endpoint could not listen.
     #[error("metrics.listen: cannot listen on {0}: {1}")]
     Metrics(std::net::SocketAddr, std::io::Error),
+    /// What was to run beside the front door (the web console) could not start.
+    #[error("{0}")]
+    Beside(String),
 }
 
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, FrontdoorError>;
+
+/// What starts beside the front door once the shared context is open (the web console,
+/// from the layer above); an error stops the start.
+pub type Beside = Box<dyn FnOnce(&Arc<Bastion>) -> std::result::Result<(), String> + Send>;
 
 /// Serves the front door on `listener` until `shutdown` is cancelled, then closes every
 /// connection and waits for every task (sessions sealing their recordings included).
@@ -141,16 +148,18 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let (_keep, reloads) = tokio::sync::mpsc::channel(1);
-    serve_with_reload(listener, config, shutdown, reloads).await
+    serve_with_reload(listener, config, shutdown, reloads, Box::new(|_| Ok(()))).await
 }
 
-/// Like [`serve`], reloading what can change live at each message of `reloads` (SIGHUP),
-/// and notifying the service manager (`NOTIFY_SOCKET`) of readiness, reloads and stop.
+/// Like [`serve`], starting `beside` once the bastion is open, reloading what can change
+/// live at each message of `reloads` (SIGHUP), and notifying the service manager
+/// (`NOTIFY_SOCKET`) of readiness, reloads and stop.
 pub async fn serve_with_reload(
     listener: TcpListener,
     config: Config,
     shutdown: CancellationToken,
     reload_requests: tokio::sync::mpsc::Receiver<()>,
+    beside: Beside,
 ) -> Result<()> {
     authlog::install();
     let bastion = Arc::new(Bastion::open(config, shutdown.clone()).await?);
@@ -172,6 +181,7 @@ pub async fn serve_with_reload(
         .tasks
         .spawn(crate::session::liveness::run(bastion.clone()));
     operations::start_metrics(&bastion).await?;
+    beside(&bastion).map_err(FrontdoorError::Beside)?;
     let configs = Arc::new(ServerConfigs::new(&bastion)?);
     let admission = Admission::new(&bastion.config.limits);
     bastion

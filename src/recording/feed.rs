@@ -171,6 +171,16 @@ impl LiveFeeds {
         }
     }
 
+    /// Every running session, oldest id first.
+    pub fn list(&self) -> Vec<Feed> {
+        let Ok(feeds) = self.feeds.lock() else {
+            return Vec::new();
+        };
+        let mut all: Vec<Feed> = feeds.values().cloned().collect();
+        all.sort_by(|a, b| a.session.cmp(&b.session));
+        all
+    }
+
     /// The running session `id`, or the only one whose id starts with `id`.
     pub fn find(&self, id: &str) -> Option<Feed> {
         let feeds = self.feeds.lock().ok()?;

@@ -16,6 +16,9 @@ pub trait RecordingStore: Send + Sync {
     async fn create(&self, id: &str, header: RecordingHeader) -> Result<Recorder>;
     /// Reads the recording of session `id` back, whole.
     async fn open(&self, id: &str) -> Result<Recording>;
+    /// The recording of session `id` as stored, byte for byte (what its sealed SHA-256
+    /// covers).
+    async fn raw(&self, id: &str) -> Result<Vec<u8>>;
     /// Where the recording of session `id` is, as the sessions table shows it.
     fn location(&self, id: &str) -> String;
     /// Seals the recording of session `id`, left unfinished by a bastion that stopped
@@ -69,6 +72,11 @@ impl RecordingStore for FileRecordings {
     async fn open(&self, id: &str) -> Result<Recording> {
         let path = self.path(id)?;
         blocking(move || Ok(Recording::open(&path)?)).await
+    }
+
+    async fn raw(&self, id: &str) -> Result<Vec<u8>> {
+        let path = self.path(id)?;
+        blocking(move || Ok(std::fs::read(&path)?)).await
     }
 
     fn location(&self, id: &str) -> String {

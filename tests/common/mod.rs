@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod access_lab;
+pub mod browser;
 pub mod device_lab;
 pub mod nodes;
 

@@ -14,14 +14,19 @@ mod power;
 pub mod recover;
 mod search;
 mod sessions;
+mod web;
 
 pub use bmc::{bmc_for, Progress};
 pub use power::{
     apply as apply_power, describe as describe_power, event as power_event, report as power_report,
     PowerArgs, PowerVerb,
 };
-pub use search::{hits_table, offset as format_offset, SearchArgs};
-pub use sessions::{find_session, parse_offset, sessions_table, ReplayArgs, SessionsArgs};
+pub use search::{
+    find as find_hits, hits_table, offset as format_offset, since as parse_since, SearchArgs,
+};
+pub use sessions::{
+    find_session, parse_offset, replayable, sessions_table, ReplayArgs, SessionsArgs,
+};
 
 use std::fmt::Write as _;
 
@@ -115,6 +120,8 @@ pub enum Command {
     BmcLog(bmclog::BmcLogArgs),
     /// Boot the server from a rescue ISO and attach its console.
     Recover(recover::RecoverArgs),
+    /// A one-time link into the web console.
+    Web,
     /// The command list.
     Help,
     #[command(flatten)]
@@ -172,6 +179,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "recover SERVER --iso URL",
         "insert the ISO, boot from CD once, power cycle, attach the console (ssh -t)",
+    ),
+    (
+        "web",
+        "a one-time link (one use, 60 s) into the web console, logged in as you",
     ),
     ("help", "this list"),
 ];
@@ -274,6 +285,7 @@ async fn execute(
 ) -> CommandOutput {
     match cmd {
         Command::Help => help(),
+        Command::Web => web::run(bastion, id).await,
         Command::Whoami => info::whoami(bastion, id).await,
         Command::Ls => info::ls(bastion, id).await,
         Command::Consoles => info::consoles(bastion, id).await,

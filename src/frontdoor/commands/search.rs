@@ -89,10 +89,20 @@ impl SearchArgs {
 /// Runs a search for `id`.
 pub(super) async fn search(bastion: &Bastion, id: &Identity, args: SearchArgs) -> CommandOutput {
     let query = args.query();
-    let hits = match run_query(bastion, id, &query).await {
+    let hits = match find(bastion, id, &query).await {
         Ok(h) => h,
         Err(e) => return CommandOutput::fail(format!("search: {e}\n"), 1),
     };
+    if hits.is_empty() {
+        return CommandOutput::ok(format!("No line you may see matches {:?}.\n", query.text));
+    }
+    CommandOutput::ok(hits_table(&hits))
+}
+
+/// The hits of `query` that `id` may see (policy `replay` on each session's device),
+/// newest first; the search is audited. Shared by `ssh bastion search` and the web console.
+pub async fn find(bastion: &Bastion, id: &Identity, query: &Query) -> Result<Vec<Hit>, String> {
+    let hits = run_query(bastion, id, query).await?;
     let stream = query.stream.map(Stream::as_str);
     bastion
         .audit(
@@ -108,10 +118,7 @@ pub(super) async fn search(bastion: &Bastion, id: &Identity, args: SearchArgs) -
                 })),
         )
         .await;
-    if hits.is_empty() {
-        return CommandOutput::ok(format!("No line you may see matches {:?}.\n", query.text));
-    }
-    CommandOutput::ok(hits_table(&hits))
+    Ok(hits)
 }
 
 async fn run_query(bastion: &Bastion, id: &Identity, query: &Query) -> Result<Vec<Hit>, String> {

@@ -139,16 +139,19 @@ pub async fn find_session(
     Ok(row)
 }
 
-/// `sessions [--user U] [--device D] [--since T] [--until T] [--limit N]`.
-pub(super) async fn sessions(
+/// The sessions of `filter` that `id` may replay (policy `replay` on each session's
+/// device), newest first. Shared by `sessions` and the web console.
+pub async fn replayable(
     bastion: &Bastion,
     id: &Identity,
-    args: SessionsArgs,
-) -> CommandOutput {
-    let rows = match bastion.stores.sessions.list(&args.filter()).await {
-        Ok(r) => r,
-        Err(e) => return CommandOutput::fail(format!("sessions: {e}\n"), 1),
-    };
+    filter: &SessionFilter,
+) -> Result<Vec<SessionRow>, String> {
+    let rows = bastion
+        .stores
+        .sessions
+        .list(filter)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut visible = Vec::new();
     for r in rows {
         if bastion
@@ -160,6 +163,19 @@ pub(super) async fn sessions(
             visible.push(r);
         }
     }
+    Ok(visible)
+}
+
+/// `sessions [--user U] [--device D] [--since T] [--until T] [--limit N]`.
+pub(super) async fn sessions(
+    bastion: &Bastion,
+    id: &Identity,
+    args: SessionsArgs,
+) -> CommandOutput {
+    let visible = match replayable(bastion, id, &args.filter()).await {
+        Ok(r) => r,
+        Err(e) => return CommandOutput::fail(format!("sessions: {e}\n"), 1),
+    };
     if visible.is_empty() {
         return CommandOutput::ok("No sessions you may replay match.\n".into());
     }

@@ -1,0 +1,224 @@
+//! Live views: `GET /live` lists the running sessions the viewer may `watch`;
+//! `/live/view?id=` is the player fed by `/live/ws?id=`, a WebSocket speaking the
+//! player's `v2.asciicast` stream protocol: a header, the session's last screen, then each
+//! event as the recorder writes it. Like `ssh bastion watch`, the watch is audited and the
+//! watched session's recording gets `watched by NAME (web)` markers. The socket closes
+//! when the session ends, and when the viewer's login ends or their certificate is revoked.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::layout::{page, when, Page};
+use super::login::Viewer;
+use super::App;
+use crate::audit::Event;
+use crate::identity::Identity;
+use crate::policy::Action;
+use crate::recording::{last_screen, Feed, FeedEvent, Recording};
+
+/// `?id=`.
+#[derive(Deserialize)]
+pub(crate) struct Which {
+    id: String,
+}
+
+async fn may_watch(app: &App, id: &Identity, feed: &Feed) -> bool {
+    app.bastion
+        .authz
+        .decide(id, &feed.device, Action::Watch)
+        .await
+        .allowed
+}
+
+/// `GET /live`.
+pub(crate) async fn list(State(app): State<App>, viewer: Viewer) -> Response {
+    let mut rows = Vec::new();
+    for f in app.bastion.feeds.list() {
+        if may_watch(&app, &viewer.id, &f).await {
+            rows.push(f);
+        }
+    }
+    let body = html! {
+        @if rows.is_empty() {
+            p { "No running session you may watch." }
+        } @else {
+            table.live {
+                thead { tr { th { "Session" } th { "User" } th { "Device" } th { "Since" } } }
+                tbody {
+                    @for f in &rows {
+                        tr {
+                            td { a href={ "/live/view?id=" (f.session) } { code { (f.session) } } }
+                            td { (f.user) }
+                            td { (f.device) }
+                            td { (when(f.session.split('/').next().unwrap_or(""))) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(&viewer, "Live sessions", false, body).into_response()
+}
+
+/// `GET /live/view?id=`.
+pub(crate) async fn view(
+    State(app): State<App>,
+    viewer: Viewer,
+    Query(w): Query<Which>,
+) -> Response {
+    let missing = || Page::not_found(&format!("No running session {:?} you may watch.", w.id));
+    let Some(feed) = app.bastion.feeds.find(&w.id) else {
+        return missing();
+    };
+    if !may_watch(&app, &viewer.id, &feed).await {
+        return missing();
+    }
+    let ws = format!("/live/ws?id={}", feed.session);
+    let body = html! {
+        p { "Live, read-only: " (feed.user) "@" (feed.device) }
+        div #player data-live=(ws) {}
+    };
+    page(&viewer, &format!("Live {}", feed.session), true, body).into_response()
+}
+
+/// Whether the upgrade comes from a page of this console (no cross-site WebSocket).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
+    match (host, origin) {
+        (Some(h), Some(o)) => o.strip_prefix("https://") == Some(h),
+        _ => false,
+    }
+}
+
+/// `GET /live/ws?id=`.
+pub(crate) async fn socket(
+    State(app): State<App>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Query(w): Query<Which>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return Page::forbidden("A live view opens only from this console's pages.");
+    }
+    let missing = || Page::not_found(&format!("No running session {:?} you may watch.", w.id));
+    let Some(feed) = app.bastion.feeds.find(&w.id) else {
+        return missing();
+    };
+    let context = json!({ "via": "web", "session": feed.session });
+    let v = app
+        .bastion
+        .authz
+        .decide_audited(&viewer.id, &feed.device, Action::Watch, context)
+        .await;
+    if !v.allowed {
+        return missing();
+    }
+    upgrade
+        .protocols(["v2.asciicast"])
+        .on_upgrade(move |ws| stream(app, viewer, feed, ws))
+}
+
+fn frame(t: f64, code: char, data: &[u8]) -> Message {
+    let text = String::from_utf8_lossy(data);
+    Message::Text(json!([t, code.to_string(), text]).to_string().into())
+}
+
+async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
+    let user = viewer.id.user.clone();
+    let (session, device, admin) = (feed.session.clone(), feed.device.clone(), feed.user.clone());
+    let (path, size, recorder) = (feed.path.clone(), feed.size, feed.recorder.clone());
+    recorder.marker(format!("watched by {user} (web)")).await;
+    app.bastion
+        .audit(
+            Event::new("watch")
+                .user(&user)
+                .source(viewer.id.source.to_string())
+                .device(&device)
+                .action("watch")
+                .outcome("ok")
+                .detail(json!({ "session": session, "admin": admin, "via": "web" })),
+        )
+        .await;
+    let mut events = feed.follow();
+    let (seen, screen) = tokio::task::spawn_blocking(move || match Recording::open(&path) {
+        Ok(rec) => (rec.events.len() as u64, last_screen(&rec, size)),
+        Err(e) => (
+            0,
+            format!("[the recording so far cannot be read: {e}]\r\n").into_bytes(),
+        ),
+    })
+    .await
+    .unwrap_or_default();
+    let header = json!({ "version": 2, "width": size.0.max(2), "height": size.1.max(2) });
+    let started = Instant::now();
+    let mut ok = ws
+        .send(Message::Text(header.to_string().into()))
+        .await
+        .is_ok()
+        && ws.send(frame(0.0, 'o', &screen)).await.is_ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let why = loop {
+        if !ok {
+            break None;
+        }
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) => {
+                    let ev: FeedEvent = ev;
+                    let (seq, e) = &*ev;
+                    if *seq >= seen && matches!(e.code, 'o' | 'r') {
+                        ok = ws.send(frame(started.elapsed().as_secs_f64(), e.code, &e.data)).await.is_ok();
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break Some(format!("session {session} ended")),
+            },
+            msg = ws.recv() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                _ => {}
+            },
+            _ = tick.tick() => {
+                if let Some(why) = login_over(&app, &viewer) {
+                    break Some(why);
+                }
+            }
+            _ = app.bastion.shutdown.cancelled() => break Some("the bastion is shutting down".into()),
+        }
+    };
+    recorder
+        .marker(format!("no longer watched by {user} (web)"))
+        .await;
+    if let Some(reason) = why {
+        let close = CloseFrame {
+            code: 1000,
+            reason: reason.into(),
+        };
+        let _ = ws.send(Message::Close(Some(close))).await;
+    }
+}
+
+/// Why the viewer's login no longer holds, if it does not.
+fn login_over(app: &App, viewer: &Viewer) -> Option<String> {
+    let id = &viewer.id;
+    if !app.logins.still_open(viewer) {
+        return Some("your web login ended".into());
+    }
+    if id.valid_before.is_some_and(|t| t <= SystemTime::now()) {
+        return Some("your certificate expired".into());
+    }
+    app.bastion
+        .validator
+        .revocation_list()
+        .check(id.serial, &id.key_id)
+        .map(|_| "your certificate was revoked".into())
+}
