@@ -14,12 +14,17 @@ use serde_json::json;
 
 /// A `[web]` table on a free loopback port.
 fn web_table() -> String {
+    web_table_with("")
+}
+
+/// A `[web]` table on a free loopback port, with `more` lines.
+fn web_table_with(more: &str) -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    format!("[web]\nlisten = \"127.0.0.1:{port}\"\n")
+    format!("[web]\nlisten = \"127.0.0.1:{port}\"\n{more}\n")
 }
 
 /// `ssh bastion web` as `cfg`'s user: the link it printed.
@@ -46,7 +51,7 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 #[test]
 fn a_link_logs_in_once_with_strict_cookies_and_a_revoked_certificate_ends_the_login() {
     let lab = Lab::start_with(LabOptions {
-        extra: web_table(),
+        extra: web_table_with("max_login_failures_per_minute = 3"),
         ..Default::default()
     });
     let carol = lab.user("carol", "carol,role:auditor");
@@ -110,6 +115,26 @@ fn a_link_logs_in_once_with_strict_cookies_and_a_revoked_certificate_ends_the_lo
     assert!(
         stdout.contains(&format!("certificate SHA-256 fingerprint {fp}")),
         "{stdout}{stderr} (openssl: {fp})"
+    );
+
+    // Guessing links: after the third failure this minute the address is refused, even
+    // with a good link (which stays unused).
+    let status = |url: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", url])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let base = first.rsplit_once("/login/").unwrap().0.to_string();
+    let bogus = format!("{base}/login/{}", "0".repeat(64));
+    // One failure so far (the first link used again): two more reach the limit.
+    assert_eq!(status(&bogus), "403");
+    assert_eq!(status(&bogus), "403");
+    assert_eq!(status(&bogus), "429");
+    assert_eq!(
+        status(&link(&lab, &lab.user("cora", "cora,role:auditor"))),
+        "429"
     );
 }
 
