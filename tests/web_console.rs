@@ -357,3 +357,81 @@ fn an_approver_approves_in_the_browser_and_one_without_approve_gets_no_button_an
     let ev = lab.wait_event("access.approve", |e| e.user.as_deref() == Some("lena"));
     assert_eq!(ev.outcome.as_deref(), Some("ok"), "{ev:?}");
 }
+
+#[test]
+fn a_console_nobody_is_attached_to_is_watched_live_read_only() {
+    let con = common::console::pty_console();
+    let inventory = format!(
+        "[[device]]\nname = \"con1\"\nkind = \"serial\"\naddress = \"{}\"\nalways_on = true\n\
+         description = \"lab console\"\n",
+        con.pty.display()
+    );
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        extra: web_table(),
+        ..Default::default()
+    });
+    let carol = lab.user("carol", "carol,role:auditor");
+    let dave = lab.user("dave", "dave,role:netops");
+    let alice = lab.user("alice", "alice,role:admin");
+    let alice = lab.with_devices(&alice, &["con1"]);
+
+    // Someone without console.read sees no console and cannot open one.
+    let seen = scenario(
+        "get",
+        json!({ "link": link(&lab, &dave), "paths": ["/live", "/live/console?name=con1"] }),
+    );
+    let answers = seen["answers"].as_array().unwrap();
+    assert!(
+        answers[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("No console you may read."),
+        "{seen:#}"
+    );
+    assert_eq!(answers[1]["status"], 404, "{seen:#}");
+
+    // The backlog first, then what the console prints while someone else types into it.
+    let waiting = scenario_until_ready(
+        "live",
+        json!({ "link": link(&lab, &carol), "first": "CONSOLE-READY", "needle": "got:hello-web", "table": "table.consoles" }),
+    );
+    let out = lab.ssh(&carol, &["consoles"]);
+    let (o, e) = text(&out);
+    assert!(
+        o.contains("carol (web)"),
+        "the web viewer is not listed as attached: {o}{e}"
+    );
+    // And over SSH: `watch CONSOLE`, read-only.
+    let mut watcher = Attached::start_args(&carol, "bastion", &["watch", "con1"]);
+    watcher.expect("watching console con1, read-only");
+    watcher.expect("CONSOLE-READY");
+    watcher.send(b"from-the-watcher\n");
+    let mut typing = Attached::start(&alice, "con1");
+    typing.expect("with write access, link up");
+    typing.send(b"hello-web\n");
+    typing.expect("got:hello-web");
+    watcher.expect("got:hello-web");
+    assert!(
+        !typing.text().contains("from-the-watcher"),
+        "{}",
+        typing.text()
+    );
+    watcher.send(b"q");
+    watcher.expect("[oobgate: stopped watching]");
+    assert!(watcher.wait_exit().success(), "{}", watcher.text());
+    let out = lab.ssh(&dave, &["watch", "con1"]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        o.contains("no running session or console \"con1\" you may watch"),
+        "{o}{e}"
+    );
+    let seen = waiting.go();
+    assert_eq!(seen["before"], true, "the backlog was not shown: {seen:#}");
+    assert_eq!(seen["shown"], true, "{seen:#}");
+    assert!(seen["after_ms"].as_u64().unwrap() < 1000, "{seen:#}");
+    let watch = lab.wait_event("watch", |e| e.user.as_deref() == Some("carol"));
+    assert_eq!(watch.detail["console"], "con1", "{watch:?}");
+    drop(typing);
+}

@@ -84,6 +84,7 @@ mod authlog;
 pub mod commands;
 mod configs;
 mod connection;
+mod console_watch;
 mod forward;
 mod handler;
 mod intercept;

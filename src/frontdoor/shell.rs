@@ -69,6 +69,12 @@ pub async fn run_channel(
                 }
             }
         }
+        Ok(Command::Watch(args))
+            if bastion.feeds.find(&args.id).is_none()
+                && super::console_watch::is_console(&bastion, &args.id) =>
+        {
+            super::console_watch::watch(&bastion, &id, &args, channel).await
+        }
         Ok(Command::Watch(args)) => super::watcher::watch(&bastion, &id, args, channel).await,
         Ok(Command::Connect { device, .. }) => match resolve_device(&bastion, &id, &device).await {
             Ok(device) => {

@@ -38,7 +38,7 @@ async fn may_watch(app: &App, id: &Identity, feed: &Feed) -> bool {
         .allowed
 }
 
-/// `GET /live`.
+/// `GET /live`: running sessions, then consoles.
 pub(crate) async fn list(State(app): State<App>, viewer: Viewer) -> Response {
     let mut rows = Vec::new();
     for f in app.bastion.feeds.list() {
@@ -46,6 +46,7 @@ pub(crate) async fn list(State(app): State<App>, viewer: Viewer) -> Response {
             rows.push(f);
         }
     }
+    let consoles = super::console_view::readable(&app, &viewer.id).await;
     let body = html! {
         @if rows.is_empty() {
             p { "No running session you may watch." }
@@ -59,6 +60,25 @@ pub(crate) async fn list(State(app): State<App>, viewer: Viewer) -> Response {
                             td { (f.user) }
                             td { (f.device) }
                             td { (when(f.session.split('/').next().unwrap_or(""))) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Consoles" }
+        @if consoles.is_empty() {
+            p { "No console you may read." }
+        } @else {
+            table.consoles {
+                thead { tr { th { "Console" } th { "Link" } th { "Attached" } th { "About" } } }
+                tbody {
+                    @for d in &consoles {
+                        @let status = app.bastion.consoles.status(&d.name);
+                        tr {
+                            td { a href={ "/live/console?name=" (d.name) } { (d.name) } }
+                            td { (status.as_ref().map(|s| s.link.name()).unwrap_or("idle")) }
+                            td { (status.as_ref().map(|s| s.attached.iter().map(|a| a.user.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
+                            td { (d.description.as_deref().unwrap_or("")) }
                         }
                     }
                 }
@@ -90,7 +110,7 @@ pub(crate) async fn view(
 }
 
 /// Whether the upgrade comes from a page of this console (no cross-site WebSocket).
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
     match (host, origin) {
@@ -128,7 +148,7 @@ pub(crate) async fn socket(
         .on_upgrade(move |ws| stream(app, viewer, feed, ws))
 }
 
-fn frame(t: f64, code: char, data: &[u8]) -> Message {
+pub(super) fn frame(t: f64, code: char, data: &[u8]) -> Message {
     let text = String::from_utf8_lossy(data);
     Message::Text(json!([t, code.to_string(), text]).to_string().into())
 }
@@ -208,7 +228,7 @@ async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
 }
 
 /// Why the viewer's login no longer holds, if it does not.
-fn login_over(app: &App, viewer: &Viewer) -> Option<String> {
+pub(super) fn login_over(app: &App, viewer: &Viewer) -> Option<String> {
     let id = &viewer.id;
     if !app.logins.still_open(viewer) {
         return Some("your web login ended".into());

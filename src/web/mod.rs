@@ -17,6 +17,7 @@ mod approvals;
 mod assets;
 mod audit_page;
 mod browse;
+mod console_view;
 mod layout;
 mod live;
 mod login;
@@ -104,6 +105,8 @@ fn router(app: App) -> Router {
         .route("/live", get(live::list))
         .route("/live/view", get(live::view))
         .route("/live/ws", get(live::socket))
+        .route("/live/console", get(console_view::view))
+        .route("/live/console/ws", get(console_view::socket))
         .route("/requests", get(approvals::page_of))
         .route("/requests/{n}/{verb}", post(approvals::decide))
         .route("/audit", get(audit_page::page_of))

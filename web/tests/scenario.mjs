@@ -123,11 +123,12 @@ const scenarios = {
   },
 
   // The live view shows what the device prints next (the test types it after READY).
-  async live({ link, needle }) {
+  // `table` picks the list: running sessions (table.live) or consoles (table.consoles).
+  async live({ link, needle, table = "table.live" }) {
     const { page } = await login(link);
     await page.goto(new URL("/live", link).href);
-    const rows = await page.$$eval("table.live tbody tr", (r) => r.map((x) => x.textContent));
-    await page.click("table.live a");
+    const rows = await page.$$eval(`${table} tbody tr`, (r) => r.map((x) => x.textContent));
+    await page.click(`${table} a`);
     await page.waitForSelector(".ap-player, .ap-wrapper", { timeout: 10000 });
     const before = await waitForTerminal(page, args.first, 10000);
     console.log("READY");
