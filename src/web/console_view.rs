@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::layout::{page, Page};
-use super::live::{frame, login_over, same_origin};
 use super::login::Viewer;
+use super::stream::{frame, login_over, same_origin};
 use super::App;
 use crate::audit::Event;
 use crate::console::{Attacher, Attachment};

@@ -5,11 +5,11 @@
 //! watched session's recording gets `watched by NAME (web)` markers. The socket closes
 //! when the session ends, and when the viewer's login ends or their certificate is revoked.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::layout::{page, when, Page};
 use super::login::Viewer;
+use super::stream::{frame, login_over, same_origin};
 use super::App;
 use crate::audit::Event;
 use crate::identity::Identity;
@@ -109,16 +110,6 @@ pub(crate) async fn view(
     page(&viewer, &format!("Live {}", feed.session), true, body).into_response()
 }
 
-/// Whether the upgrade comes from a page of this console (no cross-site WebSocket).
-pub(super) fn same_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
-    match (host, origin) {
-        (Some(h), Some(o)) => o.strip_prefix("https://") == Some(h),
-        _ => false,
-    }
-}
-
 /// `GET /live/ws?id=`.
 pub(crate) async fn socket(
     State(app): State<App>,
@@ -146,11 +137,6 @@ pub(crate) async fn socket(
     upgrade
         .protocols(["v2.asciicast"])
         .on_upgrade(move |ws| stream(app, viewer, feed, ws))
-}
-
-pub(super) fn frame(t: f64, code: char, data: &[u8]) -> Message {
-    let text = String::from_utf8_lossy(data);
-    Message::Text(json!([t, code.to_string(), text]).to_string().into())
 }
 
 async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
@@ -225,20 +211,4 @@ async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
         };
         let _ = ws.send(Message::Close(Some(close))).await;
     }
-}
-
-/// Why the viewer's login no longer holds, if it does not.
-pub(super) fn login_over(app: &App, viewer: &Viewer) -> Option<String> {
-    let id = &viewer.id;
-    if !app.logins.still_open(viewer) {
-        return Some("your web login ended".into());
-    }
-    if id.valid_before.is_some_and(|t| t <= SystemTime::now()) {
-        return Some("your certificate expired".into());
-    }
-    app.bastion
-        .validator
-        .revocation_list()
-        .check(id.serial, &id.key_id)
-        .map(|_| "your certificate was revoked".into())
 }

@@ -22,6 +22,7 @@ mod layout;
 mod live;
 mod login;
 mod session_page;
+mod stream;
 mod tls;
 
 pub use tls::{certificate_fingerprint, TLS_DIR};
