@@ -104,11 +104,18 @@ fn sha256sum(path: &Path) -> String {
         .to_string()
 }
 
-/// Waits for the `kind` audit event of `path`, returning its detail.
+/// Waits for the `kind` audit event of the file `path` (its OPEN), returning its detail.
 fn file_event(lab: &Lab, kind: &str, path: &Path) -> serde_json::Value {
+    op_event(lab, kind, "open", path)
+}
+
+/// Waits for the `kind` audit event of request `op` on `path`, returning its detail.
+fn op_event(lab: &Lab, kind: &str, op: &str, path: &Path) -> serde_json::Value {
     let path = path.to_str().unwrap().to_string();
-    lab.wait_event(kind, |e| e.kind == kind && e.detail["path"] == path)
-        .detail
+    lab.wait_event(kind, |e| {
+        e.kind == kind && e.detail["path"] == path && e.detail["op"] == op
+    })
+    .detail
 }
 
 fn scp(cfg: &Path, from: &str, to: &str) -> Output {
@@ -383,6 +390,8 @@ fn path_batch(r: &Path, local: &Path) -> String {
          put {l}/up.txt {r_}/pub/in/up.txt\n\
          -rename {r_}/pub/in/up.txt {r_}/pub/moved.txt\n\
          -mkdir {r_}/pub/newdir\n\
+         rename {r_}/pub/in/up.txt {r_}/pub/in/final.txt\n\
+         mkdir {r_}/pub/in/newdir\n\
          cd {r_}/pub/in\n\
          -get ../../secret.cfg {l}/relative.cfg\n\
          -ls {r_}\n\
@@ -392,25 +401,33 @@ fn path_batch(r: &Path, local: &Path) -> String {
 
 /// Each refusal is audited with the path as the device resolved it.
 fn assert_path_refusals_audited(lab: &Lab, r: &Path) {
-    let refused = |kind: &str, path: &Path| {
-        let d = file_event(lab, kind, path);
-        assert_eq!(d["result"], "refused", "{kind} {}: {d}", path.display());
-        d
+    let refused = |kind: &str, op: &str, path: &Path| {
+        let d = op_event(lab, kind, op, path);
+        assert_eq!(
+            d["result"],
+            "refused",
+            "{kind} {op} {}: {d}",
+            path.display()
+        );
+        d["reason"].as_str().unwrap().to_string()
     };
-    let d = refused("file.download", r);
-    assert_eq!(d["op"], "opendir", "{d}");
-    let d = refused("file.download", &r.join("secret.cfg"));
-    assert!(
-        d["reason"].as_str().unwrap().contains("no rule allows"),
-        "{d}"
-    );
-    let d = refused("file.download", &r.join("pub/private/key.txt"));
-    assert!(d["reason"].as_str().unwrap().contains("deny"), "{d}");
-    let d = refused("file.upload", &r.join("pub/readme.txt"));
-    assert_eq!(d["op"], "remove", "{d}");
-    refused("file.upload", &r.join("pub/up.txt"));
-    refused("file.upload", &r.join("pub/moved.txt"));
-    refused("file.upload", &r.join("pub/newdir"));
+    refused("file.download", "opendir", r);
+    let why = refused("file.download", "open", &r.join("secret.cfg"));
+    assert!(why.contains("no rule allows"), "{why}");
+    let why = refused("file.download", "open", &r.join("pub/private/key.txt"));
+    assert!(why.contains("deny"), "{why}");
+    refused("file.upload", "remove", &r.join("pub/readme.txt"));
+    refused("file.upload", "open", &r.join("pub/up.txt"));
+    refused("file.upload", "rename", &r.join("pub/moved.txt"));
+    refused("file.upload", "mkdir", &r.join("pub/newdir"));
+    // Allowed changes are audited too, with what the device answered.
+    let d = file_event(lab, "file.upload", &r.join("pub/in/up.txt"));
+    assert_eq!(d["result"], "ok", "{d}");
+    let d = op_event(lab, "file.upload", "rename", &r.join("pub/in/up.txt"));
+    assert_eq!(d["result"], "ok", "{d}");
+    assert_eq!(d["to"], r.join("pub/in/final.txt").to_str().unwrap(), "{d}");
+    let d = op_event(lab, "file.upload", "mkdir", &r.join("pub/in/newdir"));
+    assert_eq!(d["result"], "ok", "{d}");
     let d = file_event(lab, "file.download", &r.join("pub/readme.txt"));
     assert_eq!(
         (d["result"].as_str(), d["bytes"].as_u64()),
@@ -468,7 +485,7 @@ fn paths_policy_does_not_allow_are_refused_on_every_operation_and_the_session_go
         "an upload outside pub/in reached the device"
     );
     assert_eq!(
-        std::fs::read(r.join("pub/in/up.txt")).unwrap(),
+        std::fs::read(r.join("pub/in/final.txt")).unwrap(),
         b"new config\n"
     );
     assert!(!r.join("pub/moved.txt").exists(), "a rename left pub/in");

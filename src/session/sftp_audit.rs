@@ -38,6 +38,8 @@ pub struct Done {
     pub op: &'static str,
     /// The file's path (as resolved on the device, when it was).
     pub path: String,
+    /// The second path of a rename, hard link or symbolic link (the new name).
+    pub to: Option<String>,
     /// Upload or download.
     pub dir: Dir,
     /// Bytes that passed.
@@ -82,6 +84,7 @@ impl File {
         Done {
             op: "open",
             path: self.path,
+            to: None,
             dir: self.dir,
             bytes: self.bytes,
             sha256: hex::encode(self.hash.finalize()),
@@ -100,6 +103,8 @@ pub struct Tracker {
     opening: HashMap<u32, (String, Dir)>,
     reading: HashMap<u32, Bytes>,
     closing: HashMap<u32, Bytes>,
+    /// Allowed changes (remove, rename, ...) waiting for the device's STATUS.
+    changing: HashMap<u32, Done>,
     files: HashMap<Bytes, File>,
 }
 
@@ -113,6 +118,7 @@ impl Tracker {
             opening: HashMap::new(),
             reading: HashMap::new(),
             closing: HashMap::new(),
+            changing: HashMap::new(),
             files: HashMap::new(),
         }
     }
@@ -122,6 +128,7 @@ impl Tracker {
         Done {
             op,
             path: path.to_string(),
+            to: None,
             dir,
             bytes: 0,
             sha256: hex::encode(Sha256::digest(b"")),
@@ -133,6 +140,22 @@ impl Tracker {
     /// An OPEN whose path `path` (resolved) was allowed, about to be relayed.
     pub fn open(&mut self, id: u32, path: String, dir: Dir) {
         self.opening.insert(id, (path, dir));
+    }
+
+    /// An allowed change `op` of `paths` (resolved) about to be relayed as request `id`:
+    /// audited when the device answers.
+    pub fn change(&mut self, id: u32, op: &'static str, paths: &[String]) {
+        let done = Done {
+            op,
+            path: paths.first().cloned().unwrap_or_default(),
+            to: paths.get(1).cloned(),
+            dir: Dir::Upload,
+            bytes: 0,
+            sha256: hex::encode(Sha256::digest(b"")),
+            result: "ok",
+            reason: None,
+        };
+        self.changing.insert(id, done);
     }
 
     /// The path of the file open as `handle`, if one is.
@@ -213,6 +236,17 @@ impl Tracker {
                 let id = f.u32()?;
                 self.opening.remove(&id);
                 self.reading.remove(&id);
+                if let Some(mut done) = self.changing.remove(&id) {
+                    let code = f.u32()?;
+                    if code != 0 {
+                        let message = f.string().unwrap_or_default();
+                        done.result = "failed";
+                        done.reason = Some(String::from_utf8_lossy(&message).into_owned());
+                    }
+                    let mut step = Step::forward();
+                    step.done.push(done);
+                    return Ok(step);
+                }
                 if let Some(handle) = self.closing.remove(&id) {
                     if let Some(file) = self.files.remove(&handle) {
                         let mut step = Step::forward();

@@ -91,3 +91,34 @@ fn a_truncated_body_is_an_error() {
         Some(WireError::Truncated(SSH_FXP_WRITE))
     );
 }
+
+#[test]
+fn an_allowed_change_is_done_when_the_device_answers() {
+    let mut t = Tracker::new(u64::MAX);
+    t.change(3, "rename", &["/a".into(), "/b".into()]);
+    t.change(4, "remove", &["/c".into()]);
+    let ok = t
+        .server(&packet(SSH_FXP_STATUS, &[&3u32.to_be_bytes(), &[0; 4]]))
+        .unwrap();
+    let d = &ok.done[0];
+    assert_eq!(
+        (d.op, d.result, d.to.as_deref()),
+        ("rename", "ok", Some("/b"))
+    );
+    let failed = t
+        .server(&packet(
+            SSH_FXP_STATUS,
+            &[
+                &4u32.to_be_bytes(),
+                &2u32.to_be_bytes(),
+                &s(b"No such file"),
+            ],
+        ))
+        .unwrap();
+    let d = &failed.done[0];
+    assert_eq!(
+        (d.result, d.reason.as_deref()),
+        ("failed", Some("No such file"))
+    );
+    assert!(ok.forward && failed.forward);
+}

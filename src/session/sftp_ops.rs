@@ -59,11 +59,11 @@ pub enum Op {
         /// The handle.
         handle: Bytes,
     },
-    /// An extended request the bastion does not relay.
+    /// A request the bastion does not relay (an unknown extension or type).
     Unsupported {
         /// The request id.
         id: u32,
-        /// The extension's name.
+        /// What it is, for the client.
         what: String,
     },
 }
@@ -122,7 +122,13 @@ pub fn classify(p: &Packet) -> Result<Op, WireError> {
             })
         }
         SSH_FXP_EXTENDED => extended(&mut f),
-        _ => Ok(Op::Other),
+        SSH_FXP_INIT | SSH_FXP_CLOSE | SSH_FXP_READ | SSH_FXP_WRITE | SSH_FXP_LSTAT
+        | SSH_FXP_FSTAT | SSH_FXP_READDIR | SSH_FXP_REALPATH | SSH_FXP_STAT => Ok(Op::Other),
+        // Requests of later SFTP versions, answers sent as requests: never passed blind.
+        kind => Ok(Op::Unsupported {
+            id: f.u32()?,
+            what: format!("SFTP request type {kind}"),
+        }),
     }
 }
 
@@ -165,7 +171,10 @@ fn extended(f: &mut Fields) -> Result<Op, WireError> {
         | "expand-path@openssh.com"
         | "home-directory"
         | "users-groups-by-id@openssh.com" => Ok(Op::Other),
-        _ => Ok(Op::Unsupported { id, what: name }),
+        _ => Ok(Op::Unsupported {
+            id,
+            what: format!("the {name} extension"),
+        }),
     }
 }
 
@@ -248,6 +257,11 @@ mod tests {
         let copy = packet(SSH_FXP_EXTENDED, &[&id, &s(b"copy-data"), &[0; 8]]);
         assert!(matches!(
             classify(&copy).unwrap(),
+            Op::Unsupported { id: 5, .. }
+        ));
+        let v6 = packet(21, &[&id, &s(b"/x"), &s(b"/y")]);
+        assert!(matches!(
+            classify(&v6).unwrap(),
             Op::Unsupported { id: 5, .. }
         ));
         let st = packet(SSH_FXP_OPENDIR, &[&id, &s(b"/etc")]);

@@ -53,6 +53,11 @@ pub(super) fn wrap(device: Link, tracker: Tracker, cx: Context) -> Link {
 /// Why the relay ends the session: `Some` is told to the admin, `None` is a quiet end.
 type End = Option<String>;
 
+/// Requests that change the device's files: audited when the device answers.
+const CHANGES: [&str; 7] = [
+    "setstat", "remove", "mkdir", "rmdir", "rename", "symlink", "hardlink",
+];
+
 const OVER_CAP: &str = "a file went over limits.max_transfer";
 
 fn from_client(e: WireError) -> End {
@@ -169,7 +174,7 @@ impl Relay {
                 } => self.paths(p, id, name, &checks, open).await?,
                 Op::Handle { id, handle } => self.fsetstat(p, id, &handle).await,
                 Op::Unsupported { id, what } => {
-                    let msg = format!("oobgate: the {what} extension is not relayed");
+                    let msg = format!("oobgate: {what} is not relayed");
                     self.reply(status(id, SSH_FX_OP_UNSUPPORTED, &msg)).await;
                 }
             }
@@ -201,7 +206,7 @@ impl Relay {
         checks: &[Check],
         open: Option<Dir>,
     ) -> Result<(), End> {
-        let mut first = None;
+        let mut resolved_paths = Vec::new();
         for c in checks {
             let path = match self.resolve(c).await? {
                 Resolved::Path(path) => path,
@@ -225,10 +230,12 @@ impl Relay {
                 self.refuse(id, name, &path, refusal).await;
                 return Ok(());
             }
-            first.get_or_insert(path);
+            resolved_paths.push(path);
         }
-        if let (Some(dir), Some(path)) = (open, first) {
-            self.tracker.open(id, path, dir);
+        match (open, CHANGES.contains(&name)) {
+            (Some(dir), _) => self.tracker.open(id, resolved_paths.remove(0), dir),
+            (None, true) => self.tracker.change(id, name, &resolved_paths),
+            (None, false) => {}
         }
         self.forward(p).await;
         Ok(())
@@ -246,6 +253,7 @@ impl Relay {
             return self.refuse(id, "fsetstat", "", refusal).await;
         };
         match judge(&self.asker(), super::sftp_ops::Need::Upload, &path).await {
+            // Allowed: part of the file's own transfer (modes, times), audited with it.
             Ok(()) => self.forward(p).await,
             Err(refusal) => self.refuse(id, "fsetstat", &path, refusal).await,
         }
@@ -307,10 +315,14 @@ impl Relay {
 /// One file's (or refused request's) audit event and recording marker.
 async fn audit(cx: &Context, d: Done) {
     let action = d.dir.action();
+    let to =
+        d.to.as_ref()
+            .map(|t| format!(" -> {t}"))
+            .unwrap_or_default();
     let marker = if d.op == "open" {
         format!("{action} {}: {} bytes, {}", d.path, d.bytes, d.result)
     } else {
-        format!("{action} {} {}: {}", d.op, d.path, d.result)
+        format!("{action} {} {}{to}: {}", d.op, d.path, d.result)
     };
     let _ = cx.rec.marker(marker).await;
     let outcome = match d.result {
@@ -328,6 +340,7 @@ async fn audit(cx: &Context, d: Done) {
             "session": cx.session,
             "op": d.op,
             "path": d.path,
+            "to": d.to,
             "bytes": d.bytes,
             "sha256": d.sha256,
             "result": d.result,
