@@ -235,6 +235,31 @@ fn policy_check_names_the_deciding_rule() {
 }
 
 #[test]
+fn policy_check_decides_one_file_by_its_path() {
+    let lab = Lab::start();
+    let policy = lab.config.policy_dir.join("policy.csv");
+    let rules = "p, role:ops, sw1, file.download:/flash/, allow\n\
+                 p, role:ops, sw1, file.download:/flash/private-config.text, deny\n";
+    std::fs::write(&policy, format!("{}{rules}", common::POLICY)).unwrap();
+    let check = |action: &str| {
+        let out = lab.oobgate(&["policy", "check", "olga,ops", "sw1", action]);
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), format!("{stdout}{stderr}"))
+    };
+    let (code, out) = check("file.download:/flash/vlan.dat");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("file.download:/flash/, allow"), "{out}");
+    let (code, out) = check("file.download:/flash/x/../private-config.text");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("private-config.text, deny"), "{out}");
+    let (code, out) = check("file.download:/etc/passwd");
+    assert_eq!(code, Some(1), "{out}");
+    // The action alone: allowed, since some paths are.
+    let (code, out) = check("file.download");
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
 fn check_reports_malformed_files_by_name_and_line() {
     let lab = Lab::start();
     let out = lab.oobgate(&["check"]);

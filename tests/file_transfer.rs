@@ -15,7 +15,11 @@ const POLICY: &str = "p, role:admin, *, *, allow\n\
                       p, role:reader, sw1, connect, allow\n\
                       p, role:reader, sw1, file.download, allow\n\
                       p, role:uploader, sw1, connect, allow\n\
-                      p, role:uploader, sw1, file.upload, allow\n";
+                      p, role:uploader, sw1, file.upload, allow\n\
+                      p, role:paths, sw1, connect, allow\n\
+                      p, role:paths, sw1, file.download:REMOTE/pub, allow\n\
+                      p, role:paths, sw1, file.download:REMOTE/pub/private, deny\n\
+                      p, role:paths, sw1, file.upload:REMOTE/pub/in, allow\n";
 
 struct TransferLab {
     lab: Lab,
@@ -36,6 +40,9 @@ fn transfer_lab() -> TransferLab {
 }
 
 fn transfer_lab_with(limits: &str) -> TransferLab {
+    let remote = tempfile::tempdir().unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(remote.path(), mode).unwrap();
     let sshd = TestSshd::start(SshdOptions {
         password: true,
         ..Default::default()
@@ -49,7 +56,7 @@ fn transfer_lab_with(limits: &str) -> TransferLab {
     );
     let lab = Lab::start_with(LabOptions {
         inventory: Some(inventory),
-        policy: Some(POLICY.into()),
+        policy: Some(POLICY.replace("REMOTE", remote.path().to_str().unwrap())),
         extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
         limits: limits.to_string(),
         ..Default::default()
@@ -60,9 +67,6 @@ fn transfer_lab_with(limits: &str) -> TransferLab {
     let netops = lab.with_devices(&netops, &["sw1"]);
     let reader = lab.user("carol", "carol,role:reader");
     let reader = lab.with_devices(&reader, &["sw1"]);
-    let remote = tempfile::tempdir().unwrap();
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o777);
-    std::fs::set_permissions(remote.path(), mode).unwrap();
     TransferLab {
         lab,
         admin,
@@ -100,11 +104,18 @@ fn sha256sum(path: &Path) -> String {
         .to_string()
 }
 
-/// Waits for the `kind` audit event of `path`, returning its detail.
+/// Waits for the `kind` audit event of the file `path` (its OPEN), returning its detail.
 fn file_event(lab: &Lab, kind: &str, path: &Path) -> serde_json::Value {
+    op_event(lab, kind, "open", path)
+}
+
+/// Waits for the `kind` audit event of request `op` on `path`, returning its detail.
+fn op_event(lab: &Lab, kind: &str, op: &str, path: &Path) -> serde_json::Value {
     let path = path.to_str().unwrap().to_string();
-    lab.wait_event(kind, |e| e.kind == kind && e.detail["path"] == path)
-        .detail
+    lab.wait_event(kind, |e| {
+        e.kind == kind && e.detail["path"] == path && e.detail["op"] == op
+    })
+    .detail
 }
 
 fn scp(cfg: &Path, from: &str, to: &str) -> Output {
@@ -347,4 +358,148 @@ fn a_download_without_file_download_is_refused_at_open() {
         d["reason"].as_str().unwrap().contains("file.download"),
         "{d}"
     );
+}
+
+/// The device's folder for the path tests: `pub/` (downloads), `pub/in/` (uploads),
+/// `pub/private/` (denied), a secret beside `pub/`, and a link to it inside.
+fn path_tree(r: &Path) {
+    // Every folder writable by the device's user: what is refused, the bastion refused.
+    for dir in ["pub", "pub/private", "pub/in"] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+        std::fs::set_permissions(r.join(dir), mode).unwrap();
+    }
+    std::fs::write(r.join("secret.cfg"), b"enable secret\n").unwrap();
+    std::fs::write(r.join("pub/readme.txt"), b"public\n").unwrap();
+    std::fs::write(r.join("pub/private/key.txt"), b"key\n").unwrap();
+    std::os::unix::fs::symlink(r.join("secret.cfg"), r.join("pub/link.cfg")).unwrap();
+}
+
+/// One sftp session trying every way around the path rules, and two allowed transfers.
+fn path_batch(r: &Path, local: &Path) -> String {
+    // `-` lets sftp go on after a failed command: the same session does everything.
+    let (r_, l) = (r.display(), local.display());
+    format!(
+        "-get {r_}/secret.cfg {l}/secret.cfg\n\
+         -get {r_}/pub/../secret.cfg {l}/sneaky.cfg\n\
+         -get {r_}/pub/link.cfg {l}/link.cfg\n\
+         -get {r_}/pub/private/key.txt {l}/key.txt\n\
+         get {r_}/pub/readme.txt {l}/readme.txt\n\
+         -rm {r_}/pub/readme.txt\n\
+         -put {l}/up.txt {r_}/pub/up.txt\n\
+         put {l}/up.txt {r_}/pub/in/up.txt\n\
+         -rename {r_}/pub/in/up.txt {r_}/pub/moved.txt\n\
+         -mkdir {r_}/pub/newdir\n\
+         rename {r_}/pub/in/up.txt {r_}/pub/in/final.txt\n\
+         mkdir {r_}/pub/in/newdir\n\
+         cd {r_}/pub/in\n\
+         -get ../../secret.cfg {l}/relative.cfg\n\
+         -ls {r_}\n\
+         ls {r_}/pub\n"
+    )
+}
+
+/// Each refusal is audited with the path as the device resolved it.
+fn assert_path_refusals_audited(lab: &Lab, r: &Path) {
+    let refused = |kind: &str, op: &str, path: &Path| {
+        let d = op_event(lab, kind, op, path);
+        assert_eq!(
+            d["result"],
+            "refused",
+            "{kind} {op} {}: {d}",
+            path.display()
+        );
+        d["reason"].as_str().unwrap().to_string()
+    };
+    refused("file.download", "opendir", r);
+    let why = refused("file.download", "open", &r.join("secret.cfg"));
+    assert!(why.contains("no rule allows"), "{why}");
+    let why = refused("file.download", "open", &r.join("pub/private/key.txt"));
+    assert!(why.contains("deny"), "{why}");
+    refused("file.upload", "remove", &r.join("pub/readme.txt"));
+    refused("file.upload", "open", &r.join("pub/up.txt"));
+    refused("file.upload", "rename", &r.join("pub/moved.txt"));
+    refused("file.upload", "mkdir", &r.join("pub/newdir"));
+    // Allowed changes are audited too, with what the device answered.
+    let d = file_event(lab, "file.upload", &r.join("pub/in/up.txt"));
+    assert_eq!(d["result"], "ok", "{d}");
+    let d = op_event(lab, "file.upload", "rename", &r.join("pub/in/up.txt"));
+    assert_eq!(d["result"], "ok", "{d}");
+    assert_eq!(d["to"], r.join("pub/in/final.txt").to_str().unwrap(), "{d}");
+    let d = op_event(lab, "file.upload", "mkdir", &r.join("pub/in/newdir"));
+    assert_eq!(d["result"], "ok", "{d}");
+    let d = file_event(lab, "file.download", &r.join("pub/readme.txt"));
+    assert_eq!(
+        (d["result"].as_str(), d["bytes"].as_u64()),
+        (Some("ok"), Some(7))
+    );
+}
+
+#[test]
+fn paths_policy_does_not_allow_are_refused_on_every_operation_and_the_session_goes_on() {
+    let t = transfer_lab();
+    let r = t.remote.path();
+    path_tree(r);
+    let cfg = t.lab.user("erin", "erin,role:paths");
+    let cfg = t.lab.with_devices(&cfg, &["sw1"]);
+    let local = t.lab.root();
+    std::fs::write(local.join("up.txt"), b"new config\n").unwrap();
+    let batch = path_batch(r, local);
+    let r_ = r.display();
+    let out = sftp_batch(&cfg, &batch);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "sftp: {o}\n{e}");
+    for name in [
+        "secret.cfg",
+        "sneaky.cfg",
+        "link.cfg",
+        "key.txt",
+        "relative.cfg",
+    ] {
+        assert!(!local.join(name).exists(), "{name} came back: {o}\n{e}");
+    }
+    assert_eq!(
+        std::fs::read(local.join("readme.txt")).unwrap(),
+        b"public\n"
+    );
+    for line in [
+        format!("remote open \"{r_}/secret.cfg\": Permission denied"),
+        format!("remote open \"{r_}/pub/../secret.cfg\": Permission denied"),
+        format!("remote open \"{r_}/pub/link.cfg\": Permission denied"),
+        format!("remote open \"{r_}/pub/private/key.txt\": Permission denied"),
+        format!("remote delete {r_}/pub/readme.txt: Permission denied"),
+        format!("dest open \"{r_}/pub/up.txt\": Permission denied"),
+        format!("remote mkdir \"{r_}/pub/newdir\": Permission denied"),
+    ] {
+        assert!(e.contains(&line), "the client was not told {line:?}:\n{e}");
+    }
+    // The session went on: the listing after the refusals came.
+    let listed = format!("{r_}/pub/private");
+    assert!(o.split_whitespace().any(|w| w == listed), "{o}");
+    assert!(
+        r.join("pub/readme.txt").exists(),
+        "a download-only path was removed"
+    );
+    assert!(
+        !r.join("pub/up.txt").exists(),
+        "an upload outside pub/in reached the device"
+    );
+    assert_eq!(
+        std::fs::read(r.join("pub/in/final.txt")).unwrap(),
+        b"new config\n"
+    );
+    assert!(!r.join("pub/moved.txt").exists(), "a rename left pub/in");
+    assert!(!r.join("pub/newdir").exists(), "mkdir outside pub/in");
+
+    assert_path_refusals_audited(&t.lab, r);
+
+    // scp is refused the same way.
+    let back = local.join("scp-secret.cfg");
+    let out = scp(
+        &cfg,
+        &format!("sw1:{r_}/pub/../secret.cfg"),
+        back.to_str().unwrap(),
+    );
+    assert!(!out.status.success(), "scp of a refused path succeeded");
+    assert!(!back.exists() || std::fs::read(&back).unwrap().is_empty());
 }

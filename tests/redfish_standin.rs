@@ -231,3 +231,43 @@ async fn unavailable_answers_are_retried_a_bounded_number_of_times_and_4xx_never
     assert_eq!(collection, 2, "one try and one retry");
     c.close().await.unwrap();
 }
+
+/// `what`'s answer, which must come within 30 s.
+async fn within<T>(what: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), what)
+        .await
+        .expect("an answer in time, not a hang")
+}
+
+#[tokio::test]
+async fn malformed_answers_over_https_are_errors_naming_the_bmc_never_a_crash_or_a_hang() {
+    let bmc = FakeBmc::start_mangled(17);
+    let c = connect(&bmc).await;
+    let (mut refused, mut read) = (0, 0);
+    for _ in 0..150 {
+        let outcome = match within(c.system(None)).await {
+            Ok(sys) => {
+                read += 1;
+                let power = within(c.power_state(&sys)).await.err();
+                let log = within(c.event_log(&sys, 5)).await.err();
+                power.or(log)
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = outcome {
+            refused += 1;
+            let msg = e.to_string();
+            assert!(msg.contains("srv30"), "{msg}");
+            assert!(
+                !msg.contains(oobgate::redfish::testing::BMC_PASSWORD),
+                "{msg}"
+            );
+        }
+    }
+    assert!(
+        refused > 100,
+        "most damaged answers must be refused: {refused} refused, {read} read"
+    );
+    // The client is still usable: the stand-in answers, the session is closed.
+    let _ = c.close().await;
+}

@@ -63,6 +63,14 @@ fn lab_with_events() -> Lab {
             .outcome("ok")
             .detail(json!({ "path": "/flash/config.txt", "size": 2048 })),
     );
+    lab.record(
+        Event::new("file.upload")
+            .user("carol")
+            .source("127.0.0.1:40002")
+            .device("sw1")
+            .outcome("ok")
+            .detail(json!({ "op": "rename", "path": "/flash/a.txt", "to": "/flash/b.txt" })),
+    );
     lab
 }
 
@@ -154,6 +162,12 @@ fn ocsf_export_validates_against_the_ocsf_schema() {
             end["traffic"]["bytes_out"].clone()
         ),
         (json!(2), json!(3400))
+    );
+    // A rename through SFTP is a File Activity Rename, not a Create.
+    let renamed = find("file.upload", "carol");
+    assert_eq!(
+        (renamed["activity_id"].clone(), renamed["type_uid"].clone()),
+        (json!(5), json!(100105))
     );
     let time = login["time"].as_i64().unwrap();
     assert!(

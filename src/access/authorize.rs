@@ -133,7 +133,45 @@ impl Authorizer {
         object: &str,
         action: Action,
     ) -> Verdict {
-        let d = self.policy.decide(user, roles, object, action).await;
+        self.decide_on(user, roles, object, action, None).await
+    }
+
+    /// The decision for the file `action` on `path` (normalised) of `object` by `id`, not
+    /// recorded (the file's own audit event records a refusal). A grant covering the
+    /// action covers every path the policy does not deny.
+    pub async fn decide_path(
+        &self,
+        id: &Identity,
+        object: &str,
+        action: Action,
+        path: &str,
+    ) -> Verdict {
+        self.decide_path_as(&id.user, &id.roles, object, action, path)
+            .await
+    }
+
+    /// [`Authorizer::decide_path`] for a user and roles (the local `policy check`).
+    pub async fn decide_path_as(
+        &self,
+        user: &str,
+        roles: &[String],
+        object: &str,
+        action: Action,
+        path: &str,
+    ) -> Verdict {
+        self.decide_on(user, roles, object, action, Some(path))
+            .await
+    }
+
+    async fn decide_on(
+        &self,
+        user: &str,
+        roles: &[String],
+        object: &str,
+        action: Action,
+        path: Option<&str>,
+    ) -> Verdict {
+        let d = self.policy_decide(user, roles, object, action, path).await;
         // Allowed by policy, or denied by a rule: grants cannot change that.
         if d.allowed || d.rule.is_some() {
             return Verdict::from_policy(d);
@@ -145,7 +183,10 @@ impl Authorizer {
                 return Verdict::from_policy(d);
             }
         };
-        match self.by_grant(&grants, user, roles, object, action).await {
+        match self
+            .by_grant(&grants, user, roles, object, (action, path))
+            .await
+        {
             Some(v) => v,
             None => Verdict::from_policy(d),
         }
@@ -157,7 +198,7 @@ impl Authorizer {
         user: &str,
         roles: &[String],
         object: &str,
-        action: Action,
+        (action, path): (Action, Option<&str>),
     ) -> Option<Verdict> {
         let inventory = self.policy.inventory();
         if let Some(g) = inventory
@@ -178,7 +219,9 @@ impl Authorizer {
             };
             let mut with_role = roles.to_vec();
             with_role.push(role.clone());
-            let d = self.policy.decide(user, &with_role, object, action).await;
+            let d = self
+                .policy_decide(user, &with_role, object, action, path)
+                .await;
             if d.allowed {
                 let label = grant_label(g);
                 return Some(Verdict {
@@ -190,6 +233,24 @@ impl Authorizer {
             }
         }
         None
+    }
+
+    async fn policy_decide(
+        &self,
+        user: &str,
+        roles: &[String],
+        object: &str,
+        action: Action,
+        path: Option<&str>,
+    ) -> Decision {
+        match path {
+            Some(p) => {
+                self.policy
+                    .decide_path(user, roles, object, action, p)
+                    .await
+            }
+            None => self.policy.decide(user, roles, object, action).await,
+        }
     }
 
     /// Names of the devices `id` may connect to now, by policy or by a grant in force.

@@ -8,7 +8,7 @@
 //! | `auth.accept`, `auth.reject` | Authentication (3002), activity Logon |
 //! | `policy.*` | Authorize Session (3003), activity Assign Privileges |
 //! | `session.start` / `session.end` / `session.fail`, `connection.refused`, `forward` | SSH Activity (4007): Open / Close / Fail / Refuse / Traffic |
-//! | `file.*` | File Activity (1001) |
+//! | `file.*` | File Activity (1001): by the detail's `op`, Create / Read / Delete / Rename / Set Attributes |
 //! | everything else (`command`, `replay`, `power`, `access.*`, `ca.sign`...) | API Activity (6003), the kind as `api.operation` |
 //!
 //! The whole audit row (detail, chain hashes) also goes under `unmapped`, so nothing the
@@ -119,7 +119,10 @@ impl OcsfClass {
 pub fn to_ocsf(row: &EventRow) -> Value {
     let class = OcsfClass::of(&row.kind);
     let (category_uid, category_name) = class.category();
-    let (activity_id, activity_name) = class.activity(&row.kind);
+    let (activity_id, activity_name) = match (class, detail_str(row, "op")) {
+        (OcsfClass::FileActivity, Some(op)) => file_op(&op).unwrap_or(class.activity(&row.kind)),
+        _ => class.activity(&row.kind),
+    };
     let (severity_id, severity) = severity(row.outcome.as_deref());
     let (status_id, status) = status(row.outcome.as_deref());
     let mut ev = json!({
@@ -248,6 +251,18 @@ fn ssh_activity(row: &EventRow, obj: &mut Map<String, Value>) {
             "traffic".into(),
             json!({ "bytes_in": i, "bytes_out": o, "bytes": i.saturating_add(o) }),
         );
+    }
+}
+
+/// The File Activity of an SFTP request other than a file's own transfer.
+fn file_op(op: &str) -> Option<(u32, &'static str)> {
+    match op {
+        "mkdir" | "symlink" | "hardlink" => Some((1, "Create")),
+        "opendir" | "readlink" | "statvfs" => Some((2, "Read")),
+        "remove" | "rmdir" => Some((4, "Delete")),
+        "rename" => Some((5, "Rename")),
+        "setstat" | "fsetstat" => Some((6, "Set Attributes")),
+        _ => None,
     }
 }
 

@@ -171,10 +171,19 @@ pub fn known_hosts(config: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `oobgate policy check USER[,ROLES] DEVICE ACTION`.
-pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) -> Result<ExitCode> {
+/// `oobgate policy check USER[,ROLES] DEVICE ACTION`; ACTION may be
+/// `file.download:PATH` (the decision for that one file).
+pub fn policy_check(config: &Path, subject: &str, device: &str, asked: &str) -> Result<ExitCode> {
     let config = Config::load(config)?;
-    let action: Action = match action.parse() {
+    let (name, path) = match asked.split_once(':') {
+        Some((name, path)) => {
+            let norm = oobgate::policy::normalise_path(path)
+                .with_context(|| format!("{path:?} is not an absolute path"))?;
+            (name, Some(norm))
+        }
+        None => (asked, None),
+    };
+    let action: Action = match name.parse() {
         Ok(a) => a,
         Err(e) => bail!("{e}"),
     };
@@ -191,10 +200,18 @@ pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) ->
         .collect();
     let inventory = Inventory::load(&config.inventory)?;
     let (policy_dir, who, with_roles) = (&config.policy_dir, &user, &roles);
+    let file = path.as_deref();
     let decision = with_stores(&config, |stores| async move {
         let engine = PolicyEngine::load(policy_dir, &inventory).await?;
         let authz = Authorizer::new(engine, stores.access.clone(), stores.audit.clone());
-        anyhow::Ok(authz.decide_as(who, with_roles, device, action).await)
+        anyhow::Ok(match file {
+            Some(p) => {
+                authz
+                    .decide_path_as(who, with_roles, device, action, p)
+                    .await
+            }
+            None => authz.decide_as(who, with_roles, device, action).await,
+        })
     })?;
     println!(
         "{}: {} {} {} on {}",
@@ -205,7 +222,7 @@ pub fn policy_check(config: &Path, subject: &str, device: &str, action: &str) ->
         } else {
             format!("[{}]", roles.join(","))
         },
-        action,
+        asked,
         device
     );
     println!("  {}", decision.reason);

@@ -9,7 +9,8 @@
 //!   inventory, and a rule object may be `*`, a device, a resource role, or a conjunction
 //!   such as `site:ams1 & type:switch`.
 //! * Actions are the closed set [`Action`] or `*`; effects are `allow` and `deny`, and
-//!   any matching deny wins.
+//!   any matching deny wins. `file.upload` and `file.download` may carry a path prefix
+//!   (`file.download:/flash/`); each file is decided on its own normalised path.
 //!
 //! [`PolicyEngine`] is cheap to clone and swaps whole snapshots on reload, so a broken
 //! policy file never replaces the last good one.
@@ -18,6 +19,7 @@ mod action;
 mod decision;
 mod error;
 mod model;
+mod paths;
 mod reloader;
 mod rules;
 mod snapshot;
@@ -27,6 +29,7 @@ mod tests;
 pub use action::{Action, UnknownAction};
 pub use decision::Decision;
 pub use error::{PolicyError, Result};
+pub use paths::normalise as normalise_path;
 pub use snapshot::{MODEL_FILE, POLICY_FILE};
 
 use std::path::Path;
@@ -71,6 +74,22 @@ impl PolicyEngine {
         action: Action,
     ) -> Decision {
         self.snapshot().decide(user, roles, object, action)
+    }
+
+    /// Decides whether `user` holding `roles` may perform the file `action`
+    /// (`file.upload`, `file.download`) on the file `path` of the device `object`; `path`
+    /// must be normalised ([`normalise_path`]). Rules without a path cover every path;
+    /// a matching deny wins.
+    pub async fn decide_path(
+        &self,
+        user: &str,
+        roles: &[String],
+        object: &str,
+        action: Action,
+        path: &str,
+    ) -> Decision {
+        self.snapshot()
+            .decide_path(user, roles, object, action, path)
     }
 
     /// Names of the devices in `inventory` on which the user may `connect`, sorted.

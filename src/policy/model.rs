@@ -26,12 +26,15 @@ const SECTIONS: [&str; 5] = [
 pub(crate) struct ModelLines {
     /// Line of the `m = ...` matcher, for evaluation errors.
     pub matcher: usize,
+    /// Whether the matcher calls `actionMatch(r.act, p.act)`, which path rules need.
+    pub action_match: bool,
 }
 
 /// Checks the model text; `path` names the file in errors.
 pub(crate) fn validate(text: &str, path: &Path) -> Result<ModelLines> {
     let mut section: Option<&str> = None;
     let mut found: Vec<(&str, usize)> = Vec::new();
+    let mut action_match = false;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
@@ -80,7 +83,9 @@ pub(crate) fn validate(text: &str, path: &Path) -> Result<ModelLines> {
                     "the effect must be deny-overrides: e = {DENY_OVERRIDES}"
                 )))
             }
-            ("matchers", "m") if !value.is_empty() => {}
+            ("matchers", "m") if !value.is_empty() => {
+                action_match = squash(value).contains("actionMatch(r.act,p.act)");
+            }
             ("matchers", "m") => return Err(err("the matcher is empty".into())),
             _ => {
                 return Err(err(format!(
@@ -93,6 +98,16 @@ pub(crate) fn validate(text: &str, path: &Path) -> Result<ModelLines> {
         }
         found.push((key_static(key), line));
     }
+    require_all(&found, path)?;
+    let matcher = found.iter().find(|(k, _)| *k == "m").map_or(0, |(_, l)| *l);
+    Ok(ModelLines {
+        matcher,
+        action_match,
+    })
+}
+
+/// Every definition must be there.
+fn require_all(found: &[(&str, usize)], path: &Path) -> Result<()> {
     for key in ["r", "p", "g", "g2", "e", "m"] {
         if !found.iter().any(|(k, _)| *k == key) {
             return Err(PolicyError::Invalid {
@@ -102,8 +117,7 @@ pub(crate) fn validate(text: &str, path: &Path) -> Result<ModelLines> {
             });
         }
     }
-    let matcher = found.iter().find(|(k, _)| *k == "m").map_or(0, |(_, l)| *l);
-    Ok(ModelLines { matcher })
+    Ok(())
 }
 
 /// Maps a checked key to a static string so `found` does not borrow the text.

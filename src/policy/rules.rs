@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::action::Action;
 use super::error::{PolicyError, Result};
+use super::paths;
 
 /// What a `p` rule's object field matches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,6 +52,9 @@ pub(crate) struct Permission {
     pub object: ObjectPattern,
     /// `None` for `*`.
     pub action: Option<Action>,
+    /// For `file.upload`/`file.download`: the rule covers only files under this prefix
+    /// (normalised); `None`: every path.
+    pub path: Option<String>,
     /// `true` for `allow`, `false` for `deny`.
     pub allow: bool,
 }
@@ -61,9 +65,23 @@ impl Permission {
         vec![
             self.subject.clone(),
             self.object.internal(),
-            self.action.map_or("*", Action::as_str).to_string(),
+            self.casbin_action(),
             if self.allow { "allow" } else { "deny" }.to_string(),
         ]
+    }
+
+    /// The action field casbin sees: `connect`, `*`, or `file.download:/flash`.
+    pub(crate) fn casbin_action(&self) -> String {
+        match (self.action, &self.path) {
+            (None, _) => "*".into(),
+            (Some(a), None) => a.as_str().into(),
+            (Some(a), Some(p)) => paths::qualified(a, p),
+        }
+    }
+
+    /// Whether this rule's action covers the request action `request` (as casbin sees it).
+    pub(crate) fn covers(&self, request: &str) -> bool {
+        self.action.is_none() || paths::covers(request, &self.casbin_action())
     }
 }
 
@@ -125,10 +143,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<PolicyRules> {
                 expect_fields(&fields, 5, "p, SUBJECT, OBJECT, ACTION, allow|deny").map_err(err)?;
                 let subject = parse_subject(fields[1]).map_err(err)?;
                 let object = parse_object(fields[2]).map_err(err)?;
-                let action = match fields[3] {
-                    "*" => None,
-                    a => Some(a.parse::<Action>().map_err(|e| err(e.to_string()))?),
-                };
+                let (action, path) = parse_action(fields[3]).map_err(err)?;
                 let allow = match fields[4] {
                     "allow" => true,
                     "deny" => false,
@@ -144,6 +159,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<PolicyRules> {
                     subject,
                     object,
                     action,
+                    path,
                     allow,
                 };
                 key = permission.casbin_fields();
@@ -274,4 +290,26 @@ fn parse_object(field: &str) -> std::result::Result<ObjectPattern, String> {
     roles.sort();
     roles.dedup();
     Ok(ObjectPattern::Roles(roles))
+}
+
+/// `*`, an action, or `file.upload:PATH` / `file.download:PATH`.
+fn parse_action(field: &str) -> std::result::Result<(Option<Action>, Option<String>), String> {
+    if field == "*" {
+        return Ok((None, None));
+    }
+    let (name, path) = match field.split_once(paths::SEP) {
+        Some((name, path)) => (name, Some(path)),
+        None => (field, None),
+    };
+    let action = name.parse::<Action>().map_err(|e| e.to_string())?;
+    let Some(path) = path else {
+        return Ok((Some(action), None));
+    };
+    if !matches!(action, Action::FileUpload | Action::FileDownload) {
+        return Err(format!(
+            "{action}: only file.upload and file.download take a path (ACTION:PATH)"
+        ));
+    }
+    let prefix = paths::parse_prefix(path).map_err(|e| format!("{action}: {e}"))?;
+    Ok((Some(action), Some(prefix)))
 }

@@ -13,6 +13,7 @@ use super::action::Action;
 use super::decision::Decision;
 use super::error::{PolicyError, Result};
 use super::model;
+use super::paths;
 use super::rules::{self, ObjectPattern, PolicyRules};
 use crate::inventory::Inventory;
 
@@ -23,6 +24,8 @@ pub const POLICY_FILE: &str = "policy.csv";
 
 /// The custom matcher function: is `p.sub` one of the request's effective subjects?
 const SUBJECT_FN: &str = "subjectIn";
+/// The custom matcher function: does `p.act` cover `r.act` (paths of file actions)?
+const ACTION_FN: &str = "actionMatch";
 
 /// A loaded policy, ready to answer questions.
 pub(crate) struct Snapshot {
@@ -32,6 +35,8 @@ pub(crate) struct Snapshot {
     granted_roles: BTreeSet<String>,
     inventory: Arc<Inventory>,
     policy_path: PathBuf,
+    /// The matcher calls `actionMatch`: requests may carry a file's path.
+    path_aware: bool,
 }
 
 impl Snapshot {
@@ -39,16 +44,11 @@ impl Snapshot {
     pub(crate) async fn load(dir: &Path, inventory: Arc<Inventory>) -> Result<Snapshot> {
         let model_path = dir.join(MODEL_FILE);
         let policy_path = dir.join(POLICY_FILE);
-        let read = |path: &Path| {
-            std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        };
         let model_text = read(&model_path)?;
         let policy_text = read(&policy_path)?;
         let lines = model::validate(&model_text, &model_path)?;
         let rules = rules::parse(&policy_text, &policy_path)?;
+        check_path_rules(&rules, &lines, &model_path, &policy_path)?;
         warn_unknown_devices(&rules, &inventory, &policy_path);
 
         let whole_model = |e: casbin::Error| PolicyError::Invalid {
@@ -63,6 +63,7 @@ impl Snapshot {
             .await
             .map_err(whole_model)?;
         enforcer.add_function(SUBJECT_FN, OperatorFunction::Arg2(subject_in));
+        enforcer.add_function(ACTION_FN, OperatorFunction::Arg2(paths::action_match));
 
         let internal = |e: casbin::Error| PolicyError::Invalid {
             path: policy_path.clone(),
@@ -112,6 +113,7 @@ impl Snapshot {
             granted_roles,
             inventory,
             policy_path,
+            path_aware: lines.action_match,
         })
     }
 
@@ -120,13 +122,62 @@ impl Snapshot {
         &self.inventory
     }
 
-    /// Decides whether `user` holding `roles` may perform `action` on `object`.
+    /// Decides whether `user` holding `roles` may perform `action` on `object`. For a file
+    /// action, rules limited to paths count too: `file.download` is allowed when some
+    /// path is (each file is then decided by [`Snapshot::decide_path`]).
     pub(crate) fn decide(
         &self,
         user: &str,
         roles: &[String],
         object: &str,
         action: Action,
+    ) -> Decision {
+        let plain = self.decide_on(user, roles, object, action, None);
+        if plain.allowed || plain.rule.is_some() || !self.path_aware {
+            return plain;
+        }
+        for p in self.rules.permissions.iter().filter(|p| p.allow) {
+            let (Some(a), Some(prefix)) = (p.action, &p.path) else {
+                continue;
+            };
+            if a != action {
+                continue;
+            }
+            let d = self.decide_on(user, roles, object, action, Some(prefix));
+            if d.allowed {
+                return Decision {
+                    reason: format!("{} (only paths such rules allow)", d.reason),
+                    ..d
+                };
+            }
+        }
+        plain
+    }
+
+    /// Decides whether `user` holding `roles` may perform the file `action` on `path` (a
+    /// normalised path) of `object`.
+    pub(crate) fn decide_path(
+        &self,
+        user: &str,
+        roles: &[String],
+        object: &str,
+        action: Action,
+        path: &str,
+    ) -> Decision {
+        if !self.path_aware {
+            // No path rules can exist: the action decides every path.
+            return self.decide_on(user, roles, object, action, None);
+        }
+        self.decide_on(user, roles, object, action, Some(path))
+    }
+
+    fn decide_on(
+        &self,
+        user: &str,
+        roles: &[String],
+        object: &str,
+        action: Action,
+        path: Option<&str>,
     ) -> Decision {
         if user.is_empty() || user.contains(':') || user.chars().any(char::is_whitespace) {
             return Decision::deny(format!("invalid user name {user:?}"));
@@ -147,17 +198,25 @@ impl Snapshot {
             base.push(format!("role:{name}"));
         }
         let subjects = self.expand_subjects(base);
-
+        let act = match path {
+            Some(p) => paths::qualified(action, p),
+            None => action.as_str().to_string(),
+        };
         let joined = subjects.iter().cloned().collect::<Vec<_>>().join(" ");
-        let allowed =
-            match self
-                .enforcer
-                .enforce((joined, internal_object.as_str(), action.as_str()))
-            {
-                Ok(allowed) => allowed,
-                Err(e) => return Decision::deny(format!("policy evaluation failed: {e}")),
-            };
-        self.explain(allowed, &subjects, &internal_object, object, action, user)
+        let allowed = match self
+            .enforcer
+            .enforce((joined, internal_object.as_str(), act.as_str()))
+        {
+            Ok(allowed) => allowed,
+            Err(e) => return Decision::deny(format!("policy evaluation failed: {e}")),
+        };
+        let what = Asked {
+            internal_object: &internal_object,
+            object,
+            act: &act,
+            user,
+        };
+        self.explain(allowed, &subjects, &what)
     }
 
     /// The request's subjects plus every role they inherit through `g` lines.
@@ -174,20 +233,18 @@ impl Snapshot {
     }
 
     /// Finds the rule behind casbin's answer and words the decision.
-    fn explain(
-        &self,
-        allowed: bool,
-        subjects: &BTreeSet<String>,
-        internal_object: &str,
-        object: &str,
-        action: Action,
-        user: &str,
-    ) -> Decision {
+    fn explain(&self, allowed: bool, subjects: &BTreeSet<String>, what: &Asked) -> Decision {
+        let Asked {
+            internal_object,
+            object,
+            act: action,
+            user,
+        } = *what;
         let rm = self.enforcer.get_role_manager();
         let rm = rm.read();
         let matching = self.rules.permissions.iter().filter(|p| {
             subjects.contains(&p.subject)
-                && p.action.is_none_or(|a| a == action)
+                && p.covers(action)
                 && match &p.object {
                     ObjectPattern::Any => true,
                     pattern => rm.has_link(internal_object, &pattern.internal(), None),
@@ -236,6 +293,15 @@ impl Snapshot {
             },
         }
     }
+}
+
+/// What one request asked, for wording its decision.
+struct Asked<'a> {
+    internal_object: &'a str,
+    object: &'a str,
+    /// The action as casbin saw it (`file.download:/flash/x` for a file).
+    act: &'a str,
+    user: &'a str,
 }
 
 /// `g2` links: inventory resource roles, static `g2` lines, and one link per device to
@@ -298,6 +364,39 @@ fn reachable(start: &str, edges: &HashMap<String, Vec<String>>) -> HashSet<Strin
         }
     }
     seen
+}
+
+/// A policy file's text.
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Path rules need a matcher that reads paths (`actionMatch`): else the first is an error.
+fn check_path_rules(
+    rules: &PolicyRules,
+    lines: &model::ModelLines,
+    model_path: &Path,
+    policy_path: &Path,
+) -> Result<()> {
+    let Some(p) = rules.permissions.iter().find(|p| p.path.is_some()) else {
+        return Ok(());
+    };
+    if lines.action_match {
+        return Ok(());
+    }
+    Err(PolicyError::at(
+        policy_path,
+        p.line,
+        format!(
+            "a path rule needs actionMatch(r.act, p.act) in the matcher of {} (line {}), \
+             as the shipped model.conf has",
+            model_path.display(),
+            lines.matcher
+        ),
+    ))
 }
 
 /// Warns about rules naming devices that are not in the inventory (likely typos).

@@ -5,7 +5,10 @@ This is the test suite's only mock BMC. sushy-emulator (the real peer every othe
 test uses) has no SessionService, no LogServices, keeps a `Once` boot override as
 `Continuous`, and its firmware task is complete the moment it is created; this server plays
 a BMC for exactly those cases: session login and logout, an event log of two pages, a `Once`
-boot override that is kept, and firmware tasks that progress, fail, or never end.
+boot override that is kept, and firmware tasks that progress, fail, or never end. With
+`--mangle SEED` it is a broken BMC: every authenticated GET is answered with its body
+damaged at random (cut short, wrong types, junk bytes, deep nesting), seeded, for fuzzing
+the client with whole HTTPS answers.
 
 Served over TLS on loopback. Every request is appended to a JSON Lines journal (method,
 path, how it authenticated, body with any password replaced) so a test can assert what the
@@ -15,6 +18,7 @@ import argparse
 import base64
 import http.server
 import json
+import random
 import secrets
 import ssl
 import threading
@@ -34,6 +38,8 @@ def parse_args():
     p.add_argument("--no-sessions", action="store_true")
     p.add_argument("--flaky", type=int, default=0,
                    help="answer this many GETs of the Systems collection with 503 first")
+    p.add_argument("--mangle", type=int, default=None,
+                   help="damage every authenticated GET's body, seeded by this number")
     return p.parse_args()
 
 
@@ -49,6 +55,36 @@ STATE = {
     "task_polls": 0,
     "flaky": ARGS.flaky,
 }
+RNG = random.Random(ARGS.mangle)
+ODD = [None, 0, -1, 2 ** 70, 1e308, "", "x" * 5000, "\u0000\udcff", [], {}, True,
+       {"@odata.id": 7}, [None]]
+
+
+def wrong_types(v):
+    """`v` with some values, anywhere in it, replaced by values of the wrong type."""
+    if RNG.random() < 0.25:
+        return RNG.choice(ODD)
+    if isinstance(v, dict):
+        return {k: wrong_types(x) for k, x in v.items() if RNG.random() > 0.1}
+    if isinstance(v, list):
+        return [wrong_types(x) for x in v]
+    return v
+
+
+def mangled(body):
+    """A damaged answer for `body` (a resource, or None): the bytes to send."""
+    data = json.dumps(body).encode()
+    kind = RNG.randrange(7)
+    if kind == 0:
+        return data[:RNG.randrange(len(data) + 1)]
+    if kind == 1:
+        return bytes(RNG.randrange(256) for _ in range(RNG.randrange(300)))
+    if kind == 2:
+        depth = RNG.randrange(100, 3000)
+        return b"[" * depth + b"]" * depth
+    if kind == 3:
+        return RNG.choice([b"null", b"[]", b"{}", b'"On"', b"1e999", b""])
+    return json.dumps(wrong_types(body), allow_nan=True).encode(errors="surrogatepass")
 
 ENTRIES = [
     {"Id": "1", "Created": "2026-01-10T03:00:00+00:00", "Severity": "OK", "Message": "System boot"},
@@ -172,6 +208,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def reply_raw(self, status, data):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def handle_one(self):
         body = self.body() if self.command in ("POST", "PATCH") else None
         auth = self.auth()
@@ -216,6 +259,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "GET" and path == ROOT + "/Systems" and STATE["flaky"] > 0:
             STATE["flaky"] -= 1
             return self.reply(503, {"error": {"message": "busy, try again"}})
+        if self.command == "GET" and ARGS.mangle is not None:
+            return self.reply_raw(200, mangled(resource(path, query)))
         if self.command == "GET":
             res = resource(path, query)
             if res is not None:

@@ -310,6 +310,16 @@ impl FakeBmc {
 
     /// Starts one whose first `flaky` GETs of the Systems collection answer 503.
     pub fn start_flaky(task: FakeTask, sessions: bool, flaky: u32) -> FakeBmc {
+        Self::launch(task, sessions, flaky, None)
+    }
+
+    /// Starts a broken one: every GET after login answers 200 with its body damaged at
+    /// random (cut short, wrong types, junk bytes, deep nesting), from `seed`.
+    pub fn start_mangled(seed: u64) -> FakeBmc {
+        Self::launch(FakeTask::Progress, true, 0, Some(seed))
+    }
+
+    fn launch(task: FakeTask, sessions: bool, flaky: u32, mangle: Option<u64>) -> FakeBmc {
         let dir = TempDir::new("fakebmc").expect("temp dir");
         let cert = TestCert::make(dir.path());
         let script = dir.path().join("fake_bmc.py");
@@ -343,6 +353,9 @@ impl FakeBmc {
             .arg(dir.path().join("journal.jsonl"));
         if !sessions {
             cmd.arg("--no-sessions");
+        }
+        if let Some(seed) = mangle {
+            cmd.args(["--mangle", &seed.to_string()]);
         }
         let mut peer = Peer::spawn(&mut cmd, dir.path().join("fake_bmc.log"));
         peer.wait_port(port);

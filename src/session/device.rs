@@ -189,9 +189,10 @@ fn audited(
         device: device.name.clone(),
         session: guard.session_id().to_string(),
         rec: guard.recorder(),
+        allowed,
     };
     let max = bastion.config.limits.max_transfer;
-    let tracker = super::sftp_audit::Tracker::new(&device.name, allowed, max);
+    let tracker = super::sftp_audit::Tracker::new(max);
     super::sftp_relay::wrap(link, tracker, cx)
 }
 

@@ -21,6 +21,8 @@ mod outbox;
 mod recovery;
 mod requests;
 mod sftp_audit;
+mod sftp_ops;
+mod sftp_paths;
 mod sftp_relay;
 mod sftp_wire;
 mod transfer;

@@ -1,15 +1,15 @@
-//! Follows the SFTP packets of a transfer session per handle: OPEN (checked against
-//! `file.upload`/`file.download`), WRITE and READ/DATA (bytes counted and hashed, capped
-//! at `limits.max_transfer`), CLOSE; each file ends as one [`Done`]: ok, refused, or
-//! interrupted when the session ends with it still open.
+//! Follows the SFTP packets of a transfer session per handle: OPEN (once the relay has
+//! checked its path), WRITE and READ/DATA (bytes counted and hashed, capped at
+//! `limits.max_transfer`), CLOSE; each file ends as one [`Done`]: ok, refused, or
+//! interrupted when the session ends with it still open. It also knows which request ids
+//! are with the device, so the relay's own requests never reuse one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::sftp_wire::*;
-use super::transfer::Allowed;
 
 /// Which way a file moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +33,13 @@ impl Dir {
 /// One file's transfer, ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Done {
-    /// The path the client opened.
+    /// What the client asked: `open`, or a change (`remove`, `rename`, ...) or look
+    /// (`stat`, ...) that was refused.
+    pub op: &'static str,
+    /// The file's path (as resolved on the device, when it was).
     pub path: String,
+    /// The second path of a rename, hard link or symbolic link (the new name).
+    pub to: Option<String>,
     /// Upload or download.
     pub dir: Dir,
     /// Bytes that passed.
@@ -52,8 +57,6 @@ pub struct Done {
 pub struct Step {
     /// Pass it on.
     pub forward: bool,
-    /// Answer the client with this instead.
-    pub reply: Option<Bytes>,
     /// Files that ended.
     pub done: Vec<Done>,
     /// End the session (a file went over `limits.max_transfer`).
@@ -79,7 +82,9 @@ struct File {
 impl File {
     fn done(self, result: &'static str, reason: Option<String>) -> Done {
         Done {
+            op: "open",
             path: self.path,
+            to: None,
             dir: self.dir,
             bytes: self.bytes,
             sha256: hex::encode(self.hash.finalize()),
@@ -91,66 +96,94 @@ impl File {
 
 /// The state of one transfer session.
 pub struct Tracker {
-    device: String,
-    allowed: Allowed,
     max: u64,
+    /// Request ids sent to the device and not answered yet.
+    pending: HashSet<u32>,
+    next_own: u32,
     opening: HashMap<u32, (String, Dir)>,
     reading: HashMap<u32, Bytes>,
     closing: HashMap<u32, Bytes>,
+    /// Allowed changes (remove, rename, ...) waiting for the device's STATUS.
+    changing: HashMap<u32, Done>,
     files: HashMap<Bytes, File>,
 }
 
 impl Tracker {
-    /// A tracker for a session on `device` allowed `allowed`, `max` bytes a file.
-    pub fn new(device: &str, allowed: Allowed, max: u64) -> Tracker {
+    /// A tracker capping each file at `max` bytes.
+    pub fn new(max: u64) -> Tracker {
         Tracker {
-            device: device.to_string(),
-            allowed,
             max,
+            pending: HashSet::new(),
+            next_own: 0xffff_0000,
             opening: HashMap::new(),
             reading: HashMap::new(),
             closing: HashMap::new(),
+            changing: HashMap::new(),
             files: HashMap::new(),
         }
     }
 
-    /// A packet from the client.
+    /// A request the relay refused: what it was, its path, and why.
+    pub fn refused(op: &'static str, path: &str, dir: Dir, why: String) -> Done {
+        Done {
+            op,
+            path: path.to_string(),
+            to: None,
+            dir,
+            bytes: 0,
+            sha256: hex::encode(Sha256::digest(b"")),
+            result: "refused",
+            reason: Some(why),
+        }
+    }
+
+    /// An OPEN whose path `path` (resolved) was allowed, about to be relayed.
+    pub fn open(&mut self, id: u32, path: String, dir: Dir) {
+        self.opening.insert(id, (path, dir));
+    }
+
+    /// An allowed change `op` of `paths` (resolved) about to be relayed as request `id`:
+    /// audited when the device answers.
+    pub fn change(&mut self, id: u32, op: &'static str, paths: &[String]) {
+        let done = Done {
+            op,
+            path: paths.first().cloned().unwrap_or_default(),
+            to: paths.get(1).cloned(),
+            dir: Dir::Upload,
+            bytes: 0,
+            sha256: hex::encode(Sha256::digest(b"")),
+            result: "ok",
+            reason: None,
+        };
+        self.changing.insert(id, done);
+    }
+
+    /// The path of the file open as `handle`, if one is.
+    pub fn file_of(&self, handle: &[u8]) -> Option<&str> {
+        self.files.get(handle).map(|f| f.path.as_str())
+    }
+
+    /// A client request `p` is being relayed to the device.
+    pub fn sent(&mut self, p: &Packet) {
+        if let Some(id) = p.id() {
+            self.pending.insert(id);
+        }
+    }
+
+    /// An id for the relay's own request that no request with the device has.
+    pub fn own_id(&mut self) -> u32 {
+        while self.pending.contains(&self.next_own) {
+            self.next_own = self.next_own.wrapping_add(1);
+        }
+        let id = self.next_own;
+        self.next_own = self.next_own.wrapping_add(1);
+        id
+    }
+
+    /// A packet from the client that names no path (the relay checked the others).
     pub fn client(&mut self, p: &Packet) -> Result<Step, WireError> {
         let mut f = Fields::of(p);
         match p.kind {
-            SSH_FXP_OPEN => {
-                let id = f.u32()?;
-                let path = String::from_utf8_lossy(&f.string()?).into_owned();
-                let flags = f.u32()?;
-                let dir = if flags & SSH_FXF_WRITE != 0 {
-                    Dir::Upload
-                } else {
-                    Dir::Download
-                };
-                let ok = match dir {
-                    Dir::Upload => self.allowed.upload,
-                    Dir::Download => self.allowed.download,
-                };
-                if !ok {
-                    let why = format!("{} is not allowed on {}", dir.action(), self.device);
-                    let file = File {
-                        path,
-                        dir,
-                        bytes: 0,
-                        hash: Sha256::new(),
-                    };
-                    return Ok(Step {
-                        reply: Some(status(
-                            id,
-                            SSH_FX_PERMISSION_DENIED,
-                            &format!("oobgate: {why}"),
-                        )),
-                        done: vec![file.done("refused", Some(why))],
-                        ..Default::default()
-                    });
-                }
-                self.opening.insert(id, (path, dir));
-            }
             SSH_FXP_WRITE => {
                 let _id = f.u32()?;
                 let handle = f.string()?;
@@ -173,6 +206,9 @@ impl Tracker {
 
     /// A packet from the device.
     pub fn server(&mut self, p: &Packet) -> Result<Step, WireError> {
+        if let Some(id) = p.id() {
+            self.pending.remove(&id);
+        }
         let mut f = Fields::of(p);
         match p.kind {
             SSH_FXP_HANDLE => {
@@ -200,6 +236,17 @@ impl Tracker {
                 let id = f.u32()?;
                 self.opening.remove(&id);
                 self.reading.remove(&id);
+                if let Some(mut done) = self.changing.remove(&id) {
+                    let code = f.u32()?;
+                    if code != 0 {
+                        let message = f.string().unwrap_or_default();
+                        done.result = "failed";
+                        done.reason = Some(String::from_utf8_lossy(&message).into_owned());
+                    }
+                    let mut step = Step::forward();
+                    step.done.push(done);
+                    return Ok(step);
+                }
                 if let Some(handle) = self.closing.remove(&id) {
                     if let Some(file) = self.files.remove(&handle) {
                         let mut step = Step::forward();

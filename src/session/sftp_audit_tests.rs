@@ -18,18 +18,6 @@ fn s(v: &[u8]) -> Vec<u8> {
     out
 }
 
-fn open(id: u32, path: &str, flags: u32) -> Packet {
-    packet(
-        SSH_FXP_OPEN,
-        &[
-            &id.to_be_bytes(),
-            &s(path.as_bytes()),
-            &flags.to_be_bytes(),
-            &[0; 4],
-        ],
-    )
-}
-
 fn handle(id: u32, h: &[u8]) -> Packet {
     packet(SSH_FXP_HANDLE, &[&id.to_be_bytes(), &s(h)])
 }
@@ -41,15 +29,10 @@ fn write(id: u32, h: &[u8], data: &[u8]) -> Packet {
     )
 }
 
-const BOTH: Allowed = Allowed {
-    upload: true,
-    download: true,
-};
-
 #[test]
 fn an_upload_ends_ok_at_close_with_the_hash_of_its_bytes() {
-    let mut t = Tracker::new("sw1", BOTH, u64::MAX);
-    assert!(t.client(&open(1, "/tmp/a", SSH_FXF_WRITE)).unwrap().forward);
+    let mut t = Tracker::new(u64::MAX);
+    t.open(1, "/tmp/a".into(), Dir::Upload);
     t.server(&handle(1, b"h1")).unwrap();
     t.client(&write(2, b"h1", b"hello ")).unwrap();
     t.client(&write(3, b"h1", b"world")).unwrap();
@@ -65,28 +48,27 @@ fn an_upload_ends_ok_at_close_with_the_hash_of_its_bytes() {
 }
 
 #[test]
-fn a_refused_open_is_answered_by_the_bastion() {
-    let only_down = Allowed {
-        upload: false,
-        download: true,
-    };
-    let mut t = Tracker::new("sw1", only_down, u64::MAX);
-    let step = t.client(&open(7, "/etc/x", SSH_FXF_WRITE)).unwrap();
-    assert!(!step.forward);
-    assert_eq!(step.done[0].result, "refused");
-    let mut f = Framer::default();
-    f.push(&step.reply.unwrap());
-    let mut r = Fields::of(&f.next_packet().unwrap().unwrap());
-    assert_eq!((r.u32(), r.u32()), (Ok(7), Ok(SSH_FX_PERMISSION_DENIED)));
-    assert!(t.client(&open(8, "/etc/x", 1)).unwrap().forward);
+fn the_relays_own_ids_never_clash_with_requests_at_the_device() {
+    let mut t = Tracker::new(u64::MAX);
+    let first = t.own_id();
+    let busy = packet(SSH_FXP_CLOSE, &[&(first + 1).to_be_bytes(), &s(b"h")]);
+    t.sent(&busy);
+    let second = t.own_id();
+    assert_ne!(second, first + 1);
+    t.server(&packet(
+        SSH_FXP_STATUS,
+        &[&(first + 1).to_be_bytes(), &[0; 4]],
+    ))
+    .unwrap();
+    assert!(!t.pending.contains(&(first + 1)));
 }
 
 #[test]
 fn over_the_cap_cuts_and_an_open_file_at_the_end_is_interrupted() {
-    let mut t = Tracker::new("sw1", BOTH, 10);
-    t.client(&open(1, "/tmp/a", SSH_FXF_WRITE)).unwrap();
+    let mut t = Tracker::new(10);
+    t.open(1, "/tmp/a".into(), Dir::Upload);
     t.server(&handle(1, b"a")).unwrap();
-    t.client(&open(2, "/tmp/b", SSH_FXF_WRITE)).unwrap();
+    t.open(2, "/tmp/b".into(), Dir::Upload);
     t.server(&handle(2, b"b")).unwrap();
     assert!(t.client(&write(3, b"a", b"12345")).unwrap().forward);
     let step = t.client(&write(4, b"a", b"678901")).unwrap();
@@ -102,7 +84,41 @@ fn over_the_cap_cuts_and_an_open_file_at_the_end_is_interrupted() {
 
 #[test]
 fn a_truncated_body_is_an_error() {
-    let mut t = Tracker::new("sw1", BOTH, u64::MAX);
-    let p = packet(SSH_FXP_OPEN, &[&1u32.to_be_bytes(), &[0, 0, 0, 9, b'x']]);
-    assert_eq!(t.client(&p).err(), Some(WireError::Truncated(SSH_FXP_OPEN)));
+    let mut t = Tracker::new(u64::MAX);
+    let p = packet(SSH_FXP_WRITE, &[&1u32.to_be_bytes(), &[0, 0, 0, 9, b'x']]);
+    assert_eq!(
+        t.client(&p).err(),
+        Some(WireError::Truncated(SSH_FXP_WRITE))
+    );
+}
+
+#[test]
+fn an_allowed_change_is_done_when_the_device_answers() {
+    let mut t = Tracker::new(u64::MAX);
+    t.change(3, "rename", &["/a".into(), "/b".into()]);
+    t.change(4, "remove", &["/c".into()]);
+    let ok = t
+        .server(&packet(SSH_FXP_STATUS, &[&3u32.to_be_bytes(), &[0; 4]]))
+        .unwrap();
+    let d = &ok.done[0];
+    assert_eq!(
+        (d.op, d.result, d.to.as_deref()),
+        ("rename", "ok", Some("/b"))
+    );
+    let failed = t
+        .server(&packet(
+            SSH_FXP_STATUS,
+            &[
+                &4u32.to_be_bytes(),
+                &2u32.to_be_bytes(),
+                &s(b"No such file"),
+            ],
+        ))
+        .unwrap();
+    let d = &failed.done[0];
+    assert_eq!(
+        (d.result, d.reason.as_deref()),
+        ("failed", Some("No such file"))
+    );
+    assert!(ok.forward && failed.forward);
 }

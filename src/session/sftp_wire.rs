@@ -8,17 +8,40 @@ use bytes::{Buf, Bytes, BytesMut};
 /// The longest packet accepted (OpenSSH's sftp-server takes 256 KiB).
 pub const MAX_PACKET: usize = 256 * 1024 + 1024;
 
+pub const SSH_FXP_INIT: u8 = 1;
+pub const SSH_FXP_VERSION: u8 = 2;
 pub const SSH_FXP_OPEN: u8 = 3;
 pub const SSH_FXP_CLOSE: u8 = 4;
 pub const SSH_FXP_READ: u8 = 5;
 pub const SSH_FXP_WRITE: u8 = 6;
+pub const SSH_FXP_LSTAT: u8 = 7;
+pub const SSH_FXP_FSTAT: u8 = 8;
+pub const SSH_FXP_SETSTAT: u8 = 9;
+pub const SSH_FXP_FSETSTAT: u8 = 10;
+pub const SSH_FXP_OPENDIR: u8 = 11;
+pub const SSH_FXP_READDIR: u8 = 12;
+pub const SSH_FXP_REMOVE: u8 = 13;
+pub const SSH_FXP_MKDIR: u8 = 14;
+pub const SSH_FXP_RMDIR: u8 = 15;
+pub const SSH_FXP_REALPATH: u8 = 16;
+pub const SSH_FXP_STAT: u8 = 17;
+pub const SSH_FXP_RENAME: u8 = 18;
+pub const SSH_FXP_READLINK: u8 = 19;
+pub const SSH_FXP_SYMLINK: u8 = 20;
 pub const SSH_FXP_STATUS: u8 = 101;
 pub const SSH_FXP_HANDLE: u8 = 102;
 pub const SSH_FXP_DATA: u8 = 103;
+pub const SSH_FXP_NAME: u8 = 104;
+pub const SSH_FXP_EXTENDED: u8 = 200;
 /// `pflags` of OPEN.
+pub const SSH_FXF_READ: u32 = 0x01;
 pub const SSH_FXF_WRITE: u32 = 0x02;
+pub const SSH_FXF_APPEND: u32 = 0x04;
+pub const SSH_FXF_CREAT: u32 = 0x08;
+pub const SSH_FXF_TRUNC: u32 = 0x10;
 /// STATUS codes.
 pub const SSH_FX_PERMISSION_DENIED: u32 = 3;
+pub const SSH_FX_OP_UNSUPPORTED: u32 = 8;
 
 /// A malformed SFTP stream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +135,27 @@ impl Fields {
         }
         Ok(self.body.split_to(len))
     }
+}
+
+impl Packet {
+    /// The request id a packet other than INIT/VERSION starts with.
+    pub fn id(&self) -> Option<u32> {
+        if matches!(self.kind, SSH_FXP_INIT | SSH_FXP_VERSION) {
+            return None;
+        }
+        Fields::of(self).u32().ok()
+    }
+}
+
+/// A REALPATH request for `path` as request `id`.
+pub fn realpath(id: u32, path: &[u8]) -> Bytes {
+    let mut body = vec![SSH_FXP_REALPATH];
+    body.extend_from_slice(&id.to_be_bytes());
+    body.extend_from_slice(&(path.len() as u32).to_be_bytes());
+    body.extend_from_slice(path);
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out.into()
 }
 
 /// A STATUS packet for request `id`.

@@ -2,6 +2,8 @@
 //! OpenSSH 9 runs over SFTP) ask for the `sftp` subsystem on the inner server, which is
 //! relayed to the device's own `sftp` subsystem over the bastion's login to it. Policy:
 //! `file.upload` and `file.download` on the device; a session with neither is refused.
+//! Each path the session then names is judged on its own ([`judge`]): path rules of the
+//! policy (`file.download:/flash/`) may allow some files and not others.
 //! Legacy `scp -O` (an `scp -t`/`scp -f` command on the device) is refused, naming it: its
 //! files could only be audited by parsing the old rcp protocol, which the bastion does not.
 
@@ -11,6 +13,9 @@ use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::inventory::{Device, DeviceKind};
 use crate::policy::Action;
+
+use super::sftp_audit::Dir;
+use super::sftp_ops::Need;
 
 /// What a transfer session may do, as policy decided it when it started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +90,83 @@ pub async fn decide(
         ));
     }
     Ok(Allowed { upload, download })
+}
+
+/// Who asks about a path, and what the session was allowed at its start.
+pub struct Asker<'a> {
+    /// The bastion (its authorizer).
+    pub bastion: &'a Bastion,
+    /// The admin.
+    pub id: &'a Identity,
+    /// The device's name.
+    pub device: &'a str,
+    /// The session's actions.
+    pub allowed: Allowed,
+}
+
+/// A path refused: which action, the line for the client, the reason for the audit.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The action refused (the audit event's kind).
+    pub dir: Dir,
+    /// For the client (no policy file names).
+    pub message: String,
+    /// For the audit log: the policy's reason.
+    pub reason: String,
+}
+
+/// Whether the normalised `path` may be used as `need` says.
+pub async fn judge(who: &Asker<'_>, need: Need, path: &str) -> Result<(), Refusal> {
+    match need {
+        Need::Upload => judge_one(who, Dir::Upload, path).await,
+        Need::Download => judge_one(who, Dir::Download, path).await,
+        Need::Both => {
+            judge_one(who, Dir::Upload, path).await?;
+            judge_one(who, Dir::Download, path).await
+        }
+        Need::Either => match judge_one(who, Dir::Upload, path).await {
+            Ok(()) => Ok(()),
+            Err(up) => judge_one(who, Dir::Download, path)
+                .await
+                .map_err(|down| Refusal {
+                    dir: Dir::Download,
+                    message: format!(
+                        "neither file.upload nor file.download of {path} is allowed on {}",
+                        who.device
+                    ),
+                    reason: format!("{}; {}", up.reason, down.reason),
+                }),
+        },
+    }
+}
+
+async fn judge_one(who: &Asker<'_>, dir: Dir, path: &str) -> Result<(), Refusal> {
+    let (session, action) = match dir {
+        Dir::Upload => (who.allowed.upload, Action::FileUpload),
+        Dir::Download => (who.allowed.download, Action::FileDownload),
+    };
+    if !session {
+        let message = format!("{action} is not allowed on {}", who.device);
+        return Err(Refusal {
+            dir,
+            reason: message.clone(),
+            message,
+        });
+    }
+    let v = who
+        .bastion
+        .authz
+        .decide_path(who.id, who.device, action, path)
+        .await;
+    if v.allowed {
+        return Ok(());
+    }
+    let message = format!("{action} of {path} is not allowed on {}", who.device);
+    Err(Refusal {
+        dir,
+        reason: format!("{message}: {}", v.reason),
+        message,
+    })
 }
 
 /// Whether `command` is legacy scp's remote end (`scp -t` to receive, `scp -f` to send).

@@ -2,6 +2,7 @@
 
 mod decide;
 mod load;
+mod paths;
 
 use super::*;
 use std::path::{Path, PathBuf};
