@@ -198,3 +198,60 @@ fn kill_9_mid_console_attach_then_restart_closes_it_as_aborted() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn an_always_on_console_added_to_the_inventory_comes_up_without_a_restart() {
+    let console = pty_console();
+    let lab = Lab::start();
+    let admin = lab.user("ada", "ada,role:admin");
+    let listed = || {
+        let out = lab.ssh(&admin, &["consoles"]);
+        text(&out).0
+    };
+    assert!(!listed().contains("srv7-console"), "{}", listed());
+    let inventory = format!(
+        "{}\n[[device]]\nname = \"srv7-console\"\nkind = \"serial\"\naddress = \"{}\"\nalways_on = true\n",
+        common::INVENTORY,
+        console.pty.display()
+    );
+    std::fs::write(lab.root().join("inventory.toml"), inventory).unwrap();
+    // Nobody attaches: the reload alone opens the link, and the console's log fills.
+    common::wait_until("the new console's link to come up", common::WAIT, || {
+        let shown = listed();
+        let line = shown
+            .lines()
+            .find(|l| l.contains("srv7-console"))
+            .unwrap_or("")
+            .to_string();
+        if line.contains(" up") {
+            Ok(())
+        } else {
+            Err(shown)
+        }
+    });
+    let logs = lab.config.data_dir.join("consoles");
+    common::wait_until("CONSOLE-READY in the console's log", common::WAIT, || {
+        let text: String = walk(&logs)
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect();
+        if text.contains("CONSOLE-READY") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,5 +1,5 @@
-//! Every second: lapsed requests and grants expire (ending their sessions), the revocation
-//! list is re-read, its changes of state are reported (log, audit event, webhook: an
+//! Every second: lapsed requests and grants expire (ending their sessions), always-on
+//! consoles a reloaded inventory added get their link, the revocation list is re-read, its changes of state are reported (log, audit event, webhook: an
 //! unusable list refuses every new login, so someone must hear of it at once), and
 //! sessions whose certificate a readable list now names are ended. With several nodes, a
 //! list read again is shared with the other nodes.
@@ -17,6 +17,7 @@ use crate::identity::ListNews;
 pub async fn run(bastion: Arc<Bastion>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut inventory = bastion.policy.inventory();
     loop {
         tokio::select! {
             _ = bastion.shutdown.cancelled() => return,
@@ -24,6 +25,12 @@ pub async fn run(bastion: Arc<Bastion>) {
         }
         if let Err(e) = bastion.requests.sweep().await {
             tracing::error!(error = %e, "access sweep failed");
+        }
+        let now = bastion.policy.inventory();
+        if !Arc::ptr_eq(&now, &inventory) {
+            // Registering is idempotent: only the consoles not running yet start.
+            super::operations::start_consoles(&bastion);
+            inventory = now;
         }
         let list = bastion.validator.revocation_list();
         list.reload_if_changed();

@@ -12,6 +12,9 @@
 //! credential = "secret/data/devices/sw1"
 //! host_key = "ssh-ed25519 AAAA..."
 //! description = "Access switch, rack 12"
+//!
+//! [[require_observer]]              # four eyes on every device with all these labels
+//! labels = { tier = "core" }
 //! ```
 //!
 //! Every error names the file, the line and the device, so an operator can fix the file
@@ -47,6 +50,17 @@ pub struct Inventory {
 struct RawInventory {
     #[serde(default)]
     device: Vec<Spanned<RawDevice>>,
+    /// `[[require_observer]] labels = {...}`: four eyes on every device holding all of
+    /// these labels (besides the devices marked one by one).
+    #[serde(default)]
+    require_observer: Vec<Spanned<RawSelector>>,
+}
+
+/// Devices chosen by labels: every device holding all of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelector {
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +123,19 @@ impl Inventory {
                 parse_device(table.into_inner(), index, table_start, &at, &first_line)?;
             first_line.insert(device.name.clone(), line_of(text, name_at));
             devices.insert(device.name.clone(), device);
+        }
+        for sel in raw.require_observer {
+            let start = sel.span().start;
+            let labels = sel.into_inner().labels;
+            if labels.is_empty() {
+                let why = "[[require_observer]] needs labels (devices are marked one by one with require_observer = true)";
+                return Err(at(Some(start), why.into()));
+            }
+            for d in devices.values_mut() {
+                if labels.iter().all(|(k, v)| d.labels.get(k) == Some(v)) {
+                    d.require_observer = true;
+                }
+            }
         }
         Ok(Inventory { devices })
     }

@@ -278,3 +278,31 @@ fn bad_redfish_entries_are_named_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn require_observer_by_labels_marks_every_device_holding_them_all() {
+    let inv = parse(
+        "[[device]]\nname = \"core1\"\nkind = \"ssh\"\naddress = \"h:22\"\n\
+         labels = { site = \"ams1\", tier = \"core\" }\n\n\
+         [[device]]\nname = \"core2\"\nkind = \"ssh\"\naddress = \"h:22\"\n\
+         labels = { site = \"fra1\", tier = \"core\" }\n\n\
+         [[device]]\nname = \"acc1\"\nkind = \"ssh\"\naddress = \"h:22\"\n\
+         labels = { site = \"ams1\", tier = \"access\" }\n\n\
+         [[device]]\nname = \"one\"\nkind = \"ssh\"\naddress = \"h:22\"\nrequire_observer = true\n\n\
+         [[require_observer]]\nlabels = { site = \"ams1\", tier = \"core\" }\n",
+    )
+    .unwrap();
+    let marked: Vec<&str> = inv
+        .devices()
+        .filter(|d| d.require_observer)
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(marked, ["core1", "one"]);
+    let e = err("[[device]]\nname = \"a\"\nkind = \"ssh\"\naddress = \"h:22\"\n\n[[require_observer]]\nlabels = {}\n");
+    assert!(
+        e.starts_with("inventory.toml line 6") && e.contains("[[require_observer]] needs labels"),
+        "{e}"
+    );
+    let e = err("[[require_observer]]\nlabel = { tier = \"core\" }\n");
+    assert!(e.contains("unknown field `label`"), "{e}");
+}
