@@ -79,7 +79,7 @@ pub async fn reload(bastion: &Bastion) -> ReloadReport {
 fn changed_keys(running: &Config, file: &Config) -> Vec<&'static str> {
     let same =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
-    let pairs: [(&'static str, bool); 16] = [
+    let pairs: [(&'static str, bool); 17] = [
         ("listen", running.listen == file.listen),
         ("data_dir", running.data_dir == file.data_dir),
         ("policy_dir", running.policy_dir == file.policy_dir),
@@ -95,6 +95,7 @@ fn changed_keys(running: &Config, file: &Config) -> Vec<&'static str> {
         ("audit", same(&running.audit, &file.audit)),
         ("log_format", running.log_format == file.log_format),
         ("metrics", running.metrics == file.metrics),
+        ("web", same(&running.web, &file.web)),
         ("alert", same(&running.alerts, &file.alerts)),
     ];
     pairs
