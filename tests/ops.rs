@@ -218,4 +218,30 @@ fn status_prints_every_section_and_fails_when_the_server_is_away() {
     let shown = text(&out).0;
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.contains(&format!("{free}: NOT answering")), "{shown}");
+
+    // Without [metrics]: the consoles still show, with the age of their logs.
+    let bare = lab.root().join("no-metrics.toml");
+    let without: String = conf
+        .lines()
+        .filter(|l| {
+            !l.starts_with("[metrics]") && !l.starts_with(&format!("listen = \"{metrics}\""))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&bare, without).unwrap();
+    let out = common::run(
+        Command::new(env!("CARGO_BIN_EXE_oobgate"))
+            .args(["status", "--config"])
+            .arg(&bare),
+    );
+    let shown = text(&out).0;
+    assert!(
+        shown.contains("metrics:          off (no [metrics])"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("consoles:         srv7-console logged ")
+            && shown.contains(" ago (link states need [metrics])"),
+        "{shown}"
+    );
 }

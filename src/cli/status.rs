@@ -47,7 +47,13 @@ pub fn status(config: &Path) -> Result<ExitCode> {
     );
     let rt = runtime()?;
     row("live sessions", &live_sessions(&rt, &config));
-    row("consoles", &consoles(scrape.as_ref().map(|(_, s)| s)));
+    row(
+        "consoles",
+        &match &scrape {
+            Some((_, s)) => consoles(s),
+            None => consoles_from_logs(&config),
+        },
+    );
     let none = config.secrets.vault.is_none() && config.secrets.local_file.is_none();
     let secrets = rt.block_on(async {
         oobgate::secrets::open_store(&config.secrets, &config.data_dir)
@@ -134,9 +140,43 @@ fn live_sessions(rt: &tokio::runtime::Runtime, config: &Config) -> String {
 }
 
 /// `NAME state` for each console, from the metrics the server reports.
-fn consoles(scrape: Option<&std::io::Result<String>>) -> String {
-    let Some(Ok(text)) = scrape else {
-        return "not available (needs a [metrics] endpoint that answers)".into();
+/// Without `[metrics]`: each console of the inventory with the age of its continuous
+/// log's last write (a link that is up and talking keeps it fresh).
+fn consoles_from_logs(config: &Config) -> String {
+    let inventory = match oobgate::inventory::Inventory::load(&config.inventory) {
+        Ok(i) => i,
+        Err(e) => return format!("inventory unreadable: {e}"),
+    };
+    let dir = config.data_dir.join("consoles");
+    let now = SystemTime::now();
+    let parts: Vec<String> = inventory
+        .devices()
+        .filter(|d| d.kind.is_console())
+        .map(|d| {
+            let newest = std::fs::read_dir(dir.join(&d.name))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.metadata().ok()?.modified().ok())
+                .max();
+            match newest.and_then(|t| now.duration_since(t).ok()) {
+                Some(age) => {
+                    let age = humantime::format_duration(Duration::from_secs(age.as_secs()));
+                    format!("{} logged {age} ago", d.name)
+                }
+                None => format!("{} no log yet", d.name),
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        return "none".into();
+    }
+    format!("{} (link states need [metrics])", parts.join(", "))
+}
+
+fn consoles(scrape: &std::io::Result<String>) -> String {
+    let Ok(text) = scrape else {
+        return "not available (the [metrics] endpoint does not answer)".into();
     };
     let states: Vec<String> = text
         .lines()

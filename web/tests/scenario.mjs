@@ -71,7 +71,7 @@ const scenarios = {
       cookies: cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite })),
       scriptSeesCookie: await first.page.evaluate(() => document.cookie),
     };
-    await shot(first.page, "session-browser");
+    await shot(first.page, "login");
     const again = await login(link);
     out.second = { status: again.status, h1: await again.page.textContent("h1") };
     const api = await again.page.evaluate(async () => (await fetch("/api/sessions")).status);
@@ -105,6 +105,7 @@ const scenarios = {
   // Search, then open the first hit: the player starts at the hit's time and shows it.
   async search({ link, q, needle }) {
     const { page } = await login(link);
+    await shot(page, "session-browser");
     await page.goto(new URL(`/?q=${encodeURIComponent(q)}`, link).href);
     await shot(page, "search");
     const hits = await page.$$eval("table.hits tbody tr", (rows) => rows.map((r) => r.textContent));
