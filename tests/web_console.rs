@@ -435,3 +435,67 @@ fn a_console_nobody_is_attached_to_is_watched_live_read_only() {
     assert_eq!(watch.detail["console"], "con1", "{watch:?}");
     drop(typing);
 }
+
+/// `curl` from `from` (a loopback address): the status and the headers.
+fn curl_from(from: &str, url: &str, cookie: Option<&str>) -> (String, String) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args([
+        "-sk",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--interface",
+        from,
+    ]);
+    if let Some(c) = cookie {
+        cmd.args(["-H", &format!("Cookie: {c}")]);
+    }
+    let out = cmd.arg(url).output().unwrap();
+    let all = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = all.lines().last().unwrap_or_default().to_string();
+    (status, all)
+}
+
+#[test]
+fn a_certificates_source_address_holds_for_the_web_login_too() {
+    let lab = Lab::start_with(LabOptions {
+        extra: web_table(),
+        ..Default::default()
+    });
+    let key = lab.key("id_sam");
+    lab.sign(
+        &key,
+        &[
+            "-I",
+            "sam-key",
+            "-n",
+            "sam,role:auditor",
+            "-V",
+            "-5m:+1h",
+            "-O",
+            "source-address=127.0.0.1/32",
+        ],
+    );
+    let sam = lab.ssh_config("sam", &key, true);
+
+    // Opened from another address: refused, and the link is used up.
+    let first = link(&lab, &sam);
+    assert_eq!(curl_from("127.0.0.2", &first, None).0, "403");
+    assert_eq!(curl_from("127.0.0.1", &first, None).0, "403");
+
+    // Logged in from the certificate's address, the cookie works there and nowhere else.
+    let (status, headers) = curl_from("127.0.0.1", &link(&lab, &sam), None);
+    assert_eq!(status, "303", "{headers}");
+    let cookie = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no cookie in {headers}"))
+        .to_string();
+    let api = first.replace(&first[first.find("/login/").unwrap()..], "/api/sessions");
+    assert_eq!(curl_from("127.0.0.1", &api, Some(&cookie)).0, "200");
+    assert_eq!(curl_from("127.0.0.2", &api, Some(&cookie)).0, "401");
+}

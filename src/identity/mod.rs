@@ -76,9 +76,21 @@ pub struct Identity {
     pub permit_pty: bool,
     /// The client's address.
     pub source: SocketAddr,
+    /// The certificate's `source-address` critical option (comma-separated CIDRs), which
+    /// every path the identity is used on checks against its client's address.
+    pub source_address: Option<String>,
 }
 
 impl Identity {
+    /// Whether the certificate may be used from `ip` (its `source-address`, if any; a
+    /// list that does not parse admits nobody).
+    pub fn admits_from(&self, ip: std::net::IpAddr) -> bool {
+        match &self.source_address {
+            None => true,
+            Some(list) => validate::source_allows(list, ip).unwrap_or(false),
+        }
+    }
+
     /// `user` followed by roles, as shown by `whoami`.
     pub fn roles_display(&self) -> String {
         if self.roles.is_empty() {

@@ -133,7 +133,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn source_allows(list: &str, peer: IpAddr) -> Result<bool, Rejection> {
+pub(super) fn source_allows(list: &str, peer: IpAddr) -> Result<bool, Rejection> {
     let peer = canonical(peer);
     let mut any = false;
     for item in list.split(',').map(str::trim) {
@@ -263,6 +263,7 @@ impl Validator {
             permit_port_forwarding: ext.contains_key("permit-port-forwarding"),
             permit_pty: ext.contains_key("permit-pty"),
             source: peer,
+            source_address: opts.get("source-address").cloned(),
         })
     }
 }

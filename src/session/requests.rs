@@ -161,6 +161,7 @@ mod tests {
             permit_port_forwarding: true,
             permit_pty: true,
             source: "127.0.0.1:1".parse().unwrap(),
+            source_address: None,
         }
     }
 

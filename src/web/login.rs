@@ -183,6 +183,12 @@ impl FromRequestParts<App> for Viewer {
             }
             (login.id.clone(), login.csrf.clone())
         };
+        if let Some(p) = peer.filter(|p| !id.admits_from(p.ip())) {
+            return Err(refuse(&format!(
+                "Your certificate may not be used from {} (its source-address).",
+                p.ip()
+            )));
+        }
         let revocation = app.bastion.validator.revocation_list();
         if let Some(r) = revocation.check(id.serial, &id.key_id) {
             app.logins.close(&cookie);
@@ -220,10 +226,12 @@ pub(crate) async fn redeem(
             .is_some()
     };
     let expired = |id: &Identity| id.valid_before.is_some_and(|t| t <= SystemTime::now());
+    // A certificate's source-address holds here too: a link opened from elsewhere is
+    // refused (and used up) like a bad one.
     let Some(mut id) = bastion
         .weblinks
         .redeem(&token)
-        .filter(|id| !revoked(id) && !expired(id))
+        .filter(|id| !revoked(id) && !expired(id) && id.admits_from(peer.ip()))
     else {
         app.logins.failed(peer.ip());
         bastion
