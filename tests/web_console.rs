@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::access_lab::access_lab;
 use common::browser::{scenario, scenario_until_ready};
 use common::device_lab::device_lab_policy;
@@ -498,4 +500,49 @@ fn a_certificates_source_address_holds_for_the_web_login_too() {
     let api = first.replace(&first[first.find("/login/").unwrap()..], "/api/sessions");
     assert_eq!(curl_from("127.0.0.1", &api, Some(&cookie)).0, "200");
     assert_eq!(curl_from("127.0.0.2", &api, Some(&cookie)).0, "401");
+}
+
+#[test]
+fn a_web_login_ends_when_the_certificate_expires() {
+    let lab = Lab::start_with(LabOptions {
+        extra: web_table(),
+        ..Default::default()
+    });
+    let key = lab.key("id_tess");
+    lab.sign(
+        &key,
+        &["-I", "tess-key", "-n", "tess,role:auditor", "-V", "-1m:+6s"],
+    );
+    let tess = lab.ssh_config("tess", &key, true);
+    let (status, headers) = curl_from("127.0.0.1", &link(&lab, &tess), None);
+    assert_eq!(status, "303", "{headers}");
+    let cookie_line = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie in {headers}"))
+        .to_string();
+    // The cookie itself says when: at most the certificate's remaining seconds.
+    let max_age: u64 = cookie_line
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|v| v.split(';').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(max_age <= 6, "{cookie_line}");
+    let cookie = cookie_line.split(';').next().unwrap().to_string();
+    let url = lab
+        .config
+        .web
+        .as_ref()
+        .map(|w| format!("{}/api/sessions", w.public_url))
+        .unwrap();
+    assert_eq!(curl_from("127.0.0.1", &url, Some(&cookie)).0, "200");
+    wait_until(
+        "the login to end with the certificate",
+        Duration::from_secs(15),
+        || match curl_from("127.0.0.1", &url, Some(&cookie)).0.as_str() {
+            "401" => Ok(()),
+            other => Err(other.to_string()),
+        },
+    );
 }

@@ -35,6 +35,7 @@ PEER_PACKAGES=(
   "less:less"
   "vim:vim"
   "/usr/bin/chromium:chromium"
+  "curl:curl"
   "node:nodejs"
   "npm:npm"
 )
