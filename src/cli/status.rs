@@ -139,7 +139,6 @@ fn live_sessions(rt: &tokio::runtime::Runtime, config: &Config) -> String {
     }
 }
 
-/// `NAME state` for each console, from the metrics the server reports.
 /// Without `[metrics]`: each console of the inventory with the age of its continuous
 /// log's last write (a link that is up and talking keeps it fresh).
 fn consoles_from_logs(config: &Config) -> String {
@@ -174,6 +173,7 @@ fn consoles_from_logs(config: &Config) -> String {
     format!("{} (link states need [metrics])", parts.join(", "))
 }
 
+/// `NAME state` for each console, from the metrics the server reports.
 fn consoles(scrape: &std::io::Result<String>) -> String {
     let Ok(text) = scrape else {
         return "not available (the [metrics] endpoint does not answer)".into();
