@@ -14,19 +14,14 @@ use common::{text, wait_until, Attached, Lab, LabOptions, POLICY, WAIT};
 use oobgate::connect::testing::SshdOptions;
 use serde_json::json;
 
-/// A `[web]` table on a free loopback port.
+/// A `[web]` table on a free loopback port (chosen when the console binds).
 fn web_table() -> String {
     web_table_with("")
 }
 
-/// A `[web]` table on a free loopback port, with `more` lines.
+/// A `[web]` table on port 0 (a free port, which the links name), with `more` lines.
 fn web_table_with(more: &str) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("[web]\nlisten = \"127.0.0.1:{port}\"\n{more}\n")
+    format!("[web]\nlisten = \"127.0.0.1:0\"\n{more}\n")
 }
 
 /// `ssh bastion web` as `cfg`'s user: the link it printed.
@@ -514,7 +509,8 @@ fn a_web_login_ends_when_the_certificate_expires() {
         &["-I", "tess-key", "-n", "tess,role:auditor", "-V", "-1m:+6s"],
     );
     let tess = lab.ssh_config("tess", &key, true);
-    let (status, headers) = curl_from("127.0.0.1", &link(&lab, &tess), None);
+    let first_link = link(&lab, &tess);
+    let (status, headers) = curl_from("127.0.0.1", &first_link, None);
     assert_eq!(status, "303", "{headers}");
     let cookie_line = headers
         .lines()
@@ -530,12 +526,10 @@ fn a_web_login_ends_when_the_certificate_expires() {
         .unwrap();
     assert!(max_age <= 6, "{cookie_line}");
     let cookie = cookie_line.split(';').next().unwrap().to_string();
-    let url = lab
-        .config
-        .web
-        .as_ref()
-        .map(|w| format!("{}/api/sessions", w.public_url))
-        .unwrap();
+    let url = first_link.replace(
+        &first_link[first_link.find("/login/").unwrap()..],
+        "/api/sessions",
+    );
     assert_eq!(curl_from("127.0.0.1", &url, Some(&cookie)).0, "200");
     wait_until(
         "the login to end with the certificate",

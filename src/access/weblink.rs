@@ -4,7 +4,7 @@
 //! that was already handed out; a redeemed, expired or unknown token answers the same.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
@@ -18,10 +18,11 @@ pub const LINK_TTL: Duration = Duration::from_secs(60);
 /// Links issued and not yet used, by the SHA-256 of their token: whose, and since when.
 type Pending = HashMap<[u8; 32], (Identity, Instant)>;
 
-/// Links issued and not yet used; cheap to clone.
+/// Links issued and not yet used, and the console's address they point at; cheap to clone.
 #[derive(Clone, Default)]
 pub struct WebLinks {
     pending: Arc<Mutex<Pending>>,
+    base: Arc<OnceLock<String>>,
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -29,6 +30,17 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl WebLinks {
+    /// Sets the address links point at, once (the console's, as it was bound: `[web]
+    /// listen` on port 0 takes a free one).
+    pub fn set_base(&self, url: String) {
+        let _ = self.base.set(url);
+    }
+
+    /// The address links point at, once the console listens.
+    pub fn base(&self) -> Option<&str> {
+        self.base.get().map(String::as_str)
+    }
+
     /// A new token for `id` (64 hex digits, 256 random bits).
     pub fn issue(&self, id: &Identity) -> String {
         let token = hex::encode(rand::rng().random::<[u8; 32]>());

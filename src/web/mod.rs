@@ -72,6 +72,17 @@ pub fn start(bastion: &Arc<Bastion>) -> Result<()> {
     listener
         .set_nonblocking(true)
         .map_err(|e| WebError::Listen(web.listen, e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| WebError::Listen(web.listen, e))?;
+    // Without a public_url, links point at the address as bound (port 0: the free port
+    // the system chose).
+    let defaulted = web.public_url == format!("https://{}", web.listen);
+    bastion.weblinks.set_base(if defaulted {
+        format!("https://{bound}")
+    } else {
+        web.public_url.clone()
+    });
     let app = App {
         bastion: bastion.clone(),
         logins: login::Logins::new(&web),
@@ -87,7 +98,7 @@ pub fn start(bastion: &Arc<Bastion>) -> Result<()> {
     let server = axum_server::from_tcp_rustls(listener, tls)
         .map_err(|e| WebError::Listen(web.listen, e))?
         .handle(handle);
-    tracing::info!(listen = %web.listen, "web console listening");
+    tracing::info!(listen = %bound, "web console listening");
     bastion.tasks.spawn(async move {
         if let Err(e) = server.serve(service).await {
             tracing::error!(error = %e, "web console stopped");

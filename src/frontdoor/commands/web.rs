@@ -31,7 +31,7 @@ pub(super) async fn run(bastion: &Bastion, id: &Identity) -> CommandOutput {
         .await;
     CommandOutput::ok(format!(
         "{}/login/{token}\n(one use, within {} s; the web login ends when your certificate does)\n",
-        web.public_url,
+        bastion.weblinks.base().unwrap_or(&web.public_url),
         LINK_TTL.as_secs()
     ))
 }
