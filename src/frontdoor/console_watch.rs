@@ -97,12 +97,5 @@ pub async fn watch(bastion: &Arc<Bastion>, id: &Identity, args: &WatchArgs, chan
         }
     };
     let _ = attachment.detach().await;
-    if let Some(n) = notice {
-        let _ = write
-            .data_bytes(format!("\r\n[oobgate: {n}]\r\n").into_bytes())
-            .await;
-    }
-    let _ = write.exit_status(0).await;
-    let _ = write.eof().await;
-    let _ = write.close().await;
+    super::watcher::leave(&write, notice).await;
 }

@@ -141,6 +141,12 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
     recorder
         .marker(format!("no longer {role} by {}", id.user))
         .await;
+    leave(&write, notice).await;
+}
+
+/// Ends a watch: the notice (if any), exit status 0, EOF and close. Shared with
+/// `watch CONSOLE`.
+pub(super) async fn leave(write: &russh::ChannelWriteHalf<Msg>, notice: Option<String>) {
     if let Some(n) = notice {
         let _ = write
             .data_bytes(format!("\r\n[oobgate: {n}]\r\n").into_bytes())

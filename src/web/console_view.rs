@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::layout::{page, Page};
 use super::login::Viewer;
-use super::stream::{frame, login_over, same_origin};
+use super::stream::{end, frame, login_over, same_origin};
 use super::App;
 use crate::audit::Event;
 use crate::console::{Attacher, Attachment};
@@ -169,11 +169,5 @@ async fn stream(app: App, viewer: Viewer, mut attachment: Attachment, mut ws: We
         }
     };
     let _ = attachment.detach().await;
-    if let Some(reason) = why {
-        let close = CloseFrame {
-            code: 1000,
-            reason: reason.into(),
-        };
-        let _ = ws.send(Message::Close(Some(close))).await;
-    }
+    end(&mut ws, why).await;
 }

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::layout::{page, when, Page};
 use super::login::Viewer;
-use super::stream::{frame, login_over, same_origin};
+use super::stream::{end, frame, login_over, same_origin};
 use super::App;
 use crate::audit::Event;
 use crate::identity::Identity;
@@ -204,11 +204,5 @@ async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
     recorder
         .marker(format!("no longer watched by {user} (web)"))
         .await;
-    if let Some(reason) = why {
-        let close = CloseFrame {
-            code: 1000,
-            reason: reason.into(),
-        };
-        let _ = ws.send(Message::Close(Some(close))).await;
-    }
+    end(&mut ws, why).await;
 }

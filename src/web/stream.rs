@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::ws::Message;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::http::{header, HeaderMap};
 use serde_json::json;
 
@@ -42,4 +42,15 @@ pub(super) fn login_over(app: &App, viewer: &Viewer) -> Option<String> {
         .revocation_list()
         .check(id.serial, &id.key_id)
         .map(|_| "your certificate was revoked".into())
+}
+
+/// Ends a live view: with `why`, a normal close the player shows as the stream's end.
+pub(super) async fn end(ws: &mut WebSocket, why: Option<String>) {
+    if let Some(reason) = why {
+        let close = CloseFrame {
+            code: 1000,
+            reason: reason.into(),
+        };
+        let _ = ws.send(Message::Close(Some(close))).await;
+    }
 }
