@@ -255,3 +255,88 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_four_eyes_console_attaches_only_observed_and_holds_input_without_an_observer() {
+    let console = pty_console();
+    let inventory = format!(
+        "[[device]]\nname = \"srv7-console\"\nkind = \"serial\"\naddress = \"{}\"\n\
+         always_on = true\nlabels = {{ tier = \"core\" }}\n\n\
+         [[require_observer]]\nlabels = {{ tier = \"core\" }}\n",
+        console.pty.display()
+    );
+    let lab = Lab::start_with(LabOptions {
+        inventory: Some(inventory),
+        policy: Some(format!(
+            "{}p, role:watcher, *, watch, allow\n",
+            common::POLICY
+        )),
+        ..Default::default()
+    });
+    let cfg = lab.user("carol", "carol,role:admin");
+    let cfg = lab.with_devices(&cfg, &["srv7-console"]);
+    let vera = lab.user("vera", "vera,role:watcher");
+
+    let mut carol = Attached::start(&cfg, "srv7-console");
+    let cue = "watch --observe ";
+    carol.expect("srv7-console requires an observer; waiting");
+    carol.expect(cue);
+    let shown = carol.text();
+    let tail = &shown[shown.find(cue).unwrap() + cue.len()..];
+    let session: String = tail.chars().take_while(|c| !c.is_whitespace()).collect();
+    assert!(!shown.contains("attached to console"), "{shown}");
+    // Watching the console is not observing the attach.
+    let out = lab.ssh(&vera, &["watch", "--observe", "srv7-console"]);
+    assert!(
+        text(&out).0.contains("--observe takes the session id"),
+        "{:?}",
+        text(&out)
+    );
+
+    let mut first = Attached::start_args(&vera, "bastion", &["watch", "--observe", &session]);
+    first.expect("observing");
+    carol.expect("attached to console");
+    carol.send(b"one\n");
+    carol.expect("got:one");
+    first.expect("got:one");
+
+    // The observer leaves: what carol types is held until another one joins.
+    first.send(b"q");
+    assert!(first.wait_exit().success(), "{}", first.text());
+    carol.expect("input paused: nobody observes this session");
+    carol.send(b"two\n");
+    let mut second = Attached::start_args(&vera, "bastion", &["watch", "--observe", &session]);
+    second.expect("observing");
+    carol.expect("observed again: input resumes");
+    carol.expect("got:two");
+
+    // The observer ends the attach.
+    second.send(b"k");
+    carol.expect("session ended by observer vera");
+    carol.wait_exit();
+    ended_because(&lab, "ended by observer vera");
+    let rec = recording_of(&lab, &session);
+    let pos = |pred: &dyn Fn(&oobgate::recording::RecordedEvent) -> bool| {
+        rec.events.iter().rposition(pred).expect("in the recording")
+    };
+    let rejoined = pos(&|e| e.code == 'm' && e.data == b"observed by vera");
+    let answered = pos(&|e| e.code == 'o' && String::from_utf8_lossy(&e.data).contains("got:two"));
+    assert!(
+        answered > rejoined,
+        "the console answered before an observer was back"
+    );
+}
+
+/// The recording of session `id`.
+fn recording_of(lab: &Lab, id: &str) -> oobgate::recording::Recording {
+    let start = lab
+        .events("session.start")
+        .into_iter()
+        .find(|e| e.detail["session"] == id)
+        .expect("a session.start for the attach");
+    let path = start.detail["recording"]
+        .as_str()
+        .map(PathBuf::from)
+        .unwrap();
+    oobgate::recording::Recording::open(&path).unwrap()
+}

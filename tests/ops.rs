@@ -180,7 +180,9 @@ fn status_prints_every_section_and_fails_when_the_server_is_away() {
     };
     assert!(out.status.success(), "{:?}", text(&out));
     for line in [
-        "node:             bastion.test",
+        "(host names: bastion.test)",
+        "store:            sqlite ",
+        " only (embedded store",
         &format!("listen:           {}: answering (SSH-2.0-oobgate", lab.addr),
         &format!("metrics:          {metrics}: answering"),
         "live sessions:    0 ",

@@ -1,9 +1,11 @@
 //! Two `oobgate serve` nodes on one PostgreSQL database, driven by the real ssh client: a
 //! session through one node is listed by the other, a request made on one node is
-//! approved on the other and the grant works on the first, and the one audit chain
-//! verifies from both nodes with events naming each; a node killed with a live session is
-//! found lost by the other, which closes that session; a grant revoked on one node, or a
-//! certificate revoked by one node's list, cuts a live session on the other.
+//! approved on the other and the grant works on the first, the other's search finds what
+//! the session showed, and the one audit chain verifies from both nodes with events naming
+//! each; a node killed with a live session is found lost by the other, which closes that
+//! session; a grant revoked on one node, or a certificate revoked by one node's list, cuts
+//! a live session on the other; a web link from one node logs in on the other, and a
+//! logout on one ends the login on both.
 
 mod common;
 
@@ -28,6 +30,11 @@ struct NodesLab {
 }
 
 fn nodes_lab(store: &str) -> NodesLab {
+    nodes_lab_with(store, "")
+}
+
+/// [`nodes_lab`] with `extra` config lines on both nodes.
+fn nodes_lab_with(store: &str, extra: &str) -> NodesLab {
     let sshd = TestSshd::start(SshdOptions {
         password: true,
         ..Default::default()
@@ -43,7 +50,7 @@ fn nodes_lab(store: &str) -> NodesLab {
         LabOptions {
             inventory: Some(inventory),
             policy: Some(POLICY.into()),
-            extra: format!("[secrets]\nlocal_file = \"{}\"\n", file.display()),
+            extra: format!("[secrets]\nlocal_file = \"{}\"\n{extra}", file.display()),
             ..Default::default()
         },
         store,
@@ -123,6 +130,38 @@ fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
         "{out}"
     );
 
+    // Node b's search finds what node a's session showed: the index is shared.
+    let found = |out: &str| {
+        out.lines()
+            .filter(|l| l.contains("bob") && l.contains("shown") && l.contains("through-node-a"))
+            .count()
+    };
+    common::wait_until(
+        "node b's search to find node a's session",
+        common::WAIT,
+        || {
+            let (code, out) = l.ssh(&root, "bastion-b", &["search", "through-node-a"]);
+            match code == 0 && found(&out) == 1 {
+                true => Ok(()),
+                false => Err(out),
+            }
+        },
+    );
+    // Each node reindexes the sessions it carried (their recordings are on its disk),
+    // and the index holds them once.
+    let (o, e) = text(&l.nodes.oobgate_b(&["reindex"]));
+    assert!(
+        o.contains("reindexed 0 session(s)") && o.contains("of other nodes left to them"),
+        "{o}{e}"
+    );
+    let (o, e) = text(&l.nodes.lab.oobgate(&["reindex"]));
+    assert!(
+        o.contains("reindexed 1 session(s)") && o.contains("0 failed"),
+        "{o}{e}"
+    );
+    let (_, out) = l.ssh(&root, "bastion-b", &["search", "through-node-a"]);
+    assert_eq!(found(&out), 1, "{out}");
+
     // One chain, verified from either node; events name the node that wrote them.
     for out in [
         l.nodes.lab.oobgate(&["audit", "verify"]),
@@ -173,6 +212,16 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
         }
     });
 
+    // `oobgate status` on node b's host lists both nodes and what each carries.
+    let status = text(&l.nodes.oobgate_b(&["status"])).0;
+    assert!(
+        status.contains("nodes:            2 on the shared store: bastion-a: lease until ")
+            && status.contains(", 1 live; bastion-b (this node): lease until ")
+            && status.contains("store:            PostgreSQL ")
+            && !status.contains("UNREACHABLE"),
+        "{status}"
+    );
+
     l.nodes.a.0.kill().unwrap(); // SIGKILL: no chance to close anything
     l.nodes.a.0.wait().unwrap();
     let row = common::wait_until("node b to close node a's session", common::WAIT, || {
@@ -201,6 +250,11 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
     assert_eq!(ends[0].node.as_deref(), Some("bastion-b"));
     let verify = l.nodes.oobgate_b(&["audit", "verify"]);
     assert!(verify.status.success(), "{:?}", text(&verify));
+    let status = text(&l.nodes.oobgate_b(&["status"])).0;
+    assert!(
+        status.contains("nodes:            1 on the shared store: bastion-b (this node): "),
+        "the lost node is gone from the list: {status}"
+    );
 }
 
 #[test]
@@ -326,4 +380,75 @@ fn live_on_sw1(
         }
     });
     session
+}
+
+/// `curl -k URL` with the login `cookie` and a form `body`, if any: the status and headers.
+fn curl(url: &str, cookie: Option<&str>, body: Option<&str>) -> (String, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sk", "-D", "-", "-o", "/dev/null", "-w", "%{http_code}"]);
+    if let Some(c) = cookie {
+        cmd.args(["-H", &format!("Cookie: {c}")]);
+    }
+    if let Some(b) = body {
+        cmd.args(["--data", b]);
+    }
+    let out = cmd.arg(url).output().unwrap();
+    let all = String::from_utf8_lossy(&out.stdout).into_owned();
+    (all.lines().last().unwrap_or_default().to_string(), all)
+}
+
+#[test]
+fn a_web_link_from_one_node_logs_in_on_the_other_and_a_logout_ends_it_on_both() {
+    let l = nodes_lab_with("", "[web]\nlisten = \"127.0.0.1:0\"\n");
+    let carol = l.user("carol", "carol,role:admin");
+    let link = |host: &str| {
+        let (code, out) = l.ssh(&carol, host, &["web"]);
+        assert_eq!(code, 0, "{out}");
+        let link = out.lines().next().unwrap_or_default().to_string();
+        let (base, token) = link
+            .rsplit_once("/login/")
+            .unwrap_or_else(|| panic!("{out}"));
+        (base.to_string(), token.to_string())
+    };
+    let (base_a, token_a) = link("bastion");
+    let (base_b, _) = link("bastion-b");
+    assert_ne!(base_a, base_b, "each node serves its own web console");
+
+    // Node a's link, opened on node b: a login, which node a honours too.
+    let (status, headers) = curl(&format!("{base_b}/login/{token_a}"), None, None);
+    assert_eq!(status, "303", "{headers}");
+    let cookie = common::login_cookie(&headers);
+    let api = |base: &str| curl(&format!("{base}/api/sessions"), Some(&cookie), None).0;
+    assert_eq!(api(&base_b), "200");
+    assert_eq!(api(&base_a), "200");
+    // The link is used up on every node.
+    let (status, _) = curl(&format!("{base_a}/login/{token_a}"), None, None);
+    assert_eq!(status, "403");
+
+    // Logged out on node a (the page's CSRF token): node b refuses the cookie as well.
+    let page = Command::new("curl")
+        .args([
+            "-sk",
+            "-H",
+            &format!("Cookie: {cookie}"),
+            &format!("{base_a}/"),
+        ])
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&page.stdout).into_owned();
+    let csrf: String = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no CSRF token in {page}"))
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
+    let (status, _) = curl(
+        &format!("{base_a}/logout"),
+        Some(&cookie),
+        Some(&format!("csrf={csrf}")),
+    );
+    assert_eq!(status, "200");
+    assert_eq!(api(&base_b), "401");
+    assert_eq!(api(&base_a), "401");
 }

@@ -486,12 +486,7 @@ fn a_certificates_source_address_holds_for_the_web_login_too() {
     // Logged in from the certificate's address, the cookie works there and nowhere else.
     let (status, headers) = curl_from("127.0.0.1", &link(&lab, &sam), None);
     assert_eq!(status, "303", "{headers}");
-    let cookie = headers
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_else(|| panic!("no cookie in {headers}"))
-        .to_string();
+    let cookie = common::login_cookie(&headers);
     let api = first.replace(&first[first.find("/login/").unwrap()..], "/api/sessions");
     assert_eq!(curl_from("127.0.0.1", &api, Some(&cookie)).0, "200");
     assert_eq!(curl_from("127.0.0.2", &api, Some(&cookie)).0, "401");

@@ -21,7 +21,7 @@ pub use authorize::{grant_label, Authorizer, Verdict};
 pub use config::AccessConfig;
 pub use live::{revoked_reason, LiveSession, LiveSessions};
 pub use requests::{shown_state, Ask, Requests, RequestsView, REQUESTABLE};
-pub use weblink::{WebLinks, LINK_TTL};
+pub use weblink::{random_token, token_key, WebLinks, LINK_TTL};
 
 pub use crate::store::{AccessRequest, AccessTarget, NewRequest, State, Transition};
 

@@ -153,7 +153,11 @@ impl Bastion {
             live.clone(),
             config.access.clone(),
         );
-        let search = match LiveIndex::start(&config.search_index_path(), metrics.clone()) {
+        let index = match &stores.search {
+            Some(shared) => LiveIndex::start_shared(shared.clone(), metrics.clone()),
+            None => LiveIndex::start(&config.search_index_path(), metrics.clone()),
+        };
+        let search = match index {
             Ok(index) => Some(index),
             Err(e) => {
                 tracing::error!(error = %e, "search index unavailable: sessions are not indexed until `oobgate reindex`");
@@ -163,7 +167,7 @@ impl Bastion {
         Ok(Bastion {
             search,
             feeds: LiveFeeds::default(),
-            weblinks: WebLinks::default(),
+            weblinks: WebLinks::new(stores.tokens.clone()),
             keys,
             validator,
             connectors: Connectors::new(stores.hostkeys.clone()),

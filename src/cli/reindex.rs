@@ -1,7 +1,8 @@
 //! `oobgate reindex [--since T]`: rebuilds the search index from the recordings on disk
 //! (recordings older than the index, or a lost index). Each session's lines are replaced,
 //! so running it twice gives the same index. Sessions still running are left to the live
-//! index of the serving bastion.
+//! index of the serving bastion. On a shared store (several nodes) the index is the shared
+//! one, and each node reindexes the sessions it carried, whose recordings are on its disk.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,10 +10,10 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use oobgate::config::Config;
-use oobgate::search::{open_index, reindex_file, SessionInfo};
+use oobgate::search::{open_index, reindex_file, reindex_shared, SessionInfo};
 use oobgate::store::{SessionFilter, SessionRow};
 
-use super::stores::with_stores;
+use super::stores::{open, runtime};
 
 /// `oobgate reindex`.
 pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
@@ -21,16 +22,34 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
         since,
         ..SessionFilter::default()
     };
-    let rows = with_stores(&config, |stores| async move {
-        anyhow::Ok(stores.sessions.list(&filter).await?)
+    let rt = runtime()?;
+    let (rows, shared) = rt.block_on(async {
+        let stores = open(&config).await?;
+        anyhow::Ok((stores.sessions.list(&filter).await?, stores.search.clone()))
     })?;
-    let index_path = config.search_index_path();
-    let mut conn = open_index(&index_path)
-        .with_context(|| format!("search index {}", index_path.display()))?;
+    let mut file = match shared {
+        Some(_) => None,
+        None => {
+            let index_path = config.search_index_path();
+            let conn = open_index(&index_path)
+                .with_context(|| format!("search index {}", index_path.display()))?;
+            Some(conn)
+        }
+    };
+    // On a shared store, each node reindexes the sessions it carried (their recordings
+    // are on its disk).
+    let (mine, others): (Vec<&SessionRow>, Vec<&SessionRow>) = rows
+        .iter()
+        .partition(|r| r.node.as_deref().is_none_or(|n| n == config.node_name));
     let (mut sessions, mut lines, mut failed) = (0usize, 0usize, 0usize);
-    for row in rows.iter().filter(|r| r.ended.is_some()) {
+    for row in mine.iter().filter(|r| r.ended.is_some()) {
         let path = config.recording_dir.join(format!("{}.cast", row.id));
-        match reindex_file(&mut conn, &info(row), &path) {
+        let done = match (&mut file, &shared) {
+            (Some(conn), _) => reindex_file(conn, &info(row), &path),
+            (None, Some(index)) => reindex_shared(index.as_ref(), rt.handle(), &info(row), &path),
+            (None, None) => unreachable!("one index or the other is open"),
+        };
+        match done {
             Ok(n) => {
                 sessions += 1;
                 lines += n;
@@ -41,9 +60,13 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
             }
         }
     }
-    let live = rows.iter().filter(|r| r.ended.is_none()).count();
+    let live = mine.iter().filter(|r| r.ended.is_none()).count();
+    let elsewhere = match others.len() {
+        0 => String::new(),
+        n => format!("; {n} session(s) of other nodes left to them"),
+    };
     println!(
-        "reindexed {sessions} session(s), {lines} line(s); {live} running session(s) left to the live index; {failed} failed"
+        "reindexed {sessions} session(s), {lines} line(s); {live} running session(s) left to the live index; {failed} failed{elsewhere}"
     );
     Ok(if failed == 0 {
         ExitCode::SUCCESS

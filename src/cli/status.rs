@@ -14,19 +14,20 @@ use russh::keys::ssh_key::{Certificate, HashAlg};
 use super::stores::runtime;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Prints the status; exit 0 when the server answers and the secrets store is reachable,
-/// 1 otherwise.
+/// Prints the status; exit 0 when the server answers and the store and the secrets store
+/// are reachable, 1 otherwise.
 pub fn status(config: &Path) -> Result<ExitCode> {
     let config = Config::load(config)?;
     let row = |name: &str, value: &str| println!("{:<18}{value}", format!("{name}:"));
     row("config", &config.path.display().to_string());
     row(
         "node",
-        config
-            .host_names
-            .first()
-            .map_or("(no host_names set)", String::as_str),
+        &match config.host_names.as_slice() {
+            [] => format!("{} (no host_names set)", config.node_name),
+            names => format!("{} (host names: {})", config.node_name, names.join(", ")),
+        },
     );
     let answering = probe_ssh(config.listen);
     row(
@@ -46,7 +47,10 @@ pub fn status(config: &Path) -> Result<ExitCode> {
         },
     );
     let rt = runtime()?;
-    row("live sessions", &live_sessions(&rt, &config));
+    let store = rt.block_on(store_rows(&config));
+    row("store", &store.store);
+    row("nodes", &store.nodes);
+    row("live sessions", &store.live);
     row(
         "consoles",
         &match &scrape {
@@ -78,7 +82,7 @@ pub fn status(config: &Path) -> Result<ExitCode> {
         "host certificate",
         &host_cert_line(&config.data_dir.join("host_key-cert.pub")),
     );
-    let healthy = answering.is_ok() && secrets.is_ok();
+    let healthy = answering.is_ok() && secrets.is_ok() && store.reachable;
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {
@@ -128,15 +132,74 @@ fn scrape(addr: SocketAddr) -> std::io::Result<String> {
     }
 }
 
-fn live_sessions(rt: &tokio::runtime::Runtime, config: &Config) -> String {
-    let open = rt.block_on(async {
+/// The store's rows of the screen.
+struct StoreRows {
+    store: String,
+    nodes: String,
+    live: String,
+    reachable: bool,
+}
+
+/// Where the state lives, the nodes sharing it, and this node's open sessions.
+async fn store_rows(config: &Config) -> StoreRows {
+    let what = match &config.store.postgres {
+        Some(url) => format!("PostgreSQL {url:?}"),
+        None => format!("sqlite {}", config.store_path().display()),
+    };
+    let read = async {
         let stores = super::stores::open(config).await?;
-        anyhow::Ok(stores.sessions.unfinished().await?.len())
-    });
-    match open {
-        Ok(n) => format!("{n} (sessions of this node in the store without an end)"),
-        Err(e) => format!("unknown: cannot read the store: {e:#}"),
+        let live = stores.sessions.unfinished().await?.len();
+        let nodes = match &stores.leases {
+            Some(leases) => Some(leases.list().await?),
+            None => None,
+        };
+        anyhow::Ok((live, nodes))
+    };
+    let read = async {
+        tokio::time::timeout(STORE_TIMEOUT, read)
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in {STORE_TIMEOUT:?}")))
+    };
+    match read.await {
+        Ok((live, nodes)) => StoreRows {
+            store: format!("{what}: reachable"),
+            nodes: nodes_line(&config.node_name, nodes),
+            live: format!("{live} (sessions of this node in the store without an end)"),
+            reachable: true,
+        },
+        Err(e) => StoreRows {
+            store: format!("{what}: UNREACHABLE: {e:#}"),
+            nodes: "unknown (the store does not answer)".into(),
+            live: "unknown (the store does not answer)".into(),
+            reachable: false,
+        },
     }
+}
+
+/// The nodes holding a lease on the shared store (None: the embedded store, one node).
+fn nodes_line(me: &str, nodes: Option<Vec<oobgate::store::NodeLease>>) -> String {
+    let Some(nodes) = nodes else {
+        return format!("{me} only (embedded store; [store] postgres shares one between nodes)");
+    };
+    let parts: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            let this = if n.node == me { " (this node)" } else { "" };
+            let lease = if n.lapsed {
+                format!(
+                    "lease LAPSED at {}: lost, another node closes its sessions",
+                    n.lease_until
+                )
+            } else {
+                format!("lease until {}", n.lease_until)
+            };
+            format!("{}{this}: {lease}, {} live", n.node, n.live_sessions)
+        })
+        .collect();
+    if parts.is_empty() {
+        return "none holds a lease (no node serves on this store)".into();
+    }
+    format!("{} on the shared store: {}", parts.len(), parts.join("; "))
 }
 
 /// Without `[metrics]`: each console of the inventory with the age of its continuous

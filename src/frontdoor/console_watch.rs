@@ -39,7 +39,7 @@ pub async fn watch(bastion: &Arc<Bastion>, id: &Identity, args: &WatchArgs, chan
         }
     };
     if args.observe {
-        let msg = format!("watch: {name} is a console; --observe is for sessions (four eyes on consoles is not offered)");
+        let msg = format!("watch: {name} is a console; --observe takes the session id of an attach to it (ssh bastion sessions --live)");
         return fail(msg).await;
     }
     let Some(device) = bastion.policy.inventory().get(name).cloned() else {

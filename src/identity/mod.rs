@@ -51,7 +51,7 @@ pub enum IdentityError {
 pub type Result<T> = std::result::Result<T, IdentityError>;
 
 /// An authenticated admin, as established by a valid user certificate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// The SSH login name, which is one of the certificate's principals.
     pub user: String,

@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
+use tokio::runtime::Handle;
 
-use super::{sqlite, IndexedLine, Result, SearchError, SessionInfo};
+use super::{sqlite, IndexedLine, Result, SearchError, SessionInfo, SharedIndex};
 use crate::metrics::Metrics;
 use crate::recording::{index_file, EventTap, Indexer, RecordedEvent};
 
@@ -52,9 +53,27 @@ pub fn open_index(path: &Path) -> Result<Connection> {
 /// it; the number of lines.
 pub fn reindex_file(conn: &mut Connection, info: &SessionInfo, path: &Path) -> Result<usize> {
     sqlite::delete_session(conn, &info.id)?;
+    index_into(path, |lines| sqlite::add_lines(conn, info, lines))
+}
+
+/// [`reindex_file`] into the shared index, from a thread that may block (not a runtime's
+/// worker): `rt` runs the database calls.
+pub fn reindex_shared(
+    index: &dyn SharedIndex,
+    rt: &Handle,
+    info: &SessionInfo,
+    path: &Path,
+) -> Result<usize> {
+    rt.block_on(index.delete_session(&info.id))?;
+    index_into(path, |lines| rt.block_on(index.add_lines(info, lines)))
+}
+
+/// The lines of the recording at `path`, batch by batch, into `add`; the number of lines.
+/// The first error of `add` stops it.
+fn index_into(path: &Path, mut add: impl FnMut(&[IndexedLine]) -> Result<()>) -> Result<usize> {
     let mut failed = None;
     let n = index_file(path, FILE_BATCH, &mut |lines| {
-        if let Err(e) = sqlite::add_lines(conn, info, &lines) {
+        if let Err(e) = add(&lines) {
             failed = Some(e);
             return Err(crate::recording::RecordingError::Closed);
         }
@@ -65,6 +84,37 @@ pub fn reindex_file(conn: &mut Connection, info: &SessionInfo, path: &Path) -> R
         (Ok(n), None) => Ok(n),
         (Err(e), None) => Err(SearchError::Recording(e.to_string())),
     }
+}
+
+/// Where the worker adds lines: this node's index file, or the index all nodes share.
+enum Sink {
+    File(Connection),
+    Shared(Arc<dyn SharedIndex>, Handle),
+}
+
+impl Sink {
+    fn add_lines(&mut self, info: &SessionInfo, lines: &[IndexedLine]) -> Result<()> {
+        match self {
+            Sink::File(conn) => sqlite::add_lines(conn, info, lines),
+            Sink::Shared(index, rt) => rt.block_on(index.add_lines(info, lines)),
+        }
+    }
+
+    fn reindex(&mut self, info: &SessionInfo, path: &Path) -> Result<usize> {
+        match self {
+            Sink::File(conn) => reindex_file(conn, info, path),
+            Sink::Shared(index, rt) => reindex_shared(index.as_ref(), rt, info, path),
+        }
+    }
+}
+
+/// Where searches read.
+#[derive(Clone)]
+pub enum Reader {
+    /// The index file, opened read-only beside the worker (WAL).
+    File(PathBuf),
+    /// The index on the shared store.
+    Shared(Arc<dyn SharedIndex>),
 }
 
 /// One tapped session, shared by its tap and the worker.
@@ -89,7 +139,7 @@ pub struct LiveIndex {
     /// Ends that found the queue full, collected by the worker on its next round.
     late: Arc<Mutex<Vec<Arc<Tag>>>>,
     next: Arc<AtomicU64>,
-    path: PathBuf,
+    reader: Reader,
     metrics: Metrics,
 }
 
@@ -101,11 +151,25 @@ impl LiveIndex {
 
     /// [`LiveIndex::start`] with a queue of `depth` events.
     pub fn start_with(path: &Path, metrics: Metrics, depth: usize) -> Result<LiveIndex> {
-        let conn = open_index(path)?;
+        let sink = Sink::File(open_index(path)?);
+        LiveIndex::spawn(sink, Reader::File(path.to_path_buf()), metrics, depth)
+    }
+
+    /// The live index on the index several nodes share; the caller's runtime runs its
+    /// database calls.
+    pub fn start_shared(index: Arc<dyn SharedIndex>, metrics: Metrics) -> Result<LiveIndex> {
+        let rt = Handle::try_current().map_err(|e| {
+            SearchError::Recording(format!("the shared index needs a runtime: {e}"))
+        })?;
+        let sink = Sink::Shared(index.clone(), rt);
+        LiveIndex::spawn(sink, Reader::Shared(index), metrics, QUEUE_DEPTH)
+    }
+
+    fn spawn(sink: Sink, reader: Reader, metrics: Metrics, depth: usize) -> Result<LiveIndex> {
         let (tx, rx) = sync_channel(depth);
         let late = Arc::new(Mutex::new(Vec::new()));
         let worker = Worker {
-            conn,
+            sink,
             sessions: HashMap::new(),
             late: late.clone(),
             metrics: metrics.clone(),
@@ -118,14 +182,14 @@ impl LiveIndex {
             tx,
             late,
             next: Arc::new(AtomicU64::new(1)),
-            path: path.to_path_buf(),
+            reader,
             metrics,
         })
     }
 
-    /// The index file (searches open it read-only beside the worker).
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where searches read.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
     }
 
     /// A tap for the recording of `info` at `path`, on a `cols` x `rows` terminal.
@@ -185,7 +249,7 @@ struct Live {
 }
 
 struct Worker {
-    conn: Connection,
+    sink: Sink,
     sessions: HashMap<u64, Live>,
     late: Arc<Mutex<Vec<Arc<Tag>>>>,
     metrics: Metrics,
@@ -234,7 +298,7 @@ impl Worker {
     fn end(&mut self, tag: Arc<Tag>) {
         let live = self.sessions.remove(&tag.key);
         if tag.lost.load(Ordering::Relaxed) {
-            if let Err(e) = reindex_file(&mut self.conn, &tag.info, &tag.path) {
+            if let Err(e) = self.sink.reindex(&tag.info, &tag.path) {
                 self.failed(&tag.info.id, &e);
             }
             return;
@@ -242,7 +306,7 @@ impl Worker {
         let Some(mut live) = live else { return };
         let rest = live.indexer.finish();
         live.pending.extend(rest);
-        if let Err(e) = sqlite::add_lines(&mut self.conn, &live.tag.info, &live.pending) {
+        if let Err(e) = self.sink.add_lines(&live.tag.info, &live.pending) {
             self.failed(&live.tag.info.id, &e);
         }
     }
@@ -254,7 +318,7 @@ impl Worker {
                 continue;
             }
             let lines = std::mem::take(&mut live.pending);
-            if let Err(e) = sqlite::add_lines(&mut self.conn, &live.tag.info, &lines) {
+            if let Err(e) = self.sink.add_lines(&live.tag.info, &lines) {
                 failures.push((live.tag.info.id.clone(), e));
             }
         }

@@ -16,15 +16,19 @@
 
 pub mod live;
 mod reader;
+pub mod shared;
 mod snippet;
 pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod test_data;
 
 use std::ops::Range;
 use std::time::SystemTime;
 
 pub use crate::recording::{IndexedLine, Stream};
-pub use live::{open_index, reindex_file, LiveIndex, LiveTap};
+pub use live::{open_index, reindex_file, reindex_shared, LiveIndex, LiveTap, Reader};
 pub use reader::{devices, open_reader, search};
+pub use shared::SharedIndex;
 pub use sqlite::SqliteIndex;
 
 /// Most hits one query returns.
@@ -40,6 +44,14 @@ pub enum SearchError {
         what: &'static str,
         /// The database error.
         source: rusqlite::Error,
+    },
+    /// The shared index (PostgreSQL) refused an operation or did not answer.
+    #[error("search index (shared store): {what}: {why}")]
+    Shared {
+        /// What was being done.
+        what: &'static str,
+        /// The database's answer.
+        why: String,
     },
     /// A recording could not be read for indexing.
     #[error("search index: {0}")]

@@ -1,32 +1,11 @@
 //! Search tests on a real SQLite FTS5 database: phrases, literal operators, filters, the
 //! policy decision applied before the limit, order, snippets and deletion.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
+use super::test_data::{at, line, session};
 use super::*;
-
-fn at(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_790_000_000 + secs)
-}
-
-fn session(id: &str, user: &str, device: &str, start: u64) -> SessionInfo {
-    SessionInfo {
-        id: id.into(),
-        user: user.into(),
-        device: device.into(),
-        started_at: at(start),
-    }
-}
-
-fn line(offset_ms: u64, stream: Stream, text: &str) -> IndexedLine {
-    IndexedLine {
-        offset_ms,
-        stream,
-        text: text.into(),
-    }
-}
 
 fn db() -> Connection {
     let conn = Connection::open_in_memory().unwrap();

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 
+use super::four_eyes::{changed, Observers};
 use super::guard::{Activity, Ending, Guard, Stop, Tick};
 use super::outbox::{Flushed, Outbox, To};
 use crate::connect::ssh::to_sig;
@@ -79,19 +80,6 @@ async fn pump_input(
             }
         }
     }
-}
-
-/// The observer count of a four-eyes session.
-type Observers = tokio::sync::watch::Receiver<usize>;
-
-/// The next change of the observer count (never, without four eyes or once it is gone).
-async fn changed(observers: &mut Option<Observers>) -> usize {
-    if let Some(o) = observers {
-        if o.changed().await.is_ok() {
-            return *o.borrow_and_update();
-        }
-    }
-    std::future::pending().await
 }
 
 /// What one message on the admin's channel asks of the device (`None`: nothing), taped

@@ -12,6 +12,7 @@ use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelWriteHalf};
 use serde_json::json;
 
+use super::four_eyes::{self, changed, Observers};
 use super::guard::{Ending, Guard, Stop, Tick};
 use super::outbox::{Flushed, Outbox, To};
 use super::{finish_channel, Start};
@@ -79,6 +80,12 @@ pub(super) async fn run(
                 return refuse(&channel, &text).await;
             }
         };
+    if device.require_observer {
+        if let Err(stop) = four_eyes::wait_for_observer(&mut guard, &channel, &start).await {
+            guard.fail("console.read", &stop.reason).await;
+            return refuse(&channel, &stop.reason).await;
+        }
+    }
     let who = Attacher {
         user: id.user.clone(),
         can_write,
@@ -133,6 +140,7 @@ async fn attached(
     // Notices for the admin (escape answers, warnings) waiting for the outbox.
     let mut notes: VecDeque<Bytes> = VecDeque::new();
     let mut dropped = 0u64;
+    let mut four = FourEyes::new(guard);
     let stop = 'session: loop {
         tokio::select! {
             biased;
@@ -161,20 +169,14 @@ async fn attached(
                         match item {
                             EscapeItem::Data(d) => {
                                 activity.typed(d.len());
-                                // What a read-only viewer types reaches nothing: it is
-                                // counted, not recorded byte for byte.
-                                if !attachment.is_writer() {
-                                    dropped += d.len() as u64;
-                                } else {
-                                    if dropped > 0 {
-                                        let _ = rec.marker(dropped_marker(dropped)).await;
-                                        dropped = 0;
-                                    }
-                                    if record_input && !rec.input(d.clone()).await {
-                                        break 'session super::bridge::recording_failed(&rec).await;
-                                    }
+                                if !four.open() {
+                                    four.hold(d);
+                                } else if !typed(&mut attachment, &rec, record_input, &mut dropped, d).await {
+                                    break 'session super::bridge::recording_failed(&rec).await;
                                 }
-                                let _ = attachment.input(d).await;
+                            }
+                            EscapeItem::Command(EscapeCmd::Break) if !four.open() => {
+                                notes.push_back(say("[oobgate: input paused: no break sent while nobody observes]\n"));
                             }
                             EscapeItem::Command(EscapeCmd::Detach) => {
                                 let _ = rec.marker(format!("escape {:?}", EscapeCmd::Detach)).await;
@@ -192,12 +194,30 @@ async fn attached(
                 }
                 Some(_) => {}
             },
+            n = changed(&mut four.observers) => {
+                if let Some(note) = four.turned(n) {
+                    notes.push_back(say(&format!("\n[oobgate: {note}]\n")));
+                }
+                for d in four.release() {
+                    if !typed(&mut attachment, &rec, record_input, &mut dropped, d).await {
+                        break 'session super::bridge::recording_failed(&rec).await;
+                    }
+                }
+            }
             t = guard.tick() => match t {
                 Tick::Warn(note) => notes.push_back(format!("\r\n[oobgate: {note}]\r\n").into()),
                 Tick::Stop(stop) => break 'session stop,
             },
         }
     };
+    if four.lost > 0 {
+        let _ = rec
+            .marker(format!(
+                "{} bytes typed while nobody observed were dropped (over {HELD_MAX} held)",
+                four.lost
+            ))
+            .await;
+    }
     let _ = attachment.detach().await;
     if dropped > 0 {
         let _ = rec.marker(dropped_marker(dropped)).await;
@@ -205,6 +225,92 @@ async fn attached(
     let _ = rec.marker(format!("console detach: {}", stop.reason)).await;
     close(&mut out, &write, &stop).await;
     stop
+}
+
+/// What the admin typed reaches the console, taped first when input is recorded; what a
+/// read-only viewer types reaches nothing: it is counted, not recorded byte for byte.
+/// False when the recording failed.
+async fn typed(
+    attachment: &mut Attachment,
+    rec: &crate::recording::RecordingSender,
+    record_input: bool,
+    dropped: &mut u64,
+    d: Bytes,
+) -> bool {
+    if !attachment.is_writer() {
+        *dropped += d.len() as u64;
+    } else {
+        if *dropped > 0 {
+            let _ = rec.marker(dropped_marker(*dropped)).await;
+            *dropped = 0;
+        }
+        if record_input && !rec.input(d.clone()).await {
+            return false;
+        }
+    }
+    let _ = attachment.input(d).await;
+    true
+}
+
+/// Input held while a four-eyes attach has no observer, at most (beyond it, dropped).
+const HELD_MAX: usize = 1 << 20;
+
+/// Four eyes on a console attach (a console marked `require_observer`): the observer
+/// count, and what the admin typed while nobody observed, held until someone does.
+struct FourEyes {
+    observers: Option<Observers>,
+    observed: bool,
+    held: VecDeque<Bytes>,
+    held_bytes: usize,
+    lost: usize,
+}
+
+impl FourEyes {
+    fn new(guard: &Guard) -> FourEyes {
+        FourEyes {
+            observers: guard.device().require_observer.then(|| guard.observers()),
+            observed: true,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            lost: 0,
+        }
+    }
+
+    /// Whether input may reach the console now.
+    fn open(&self) -> bool {
+        self.observers.as_ref().is_none_or(|o| *o.borrow() > 0)
+    }
+
+    fn hold(&mut self, d: Bytes) {
+        if self.held_bytes + d.len() > HELD_MAX {
+            self.lost += d.len();
+        } else {
+            self.held_bytes += d.len();
+            self.held.push_back(d);
+        }
+    }
+
+    /// The observer count became `n`: what to tell the admin, if it turned.
+    fn turned(&mut self, n: usize) -> Option<&'static str> {
+        if (n > 0) == self.observed {
+            return None;
+        }
+        self.observed = n > 0;
+        Some(if self.observed {
+            "observed again: input resumes"
+        } else {
+            "input paused: nobody observes this session; it resumes when an observer joins"
+        })
+    }
+
+    /// What was held, once someone observes.
+    fn release(&mut self) -> Vec<Bytes> {
+        if !self.open() {
+            return Vec::new();
+        }
+        self.held_bytes = 0;
+        self.held.drain(..).collect()
+    }
 }
 
 fn dropped_marker(bytes: u64) -> String {

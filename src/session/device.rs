@@ -8,6 +8,7 @@ use russh::Channel;
 use serde_json::json;
 
 use super::bridge;
+use super::four_eyes;
 use super::guard::Guard;
 use super::{credential, refuse, transfer, SessionError, Start};
 use crate::bastion::Bastion;
@@ -68,7 +69,7 @@ pub(super) async fn run(
         }
     };
     if device.require_observer {
-        if let Err(stop) = wait_for_observer(&mut guard, &channel, &start).await {
+        if let Err(stop) = four_eyes::wait_for_observer(&mut guard, &channel, &start).await {
             let reason = stop.reason.clone();
             guard.fail("connect", &reason).await;
             return refuse(&channel, &start, &reason).await;
@@ -103,52 +104,6 @@ pub(super) async fn run(
     let pty = start.pty.is_some();
     let (stop, ending) = bridge::run(&mut guard, link, channel, &handle, tape, pty).await;
     guard.finish(&stop, ending).await;
-}
-
-/// Four eyes: tells the admin the session waits for an observer and waits for one (or
-/// for the session's end: deadline, revocation, shutdown).
-async fn wait_for_observer(
-    guard: &mut Guard,
-    channel: &Channel<Msg>,
-    start: &Start,
-) -> Result<(), super::guard::Stop> {
-    let mut observers = guard.observers();
-    if *observers.borrow_and_update() > 0 {
-        return Ok(());
-    }
-    let note = format!(
-        "oobgate: {} requires an observer; waiting for someone allowed to watch to join with: ssh -t bastion watch --observe {}\r\n",
-        guard.device().name,
-        guard.session_id()
-    );
-    notice(channel, start, note).await;
-    loop {
-        tokio::select! {
-            changed = observers.changed() => {
-                if changed.is_err() {
-                    return Err(super::guard::Stop::quiet("no observer joined", false));
-                }
-                if *observers.borrow_and_update() > 0 {
-                    notice(channel, start, "oobgate: observed; starting\r\n".into()).await;
-                    return Ok(());
-                }
-            }
-            t = guard.tick() => {
-                if let super::guard::Tick::Stop(stop) = t {
-                    return Err(stop);
-                }
-            }
-        }
-    }
-}
-
-/// A line from the bastion to the admin: on the terminal, or on stderr without one.
-async fn notice(channel: &Channel<Msg>, start: &Start, note: String) {
-    if start.pty.is_some() {
-        let _ = channel.data_bytes(note.into_bytes()).await;
-    } else {
-        let _ = channel.extended_data_bytes(1, note.into_bytes()).await;
-    }
 }
 
 /// What the session runs, for its start marker.

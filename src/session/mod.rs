@@ -14,6 +14,7 @@ mod console;
 mod console_link;
 mod credential;
 mod device;
+mod four_eyes;
 mod guard;
 mod ledger;
 pub mod liveness;

@@ -28,6 +28,7 @@ mod signals;
 pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod suite;
+mod tokens;
 
 pub use access::{AccessRequest, AccessStore, AccessTarget, NewRequest, State, Transition};
 pub use audit_log::AuditLog;
@@ -36,9 +37,10 @@ pub use counted::Counted;
 pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
-pub use nodes::{LostNode, NodeLeases, NODE_LOST};
+pub use nodes::{LostNode, NodeLease, NodeLeases, NODE_LOST};
 pub use recordings::{FileRecordings, RecordingStore};
 pub use signals::{Signal, Signals};
+pub use tokens::{MemoryTokens, TokenKey, Tokens};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -126,6 +128,10 @@ pub struct Stores {
     pub leases: Option<Arc<dyn NodeLeases>>,
     /// News from the other nodes sharing the store (None: one node).
     pub signals: Option<Arc<dyn Signals>>,
+    /// One-time web links and web logins (in memory on one node).
+    pub tokens: Arc<dyn Tokens>,
+    /// The search index every node shares (None: one node, whose index is a local file).
+    pub search: Option<Arc<dyn crate::search::SharedIndex>>,
 }
 
 impl Stores {
@@ -161,7 +167,9 @@ impl Stores {
             hostkeys: pg.clone(),
             recordings: Arc::new(FileRecordings::new(recording_dir)),
             leases: Some(pg.clone()),
-            signals: Some(pg),
+            signals: Some(pg.clone()),
+            tokens: pg.clone(),
+            search: Some(pg),
         }
     }
 
@@ -175,6 +183,8 @@ impl Stores {
             recordings: Arc::new(FileRecordings::new(recording_dir)),
             leases: None,
             signals: None,
+            tokens: Arc::new(MemoryTokens::default()),
+            search: None,
         }
     }
 }

@@ -20,6 +20,22 @@ pub trait NodeLeases: Send + Sync {
     /// sessions are closed as [`NODE_LOST`], all at once, so only one node ever reports
     /// a given loss. Returns what was taken.
     async fn reap(&self) -> Result<Vec<LostNode>>;
+    /// Every node holding a lease (lapsed ones too, until some node reaps them), by name,
+    /// with the sessions it carries.
+    async fn list(&self) -> Result<Vec<NodeLease>>;
+}
+
+/// One node's lease as the shared store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLease {
+    /// The node's name (`[node] name`).
+    pub node: String,
+    /// When its lease ends (RFC 3339, the database's clock).
+    pub lease_until: String,
+    /// Whether the lease has lapsed already (the node stopped renewing it).
+    pub lapsed: bool,
+    /// Sessions it carries that have no end yet.
+    pub live_sessions: u64,
 }
 
 /// A node found lost, and the sessions it left open (as they were before closing).

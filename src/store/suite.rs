@@ -22,7 +22,8 @@ macro_rules! store_suite {
             access_requests_move_through_their_states,
             concurrent_approve_and_revoke_have_one_outcome,
             sweep_expires_lapsed_requests_and_grants,
-            host_keys_are_remembered);
+            host_keys_are_remembered,
+            tokens_are_taken_once_and_end_on_time);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
@@ -321,4 +322,31 @@ pub async fn host_keys_are_remembered(s: &Stores) {
         Some("ssh-ed25519 AAAA2")
     );
     assert!(s.hostkeys.get("sw2").await.unwrap().is_none());
+}
+
+/// A token is read until its end, taken once, and gone once removed or lapsed.
+pub async fn tokens_are_taken_once_and_end_on_time(s: &Stores) {
+    let t = &s.tokens;
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    let later = SystemTime::now() + Duration::from_secs(60);
+    t.put("weblink", a, "alice", later).await.unwrap();
+    t.put("weblogin", a, "same key, other kind", later)
+        .await
+        .unwrap();
+    assert_eq!(t.get("weblink", a).await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(
+        t.take("weblink", a).await.unwrap().as_deref(),
+        Some("alice")
+    );
+    assert_eq!(t.take("weblink", a).await.unwrap(), None, "taken once only");
+    assert_eq!(
+        t.get("weblogin", a).await.unwrap().as_deref(),
+        Some("same key, other kind")
+    );
+    t.remove("weblogin", a).await.unwrap();
+    assert_eq!(t.get("weblogin", a).await.unwrap(), None);
+    let past = SystemTime::now() - Duration::from_secs(1);
+    t.put("weblink", b, "lapsed", past).await.unwrap();
+    assert_eq!(t.get("weblink", b).await.unwrap(), None);
+    assert_eq!(t.take("weblink", b).await.unwrap(), None);
 }

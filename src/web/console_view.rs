@@ -161,7 +161,7 @@ async fn stream(app: App, viewer: Viewer, mut attachment: Attachment, mut ws: We
                 _ => {}
             },
             _ = tick.tick() => {
-                if let Some(why) = login_over(&app, &viewer) {
+                if let Some(why) = login_over(&app, &viewer).await {
                     break Some(why);
                 }
             }

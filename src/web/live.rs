@@ -194,7 +194,7 @@ async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
                 _ => {}
             },
             _ = tick.tick() => {
-                if let Some(why) = login_over(&app, &viewer) {
+                if let Some(why) = login_over(&app, &viewer).await {
                     break Some(why);
                 }
             }

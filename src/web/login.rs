@@ -17,41 +17,38 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use rand::RngExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::answers::{message_page, Page};
 use super::App;
+use crate::access::{random_token, token_key};
 use crate::audit::Event;
 use crate::config::WebConfig;
 use crate::identity::Identity;
+use crate::store::{StoreError, Tokens};
 
 /// The login cookie's name (`__Host-`: Secure, path `/`, no domain, set by this host only).
 pub const COOKIE: &str = "__Host-oobgate";
 
+/// The token kind of logins in the store.
+const KIND: &str = "weblogin";
+
+/// A login as the store keeps it (under the digest of its cookie, until it ends).
+#[derive(Serialize, Deserialize)]
 struct Login {
     id: Identity,
-    expires: SystemTime,
     csrf: String,
 }
 
-/// Logins in force and the failure counts; cheap to clone.
+/// Logins in force (in the store's tokens: any node of several knows them) and this
+/// node's failure counts; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Logins {
-    logins: Arc<Mutex<HashMap<[u8; 32], Login>>>,
+    tokens: Arc<dyn Tokens>,
     failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
     ttl: Duration,
     max_failures: u32,
-}
-
-fn digest(s: &str) -> [u8; 32] {
-    Sha256::digest(s.as_bytes()).into()
-}
-
-fn random_token() -> String {
-    hex::encode(rand::rng().random::<[u8; 32]>())
 }
 
 /// Whether two secrets are equal, in time independent of where they differ.
@@ -60,9 +57,9 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Logins {
-    pub(crate) fn new(web: &WebConfig) -> Logins {
+    pub(crate) fn new(web: &WebConfig, tokens: Arc<dyn Tokens>) -> Logins {
         Logins {
-            logins: Arc::default(),
+            tokens,
             failures: Arc::default(),
             ttl: web.session_ttl,
             max_failures: web.max_login_failures_per_minute,
@@ -81,31 +78,40 @@ impl Logins {
     }
 
     /// A new login for `id`; returns the cookie value and when it ends.
-    fn open(&self, id: Identity) -> (String, SystemTime) {
-        let now = SystemTime::now();
-        let mut expires = now + self.ttl;
+    async fn open(&self, id: Identity) -> Result<(String, SystemTime), StoreError> {
+        let mut expires = SystemTime::now() + self.ttl;
         if let Some(cert_end) = id.valid_before {
             expires = expires.min(cert_end);
         }
         let cookie = random_token();
-        let mut logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
-        logins.retain(|_, l| l.expires > now);
-        let csrf = random_token();
-        logins.insert(digest(&cookie), Login { id, expires, csrf });
-        (cookie, expires)
+        let login = Login {
+            id,
+            csrf: random_token(),
+        };
+        let value =
+            serde_json::to_string(&login).map_err(|e| StoreError::Refused(e.to_string()))?;
+        self.tokens
+            .put(KIND, token_key(&cookie), &value, expires)
+            .await?;
+        Ok((cookie, expires))
     }
 
-    /// Whether `viewer`'s login is still in force (not ended, not past its end).
-    pub(crate) fn still_open(&self, viewer: &Viewer) -> bool {
-        let logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
-        logins
-            .get(&digest(&viewer.cookie))
-            .is_some_and(|l| l.expires > SystemTime::now())
+    /// The login of `cookie` while it is in force; `Err` when the store does not answer.
+    async fn find(&self, cookie: &str) -> Result<Option<Login>, StoreError> {
+        let value = self.tokens.get(KIND, token_key(cookie)).await?;
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
-    fn close(&self, cookie: &str) {
-        let mut logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
-        logins.remove(&digest(cookie));
+    /// Whether `viewer`'s login is still in force (not ended, not past its end); a store
+    /// that does not answer ends it.
+    pub(crate) async fn still_open(&self, viewer: &Viewer) -> bool {
+        matches!(self.find(&viewer.cookie).await, Ok(Some(_)))
+    }
+
+    async fn close(&self, cookie: &str) {
+        if let Err(e) = self.tokens.remove(KIND, token_key(cookie)).await {
+            tracing::error!(error = %e, "web login not removed from the store");
+        }
     }
 }
 
@@ -169,19 +175,19 @@ impl FromRequestParts<App> for Viewer {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        let (mut id, csrf) = {
-            let mut logins = app.logins.logins.lock().unwrap_or_else(|e| e.into_inner());
-            let key = digest(&cookie);
-            let Some(login) = logins.get(&key) else {
-                return Err(refuse("Your web login has ended."));
-            };
-            if login.expires <= SystemTime::now() {
-                logins.remove(&key);
+        let Login { mut id, csrf } = match app.logins.find(&cookie).await {
+            Ok(Some(login)) => login,
+            Ok(None) => {
                 return Err(refuse(
-                    "Your web login has ended (certificate or session_ttl).",
+                    "Your web login has ended (logout, certificate expiry or session_ttl).",
+                ))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "web login not checked: the store does not answer");
+                return Err(refuse(
+                    "The bastion cannot check your login now (its store does not answer).",
                 ));
             }
-            (login.id.clone(), login.csrf.clone())
         };
         if let Some(p) = peer.filter(|p| !id.admits_from(p.ip())) {
             return Err(refuse(&format!(
@@ -191,7 +197,7 @@ impl FromRequestParts<App> for Viewer {
         }
         let revocation = app.bastion.validator.revocation_list();
         if let Some(r) = revocation.check(id.serial, &id.key_id) {
-            app.logins.close(&cookie);
+            app.logins.close(&cookie).await;
             tracing::warn!(user = %id.user, reason = ?r, "web login ended: certificate revoked");
             return Err(refuse(
                 "Your certificate was revoked; the web login has ended.",
@@ -231,6 +237,7 @@ pub(crate) async fn redeem(
     let Some(mut id) = bastion
         .weblinks
         .redeem(&token)
+        .await
         .filter(|id| !revoked(id) && !expired(id) && id.admits_from(peer.ip()))
     else {
         app.logins.failed(peer.ip());
@@ -252,7 +259,18 @@ pub(crate) async fn redeem(
     };
     id.source = peer;
     let (user, serial) = (id.user.clone(), id.serial);
-    let (cookie, expires) = app.logins.open(id);
+    let (cookie, expires) = match app.logins.open(id).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::error!(error = %e, "web login not kept: the store does not answer");
+            let body = message_page(
+                "Not logged in",
+                "The bastion cannot keep your login now (its store does not answer). \
+                 Run `ssh bastion web` for a new link and try again.",
+            );
+            return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+        }
+    };
     let until = crate::audit::rfc3339(expires);
     bastion
         .audit(
@@ -293,7 +311,7 @@ pub(crate) async fn logout(
     if !viewer.csrf_ok(&form.csrf) {
         return Page::forbidden("The form's CSRF token does not match your login.");
     }
-    app.logins.close(&viewer.cookie);
+    app.logins.close(&viewer.cookie).await;
     app.bastion
         .audit(
             Event::new("web.logout")

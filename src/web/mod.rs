@@ -85,7 +85,7 @@ pub fn start(bastion: &Arc<Bastion>) -> Result<()> {
     });
     let app = App {
         bastion: bastion.clone(),
-        logins: login::Logins::new(&web),
+        logins: login::Logins::new(&web, bastion.stores.tokens.clone()),
     };
     let handle = axum_server::Handle::new();
     let stop = handle.clone();

@@ -29,9 +29,9 @@ pub(super) fn frame(t: f64, code: char, data: &[u8]) -> Message {
 }
 
 /// Why the viewer's login no longer holds, if it does not.
-pub(super) fn login_over(app: &App, viewer: &Viewer) -> Option<String> {
+pub(super) async fn login_over(app: &App, viewer: &Viewer) -> Option<String> {
     let id = &viewer.id;
-    if !app.logins.still_open(viewer) {
+    if !app.logins.still_open(viewer).await {
         return Some("your web login ended".into());
     }
     if id.valid_before.is_some_and(|t| t <= SystemTime::now()) {

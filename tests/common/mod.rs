@@ -105,6 +105,16 @@ pub fn text(out: &Output) -> (String, String) {
     )
 }
 
+/// The web login cookie (`NAME=VALUE`) a response's headers set.
+pub fn login_cookie(headers: &str) -> String {
+    headers
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no cookie in {headers}"))
+        .to_string()
+}
+
 /// A running bastion with its files.
 pub struct Lab {
     pub dir: tempfile::TempDir,

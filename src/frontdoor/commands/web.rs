@@ -18,7 +18,13 @@ pub(super) async fn run(bastion: &Bastion, id: &Identity) -> CommandOutput {
             1,
         );
     };
-    let token = bastion.weblinks.issue(id);
+    let token = match bastion.weblinks.issue(id).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "web link not issued");
+            return CommandOutput::fail(format!("web: cannot issue a link: {e}\n"), 1);
+        }
+    };
     bastion
         .audit(
             Event::new("web.link")

@@ -11,9 +11,13 @@ mod listen;
 mod nodes;
 mod revocations;
 mod schema;
+mod search;
+#[cfg(test)]
+mod search_tests;
 mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -25,11 +29,12 @@ use async_trait::async_trait;
 use deadpool_postgres::{Client, Pool};
 
 use super::{
-    AccessRequest, AccessStore, AuditLog, HostKeys, LostNode, NewRequest, NodeLeases, Result,
-    SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, Signal, Signals, State,
-    StoreError, Transition,
+    AccessRequest, AccessStore, AuditLog, HostKeys, LostNode, NewRequest, NodeLease, NodeLeases,
+    Result, SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, Signal, Signals,
+    State, StoreError, TokenKey, Tokens, Transition,
 };
 use crate::audit::{Event, EventFilter, EventRow, VerifyReport};
+use crate::search::{Hit, IndexedLine, Query, SearchError, SessionInfo, SharedIndex};
 use appender::Appender;
 
 /// The PostgreSQL store of one node; cheap to clone (clones share the pool).
@@ -237,6 +242,66 @@ impl NodeLeases for PgStore {
 
     async fn reap(&self) -> Result<Vec<LostNode>> {
         nodes::reap(&mut self.client().await?, &self.node).await
+    }
+
+    async fn list(&self) -> Result<Vec<NodeLease>> {
+        nodes::list(&self.client().await?).await
+    }
+}
+
+impl PgStore {
+    async fn search_client(&self) -> std::result::Result<Client, SearchError> {
+        self.client().await.map_err(|e| SearchError::Shared {
+            what: "connecting",
+            why: e.to_string(),
+        })
+    }
+}
+
+#[async_trait]
+impl SharedIndex for PgStore {
+    async fn add_lines(
+        &self,
+        session: &SessionInfo,
+        lines: &[IndexedLine],
+    ) -> std::result::Result<(), SearchError> {
+        let mut c = self.search_client().await?;
+        search::add_lines(&mut c, &self.node, session, lines).await
+    }
+
+    async fn delete_session(&self, session: &str) -> std::result::Result<bool, SearchError> {
+        search::delete_session(&self.search_client().await?, session).await
+    }
+
+    async fn devices(&self) -> std::result::Result<Vec<String>, SearchError> {
+        search::devices(&self.search_client().await?).await
+    }
+
+    async fn query(
+        &self,
+        query: &Query,
+        devices: &[String],
+    ) -> std::result::Result<Vec<Hit>, SearchError> {
+        search::query(&self.search_client().await?, query, devices).await
+    }
+}
+
+#[async_trait]
+impl Tokens for PgStore {
+    async fn put(&self, kind: &str, key: TokenKey, value: &str, until: SystemTime) -> Result<()> {
+        tokens::put(&self.client().await?, kind, key, value, until).await
+    }
+
+    async fn take(&self, kind: &str, key: TokenKey) -> Result<Option<String>> {
+        tokens::take(&self.client().await?, kind, key).await
+    }
+
+    async fn get(&self, kind: &str, key: TokenKey) -> Result<Option<String>> {
+        tokens::get(&self.client().await?, kind, key).await
+    }
+
+    async fn remove(&self, kind: &str, key: TokenKey) -> Result<()> {
+        tokens::remove(&self.client().await?, kind, key).await
     }
 }
 

@@ -7,7 +7,7 @@ use deadpool_postgres::Client;
 
 use super::sessions;
 use crate::audit::now_rfc3339;
-use crate::store::{LostNode, Result, NODE_LOST};
+use crate::store::{LostNode, NodeLease, Result, NODE_LOST};
 
 /// Holds or renews `node`'s lease for `ttl`.
 pub(super) async fn renew(c: &Client, node: &str, ttl: Duration) -> Result<()> {
@@ -50,4 +50,26 @@ pub(super) async fn reap(client: &mut Client, node: &str) -> Result<Vec<LostNode
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// Every node holding a lease, by name, with its sessions without an end.
+pub(super) async fn list(c: &Client) -> Result<Vec<NodeLease>> {
+    let rows = c
+        .query(
+            "SELECT n.name, to_char(n.lease_until AT TIME ZONE 'UTC',
+                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), n.lease_until < now(),
+                 (SELECT count(*) FROM sessions s WHERE s.node = n.name AND s.ended IS NULL)
+             FROM nodes n ORDER BY n.name",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| NodeLease {
+            node: r.get(0),
+            lease_until: r.get(1),
+            lapsed: r.get(2),
+            live_sessions: r.get::<_, i64>(3).try_into().unwrap_or(0),
+        })
+        .collect())
 }

@@ -105,6 +105,36 @@ fn migrations() -> Vec<String> {
             PRIMARY KEY (kind, value)
         );"
         .to_string(),
+        // 4: one-time web links and web logins, seen by every node.
+        "CREATE TABLE tokens (
+            kind TEXT NOT NULL,
+            key BYTEA NOT NULL,
+            value TEXT NOT NULL,
+            until_ms BIGINT NOT NULL,
+            PRIMARY KEY (kind, key)
+        );"
+        .to_string(),
+        // 5: the shared search index: sessions, and their lines with the words as a
+        // tsvector ('simple': lowercased, no stemming, no stop words) under a GIN index.
+        "CREATE TABLE search_sessions (
+            session TEXT PRIMARY KEY,
+            login TEXT NOT NULL,
+            device TEXT NOT NULL,
+            started_ms BIGINT NOT NULL,
+            node TEXT NOT NULL
+        );
+        CREATE INDEX search_sessions_device ON search_sessions(device);
+        CREATE TABLE search_lines (
+            id BIGSERIAL PRIMARY KEY,
+            session TEXT NOT NULL REFERENCES search_sessions(session) ON DELETE CASCADE,
+            stream SMALLINT NOT NULL,
+            offset_ms BIGINT NOT NULL,
+            text TEXT NOT NULL,
+            words TSVECTOR NOT NULL
+        );
+        CREATE INDEX search_lines_words ON search_lines USING GIN (words);
+        CREATE INDEX search_lines_session ON search_lines(session);"
+            .to_string(),
     ]
 }
 
