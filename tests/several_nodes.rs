@@ -5,7 +5,7 @@
 //! each; a node killed with a live session is found lost by the other, which closes that
 //! session; a grant revoked on one node, or a certificate revoked by one node's list, cuts
 //! a live session on the other; a web link from one node logs in on the other, and a
-//! logout on one ends the login on both.
+//! logout on one ends the login on both; a node holding other CA keys is refused.
 
 mod common;
 
@@ -451,4 +451,83 @@ fn a_web_link_from_one_node_logs_in_on_the_other_and_a_logout_ends_it_on_both() 
     assert_eq!(status, "200");
     assert_eq!(api(&base_b), "401");
     assert_eq!(api(&base_a), "401");
+}
+
+#[test]
+fn a_node_holding_other_ca_keys_is_refused_at_start_and_by_check() {
+    let l = nodes_lab("");
+    // Node b holds the set's keys (copied from node a, which shared them first).
+    let (o, e) = text(&l.nodes.oobgate_b(&["check"]));
+    assert!(
+        o.contains("node keys: host_ca SHA256:")
+            && o.contains("node keys: user_ca SHA256:")
+            && o.contains("the node set's (first shared by bastion-a)"),
+        "{o}{e}"
+    );
+
+    // Node c: the same config with a data dir of its own, no keys copied into it.
+    let root = l.nodes.lab.root();
+    let c_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let c_config = root.join("oobgate-c.toml");
+    let b_text = std::fs::read_to_string(&l.nodes.b_config).unwrap();
+    let c_text = b_text
+        .replace(&format!("\"{}\"", l.nodes.b_addr), &format!("\"{c_addr}\""))
+        .replace("data_dir = \"data-b\"", "data_dir = \"data-c\"")
+        .replace("name = \"bastion-b\"", "name = \"bastion-c\"");
+    std::fs::write(&c_config, c_text).unwrap();
+    let oobgate_c = |args: &[&str]| {
+        let out = common::run(
+            Command::new(env!("CARGO_BIN_EXE_oobgate"))
+                .args(args)
+                .arg("--config")
+                .arg(&c_config),
+        );
+        let (o, e) = text(&out);
+        (out.status.success(), format!("{o}{e}"))
+    };
+    let (ok, out) = oobgate_c(&["check"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("host_ca: this node has none yet")
+            && out.contains("first shared by bastion-a"),
+        "{out}"
+    );
+
+    // Started anyway, it makes keys of its own and refuses to serve, naming the key.
+    let mut serve = common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_oobgate"))
+            .args(["serve", "--config"])
+            .arg(&c_config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = common::wait_until("node c to refuse to start", common::WAIT, || {
+        match serve.0.try_wait().unwrap() {
+            Some(status) => Ok(status),
+            None => Err("still running"),
+        }
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(serve.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("host_ca: this node's key SHA256:")
+            && stderr.contains("differs from the node set's SHA256:")
+            && stderr.contains("(first shared by node bastion-a)"),
+        "{stderr}"
+    );
+    assert!(
+        std::net::TcpStream::connect(c_addr).is_err(),
+        "node c does not listen"
+    );
+    let (ok, out) = oobgate_c(&["check"]);
+    assert!(
+        !ok && out.contains("host_ca: this node's key SHA256:"),
+        "{out}"
+    );
 }

@@ -117,6 +117,13 @@ impl Bastion {
             config.recording_dir.clone(),
         )
         .await?;
+        if let Some(leases) = &stores.leases {
+            let ours = [
+                ("host_ca", keys.host_ca_fingerprint()),
+                ("user_ca", keys.user_ca_fingerprint()),
+            ];
+            crate::store::agree_keys(leases.as_ref(), &ours, true).await?;
+        }
         stores.audit = Arc::new(Counted::new(stores.audit.clone(), metrics.clone()));
         if let Some(target) = &config.audit.syslog {
             let syslog = SyslogForwarder::start(target.clone(), &tasks, shutdown.clone());

@@ -73,6 +73,10 @@ pub fn check(config: &Path) -> Result<ExitCode> {
     if let Some(file) = &config.secrets.local_file {
         oobgate::secrets::LocalStore::open(file)?;
     }
+    let shared_keys = match config.store.postgres {
+        Some(_) => shared_keys(&config)?,
+        None => Vec::new(),
+    };
     println!(
         "{}: OK (listen {}, {} devices, policy {})",
         config.path.display(),
@@ -80,6 +84,9 @@ pub fn check(config: &Path) -> Result<ExitCode> {
         devices,
         config.policy_dir.display()
     );
+    for line in shared_keys {
+        println!("{line}");
+    }
     if let Some(web) = &config.web {
         match oobgate::web::certificate_fingerprint(web, &config.data_dir)? {
             Some(fp) => println!(
@@ -93,6 +100,52 @@ pub fn check(config: &Path) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// On a shared store: this node's CA keys against the node set's (read only: the first
+/// node to serve shares its keys). A key not made yet is made at the first start: fine on
+/// the first node, an error once the set shares one (the new key would differ).
+fn shared_keys(config: &Config) -> Result<Vec<String>> {
+    let mut ours = Vec::new();
+    let mut missing = Vec::new();
+    for name in ["host_ca", "user_ca"] {
+        let path = config.data_dir.join(format!("{name}.pub"));
+        if path.exists() {
+            let key = load_public_key(&path)?;
+            ours.push((
+                name,
+                key.fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
+                    .to_string(),
+            ));
+        } else {
+            missing.push(name);
+        }
+    }
+    with_stores(config, |stores| async move {
+        let leases = stores
+            .leases
+            .context("the shared store keeps no node keys")?;
+        let mut report = oobgate::store::agree_keys(leases.as_ref(), &ours, false).await?;
+        for name in missing {
+            if let Some(set) = leases.shared_key(name, None).await? {
+                bail!(
+                    "{name}: this node has none yet and would make its own at the first start, \
+                     differing from the node set's {} (first shared by {}); copy the set's \
+                     {name} and {name}.pub into {} first",
+                    set.fingerprint,
+                    set.node,
+                    config.data_dir.display()
+                );
+            }
+            report.push(format!("{name}: not made yet (made at the first start)"));
+        }
+        anyhow::Ok(
+            report
+                .into_iter()
+                .map(|l| format!("node keys: {l}"))
+                .collect(),
+        )
+    })
 }
 
 /// `oobgate ca sign`: issues a user certificate next to the public key, like ssh-keygen.

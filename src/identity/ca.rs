@@ -257,6 +257,11 @@ impl KeyStore {
     pub fn user_ca_fingerprint(&self) -> String {
         self.user_ca.fingerprint(HashAlg::Sha256).to_string()
     }
+
+    /// SHA-256 fingerprint of the host CA.
+    pub fn host_ca_fingerprint(&self) -> String {
+        self.host_ca.fingerprint(HashAlg::Sha256).to_string()
+    }
 }
 
 fn write_host_cert(data_dir: &Path, cert: &Certificate) -> Result<()> {

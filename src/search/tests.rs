@@ -1,7 +1,6 @@
 //! Search tests on a real SQLite FTS5 database: phrases, literal operators, filters, the
 //! policy decision applied before the limit, order, snippets and deletion.
 
-
 use rusqlite::Connection;
 
 use super::test_data::{at, line, session};

@@ -24,6 +24,7 @@ mod ledger;
 mod nodes;
 pub mod postgres;
 mod recordings;
+mod shared_keys;
 mod signals;
 pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -37,8 +38,9 @@ pub use counted::Counted;
 pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
-pub use nodes::{LostNode, NodeLease, NodeLeases, NODE_LOST};
+pub use nodes::{LostNode, NodeLease, NodeLeases, SharedKey, NODE_LOST};
 pub use recordings::{FileRecordings, RecordingStore};
+pub use shared_keys::agree_keys;
 pub use signals::{Signal, Signals};
 pub use tokens::{MemoryTokens, TokenKey, Tokens};
 
@@ -73,6 +75,18 @@ pub enum StoreError {
     /// A PostgreSQL statement or connection failed.
     #[error("store: postgres: {0}")]
     Postgres(String),
+    /// This node holds a key that differs from the node set's.
+    #[error("{name}: this node's key {mine} differs from the node set's {theirs} (first shared by node {node}); every node must hold the same {name} and {name}.pub in its data_dir")]
+    KeyDiffers {
+        /// The key (`host_ca`, `user_ca`).
+        name: String,
+        /// This node's fingerprint.
+        mine: String,
+        /// The node set's fingerprint.
+        theirs: String,
+        /// The node that shared it first.
+        node: String,
+    },
     /// A batch of audit appends failed together; the text is the first error's.
     #[error("store: audit append failed: {0}")]
     Append(String),

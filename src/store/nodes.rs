@@ -23,6 +23,19 @@ pub trait NodeLeases: Send + Sync {
     /// Every node holding a lease (lapsed ones too, until some node reaps them), by name,
     /// with the sessions it carries.
     async fn list(&self) -> Result<Vec<NodeLease>>;
+    /// The node set's key `name` (`host_ca`, `user_ca`): its fingerprint and the node that
+    /// first shared it. When none is kept yet and `offer` is given, `offer` is kept as this
+    /// node's (the first node to start sets what the others must hold).
+    async fn shared_key(&self, name: &str, offer: Option<&str>) -> Result<Option<SharedKey>>;
+}
+
+/// A key every node of the set must hold, as the shared store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKey {
+    /// Its SHA-256 fingerprint (`SHA256:...`).
+    pub fingerprint: String,
+    /// The node that shared it first.
+    pub node: String,
 }
 
 /// One node's lease as the shared store holds it.

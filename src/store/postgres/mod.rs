@@ -30,8 +30,8 @@ use deadpool_postgres::{Client, Pool};
 
 use super::{
     AccessRequest, AccessStore, AuditLog, HostKeys, LostNode, NewRequest, NodeLease, NodeLeases,
-    Result, SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, Signal, Signals,
-    State, StoreError, TokenKey, Tokens, Transition,
+    Result, SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, SharedKey, Signal,
+    Signals, State, StoreError, TokenKey, Tokens, Transition,
 };
 use crate::audit::{Event, EventFilter, EventRow, VerifyReport};
 use crate::search::{Hit, IndexedLine, Query, SearchError, SessionInfo, SharedIndex};
@@ -246,6 +246,10 @@ impl NodeLeases for PgStore {
 
     async fn list(&self) -> Result<Vec<NodeLease>> {
         nodes::list(&self.client().await?).await
+    }
+
+    async fn shared_key(&self, name: &str, offer: Option<&str>) -> Result<Option<SharedKey>> {
+        nodes::shared_key(&self.client().await?, &self.node, name, offer).await
     }
 }
 

@@ -7,7 +7,7 @@ use deadpool_postgres::Client;
 
 use super::sessions;
 use crate::audit::now_rfc3339;
-use crate::store::{LostNode, NodeLease, Result, NODE_LOST};
+use crate::store::{LostNode, NodeLease, Result, SharedKey, NODE_LOST};
 
 /// Holds or renews `node`'s lease for `ttl`.
 pub(super) async fn renew(c: &Client, node: &str, ttl: Duration) -> Result<()> {
@@ -72,4 +72,31 @@ pub(super) async fn list(c: &Client) -> Result<Vec<NodeLease>> {
             live_sessions: r.get::<_, i64>(3).try_into().unwrap_or(0),
         })
         .collect())
+}
+
+/// The node set's key `name`, keeping `offer` as `node`'s first when none is kept.
+pub(super) async fn shared_key(
+    c: &Client,
+    node: &str,
+    name: &str,
+    offer: Option<&str>,
+) -> Result<Option<SharedKey>> {
+    if let Some(fp) = offer {
+        c.execute(
+            "INSERT INTO node_keys (name, fingerprint, node) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO NOTHING",
+            &[&name, &fp, &node],
+        )
+        .await?;
+    }
+    let row = c
+        .query_opt(
+            "SELECT fingerprint, node FROM node_keys WHERE name = $1",
+            &[&name],
+        )
+        .await?;
+    Ok(row.map(|r| SharedKey {
+        fingerprint: r.get(0),
+        node: r.get(1),
+    }))
 }

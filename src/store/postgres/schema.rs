@@ -135,6 +135,15 @@ fn migrations() -> Vec<String> {
         CREATE INDEX search_lines_words ON search_lines USING GIN (words);
         CREATE INDEX search_lines_session ON search_lines(session);"
             .to_string(),
+        // 6: the keys every node of the set must hold (the CA keys), as the first node
+        // to start shared them.
+        "CREATE TABLE node_keys (
+            name TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            node TEXT NOT NULL,
+            at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );"
+        .to_string(),
     ]
 }
 
