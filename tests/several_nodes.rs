@@ -267,6 +267,22 @@ fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
     let (code, out) = l.ssh(&alice, "bastion-b", &["approve", &n]);
     assert_eq!(code, 0, "{out}");
     let mut session = live_on_sw1(&l.nodes, &bob, "bob");
+    // Node b lists the session node a carries among the live ones.
+    let root = l.user("root", "root,role:admin");
+    let live = || {
+        let (code, out) = l.ssh(&root, "bastion-b", &["sessions", "--live"]);
+        assert_eq!(code, 0, "{out}");
+        out
+    };
+    let out = live();
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert!(
+        rows.len() == 1
+            && rows[0].contains("bob")
+            && rows[0].contains("bastion-a")
+            && rows[0].ends_with("(live)"),
+        "{out}"
+    );
 
     let (code, out) = l.ssh(&alice, "bastion-b", &["revoke", &n, "incident closed"]);
     assert_eq!(code, 0, "{out}");
@@ -296,6 +312,13 @@ fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
         match rows.iter().find(|r| r.user == "bob") {
             Some(row) if row.ended.is_some() => Ok(()),
             other => Err(format!("{other:#?}")),
+        }
+    });
+    common::wait_until("node b to list no live session", common::WAIT, || {
+        let out = live();
+        match out.lines().count() {
+            1 => Ok(()),
+            _ => Err(out),
         }
     });
 }

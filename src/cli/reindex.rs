@@ -20,6 +20,8 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
     let config = Config::load(config)?;
     let filter = SessionFilter {
         since,
+        // Every session, not the newest 100 a listing shows.
+        limit: Some(i64::MAX as usize),
         ..SessionFilter::default()
     };
     let rt = runtime()?;

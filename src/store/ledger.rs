@@ -105,4 +105,6 @@ pub struct SessionFilter {
     pub until: Option<String>,
     /// At most this many (newest first).
     pub limit: Option<usize>,
+    /// Only sessions without an end yet (on a shared store: those of every node).
+    pub live: bool,
 }

@@ -158,6 +158,19 @@ pub async fn unfinished_sessions_are_listed(s: &Stores) {
         .await
         .unwrap();
     s.sessions.end("d/1", &SessionEnd::default()).await.unwrap();
+    let live = SessionFilter {
+        live: true,
+        ..Default::default()
+    };
+    let ids: Vec<String> = s
+        .sessions
+        .list(&live)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["d/2"], "--live lists only sessions without an end");
     let open = s.sessions.unfinished().await.unwrap();
     assert_eq!(
         open.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),

@@ -63,6 +63,7 @@ impl Filters {
             since,
             until: None,
             limit: Some(200),
+            live: false,
         })
     }
 }

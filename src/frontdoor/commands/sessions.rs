@@ -32,6 +32,9 @@ pub struct SessionsArgs {
     /// At most this many.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Only sessions still running (with several nodes: on every node).
+    #[arg(long)]
+    pub live: bool,
 }
 
 impl SessionsArgs {
@@ -43,6 +46,7 @@ impl SessionsArgs {
             since: self.since.clone(),
             until: self.until.clone(),
             limit: Some(self.limit),
+            live: self.live,
         }
     }
 }

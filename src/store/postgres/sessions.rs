@@ -83,6 +83,9 @@ pub(super) async fn query(c: &impl GenericClient, f: &SessionFilter) -> Result<V
             clauses.push(format!("{col} ${}", params.len()));
         }
     }
+    if f.live {
+        clauses.push("ended IS NULL".to_string());
+    }
     let mut sql = format!("SELECT {COLUMNS} FROM sessions");
     if !clauses.is_empty() {
         sql.push_str(&format!(" WHERE {}", clauses.join(" AND ")));

@@ -78,6 +78,9 @@ pub(super) fn query(conn: &Connection, f: &SessionFilter) -> Result<Vec<SessionR
             clauses.push(format!("{col} ?{}", params.len()));
         }
     }
+    if f.live {
+        clauses.push("ended IS NULL".to_string());
+    }
     let mut sql = format!("SELECT {COLUMNS} FROM sessions");
     if !clauses.is_empty() {
         sql.push_str(&format!(" WHERE {}", clauses.join(" AND ")));
