@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use oobgate::config::Config;
-use oobgate::search::{open_index, reindex_file, reindex_shared, SessionInfo};
+use oobgate::search::{open_index, SessionInfo, Sink};
 use oobgate::store::{SessionFilter, SessionRow};
 
 use super::stores::{open, runtime};
@@ -29,13 +29,13 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
         let stores = open(&config).await?;
         anyhow::Ok((stores.sessions.list(&filter).await?, stores.search.clone()))
     })?;
-    let mut file = match shared {
-        Some(_) => None,
+    let mut sink = match shared {
+        Some(index) => Sink::Shared(index, rt.handle().clone()),
         None => {
             let index_path = config.search_index_path();
             let conn = open_index(&index_path)
                 .with_context(|| format!("search index {}", index_path.display()))?;
-            Some(conn)
+            Sink::File(conn)
         }
     };
     // On a shared store, each node reindexes the sessions it carried (their recordings
@@ -46,12 +46,7 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
     let (mut sessions, mut lines, mut failed) = (0usize, 0usize, 0usize);
     for row in mine.iter().filter(|r| r.ended.is_some()) {
         let path = config.recording_dir.join(format!("{}.cast", row.id));
-        let done = match (&mut file, &shared) {
-            (Some(conn), _) => reindex_file(conn, &info(row), &path),
-            (None, Some(index)) => reindex_shared(index.as_ref(), rt.handle(), &info(row), &path),
-            (None, None) => unreachable!("one index or the other is open"),
-        };
-        match done {
+        match sink.reindex(&info(row), &path) {
             Ok(n) => {
                 sessions += 1;
                 lines += n;

@@ -9,7 +9,7 @@
 //! the same way; sessions go on. Lines are searchable within [`FLUSH_EVERY`] of being
 //! finished on the screen (or typed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::runtime::Handle;
 
-use super::{sqlite, IndexedLine, Result, SearchError, SessionInfo, SharedIndex};
+use super::{sqlite, Hit, IndexedLine, Query, Result, SearchError, SessionInfo, SharedIndex};
 use crate::metrics::Metrics;
 use crate::recording::{index_file, EventTap, Indexer, RecordedEvent};
 
@@ -58,7 +58,7 @@ pub fn reindex_file(conn: &mut Connection, info: &SessionInfo, path: &Path) -> R
 
 /// [`reindex_file`] into the shared index, from a thread that may block (not a runtime's
 /// worker): `rt` runs the database calls.
-pub fn reindex_shared(
+fn reindex_shared(
     index: &dyn SharedIndex,
     rt: &Handle,
     info: &SessionInfo,
@@ -86,9 +86,13 @@ fn index_into(path: &Path, mut add: impl FnMut(&[IndexedLine]) -> Result<()>) ->
     }
 }
 
-/// Where the worker adds lines: this node's index file, or the index all nodes share.
-enum Sink {
+/// Where lines are added (by the live worker and `oobgate reindex`): this node's index
+/// file, or the index all nodes share, whose calls `Handle` runs (from a thread that may
+/// block).
+pub enum Sink {
+    /// The index file, open for writing.
     File(Connection),
+    /// The shared index.
     Shared(Arc<dyn SharedIndex>, Handle),
 }
 
@@ -100,7 +104,9 @@ impl Sink {
         }
     }
 
-    fn reindex(&mut self, info: &SessionInfo, path: &Path) -> Result<usize> {
+    /// Indexes the recording at `path` as session `info`, replacing what the index held
+    /// for it; the number of lines.
+    pub fn reindex(&mut self, info: &SessionInfo, path: &Path) -> Result<usize> {
         match self {
             Sink::File(conn) => reindex_file(conn, info, path),
             Sink::Shared(index, rt) => reindex_shared(index.as_ref(), rt, info, path),
@@ -115,6 +121,44 @@ pub enum Reader {
     File(PathBuf),
     /// The index on the shared store.
     Shared(Arc<dyn SharedIndex>),
+}
+
+impl Reader {
+    /// Every device (or console) the index has sessions of.
+    pub async fn devices(&self) -> Result<Vec<String>> {
+        match self {
+            Reader::Shared(shared) => shared.devices().await,
+            Reader::File(path) => {
+                let path = path.clone();
+                blocking(move || super::devices(&super::open_reader(&path)?)).await
+            }
+        }
+    }
+
+    /// The newest hits of `query` among sessions on the `allowed` devices.
+    pub async fn query(&self, query: Query, allowed: HashSet<String>) -> Result<Vec<Hit>> {
+        match self {
+            Reader::Shared(shared) => {
+                let allowed: Vec<String> = allowed.into_iter().collect();
+                shared.query(&query, &allowed).await
+            }
+            Reader::File(path) => {
+                let path = path.clone();
+                blocking(move || {
+                    let conn = super::open_reader(&path)?;
+                    super::search(&conn, &query, &mut |s| allowed.contains(&s.device))
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// `f` on the runtime's blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SearchError::Recording(format!("the search task failed: {e}")))?
 }
 
 /// One tapped session, shared by its tap and the worker.

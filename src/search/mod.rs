@@ -26,7 +26,7 @@ use std::ops::Range;
 use std::time::SystemTime;
 
 pub use crate::recording::{IndexedLine, Stream};
-pub use live::{open_index, reindex_file, reindex_shared, LiveIndex, LiveTap, Reader};
+pub use live::{open_index, reindex_file, LiveIndex, LiveTap, Reader, Sink};
 pub use reader::{devices, open_reader, search};
 pub use shared::SharedIndex;
 pub use sqlite::SqliteIndex;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 
-use super::four_eyes::{changed, Observers};
+use super::four_eyes::{self, changed, Observers, Told};
 use super::guard::{Activity, Ending, Guard, Stop, Tick};
 use super::outbox::{Flushed, Outbox, To};
 use crate::connect::ssh::to_sig;
@@ -48,7 +48,7 @@ async fn pump_input(
     let mut backlog = std::collections::VecDeque::new();
     let mut held = 0usize;
     loop {
-        let open = observers.as_ref().is_none_or(|o| *o.borrow() > 0);
+        let open = four_eyes::open(&observers);
         tokio::select! {
             biased;
             // Four eyes: nothing typed reaches the device while nobody observes.
@@ -149,7 +149,7 @@ pub(super) async fn run(
     pty: bool,
 ) -> (Stop, Ending) {
     let mut observers = guard.device().require_observer.then(|| guard.observers());
-    let mut observed = true;
+    let mut told = Told::default();
     let Link {
         mut events,
         control,
@@ -201,13 +201,7 @@ pub(super) async fn run(
                 Err(_) => break Stop::quiet("input task failed", false),
             },
             n = changed(&mut observers), if !out.busy() => {
-                if (n > 0) != observed {
-                    observed = n > 0;
-                    let note = if observed {
-                        "observed again: input resumes"
-                    } else {
-                        "input paused: nobody observes this session; it resumes when an observer joins"
-                    };
+                if let Some(note) = told.turned(n) {
                     let to = out.notices();
                     out.send(format!("\r\n[oobgate: {note}]\r\n").into(), to, async { true });
                 }

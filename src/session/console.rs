@@ -12,7 +12,7 @@ use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelWriteHalf};
 use serde_json::json;
 
-use super::four_eyes::{self, changed, Observers};
+use super::four_eyes::{self, changed, Observers, Told};
 use super::guard::{Ending, Guard, Stop, Tick};
 use super::outbox::{Flushed, Outbox, To};
 use super::{finish_channel, Start};
@@ -195,7 +195,7 @@ async fn attached(
                 Some(_) => {}
             },
             n = changed(&mut four.observers) => {
-                if let Some(note) = four.turned(n) {
+                if let Some(note) = four.told.turned(n) {
                     notes.push_back(say(&format!("\n[oobgate: {note}]\n")));
                 }
                 for d in four.release() {
@@ -259,7 +259,7 @@ const HELD_MAX: usize = 1 << 20;
 /// count, and what the admin typed while nobody observed, held until someone does.
 struct FourEyes {
     observers: Option<Observers>,
-    observed: bool,
+    told: Told,
     held: VecDeque<Bytes>,
     held_bytes: usize,
     lost: usize,
@@ -269,7 +269,7 @@ impl FourEyes {
     fn new(guard: &Guard) -> FourEyes {
         FourEyes {
             observers: guard.device().require_observer.then(|| guard.observers()),
-            observed: true,
+            told: Told::default(),
             held: VecDeque::new(),
             held_bytes: 0,
             lost: 0,
@@ -278,7 +278,7 @@ impl FourEyes {
 
     /// Whether input may reach the console now.
     fn open(&self) -> bool {
-        self.observers.as_ref().is_none_or(|o| *o.borrow() > 0)
+        four_eyes::open(&self.observers)
     }
 
     fn hold(&mut self, d: Bytes) {
@@ -288,19 +288,6 @@ impl FourEyes {
             self.held_bytes += d.len();
             self.held.push_back(d);
         }
-    }
-
-    /// The observer count became `n`: what to tell the admin, if it turned.
-    fn turned(&mut self, n: usize) -> Option<&'static str> {
-        if (n > 0) == self.observed {
-            return None;
-        }
-        self.observed = n > 0;
-        Some(if self.observed {
-            "observed again: input resumes"
-        } else {
-            "input paused: nobody observes this session; it resumes when an observer joins"
-        })
     }
 
     /// What was held, once someone observes.

@@ -57,6 +57,36 @@ pub(super) async fn notice(channel: &Channel<Msg>, start: &Start, note: String) 
 /// The observer count of a four-eyes session.
 pub(super) type Observers = tokio::sync::watch::Receiver<usize>;
 
+/// Whether input may go through now: no four eyes, or someone observes.
+pub(super) fn open(observers: &Option<Observers>) -> bool {
+    observers.as_ref().is_none_or(|o| *o.borrow() > 0)
+}
+
+/// Whether the admin was last told the session is observed (it starts observed: it
+/// waited for an observer).
+pub(super) struct Told(bool);
+
+impl Default for Told {
+    fn default() -> Told {
+        Told(true)
+    }
+}
+
+impl Told {
+    /// The observer count became `n`: what to tell the admin, if it turned.
+    pub(super) fn turned(&mut self, n: usize) -> Option<&'static str> {
+        if (n > 0) == self.0 {
+            return None;
+        }
+        self.0 = n > 0;
+        Some(if self.0 {
+            "observed again: input resumes"
+        } else {
+            "input paused: nobody observes this session; it resumes when an observer joins"
+        })
+    }
+}
+
 /// The next change of the observer count (never, without four eyes or once it is gone).
 pub(super) async fn changed(observers: &mut Option<Observers>) -> usize {
     if let Some(o) = observers {

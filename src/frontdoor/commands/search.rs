@@ -14,7 +14,7 @@ use crate::audit::Event;
 use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::policy::Action;
-use crate::search::{Hit, Query, Reader, Stream, MAX_LIMIT};
+use crate::search::{Hit, Query, Stream, MAX_LIMIT};
 
 /// `search` arguments.
 #[derive(Debug, Clone, Args)]
@@ -127,42 +127,18 @@ async fn run_query(bastion: &Bastion, id: &Identity, query: &Query) -> Result<Ve
         .as_ref()
         .ok_or("the search index is not available on this bastion (its log says why)")?;
     crate::search::phrase(&query.text).map_err(|e| e.to_string())?;
-    let reader = index.reader().clone();
-    let devices = match &reader {
-        Reader::Shared(shared) => shared.devices().await.map_err(|e| e.to_string())?,
-        Reader::File(path) => {
-            let p = path.clone();
-            tokio::task::spawn_blocking(move || {
-                crate::search::devices(&crate::search::open_reader(&p)?)
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
-        }
-    };
+    let reader = index.reader();
+    let devices = reader.devices().await.map_err(|e| e.to_string())?;
     let mut allowed = HashSet::new();
     for d in devices {
         if bastion.authz.decide(id, &d, Action::Replay).await.allowed {
             allowed.insert(d);
         }
     }
-    let query = query.clone();
-    match reader {
-        Reader::Shared(shared) => {
-            let allowed: Vec<String> = allowed.into_iter().collect();
-            shared
-                .query(&query, &allowed)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        Reader::File(path) => tokio::task::spawn_blocking(move || {
-            let conn = crate::search::open_reader(&path)?;
-            crate::search::search(&conn, &query, &mut |s| allowed.contains(&s.device))
-        })
+    reader
+        .query(query.clone(), allowed)
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string()),
-    }
+        .map_err(|e| e.to_string())
 }
 
 /// `mm:ss` (or `h:mm:ss` past an hour) from the session's start.
