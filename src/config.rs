@@ -156,6 +156,8 @@ pub struct RecordingConfig {
     /// closed with a message (it never goes on unrecorded). Default 8 GiB.
     #[serde(default = "default_recording_max")]
     pub max_size: u64,
+    /// Ship recordings to S3-compatible storage (`[recording.s3]`), for several nodes.
+    pub s3: Option<crate::store::objects::S3Config>,
 }
 
 fn default_recording_max() -> u64 {
@@ -167,6 +169,7 @@ impl Default for RecordingConfig {
         RecordingConfig {
             input: true,
             max_size: default_recording_max(),
+            s3: None,
         }
     }
 }
@@ -328,7 +331,13 @@ impl Config {
                 max_cert_ttl: raw.auth.max_cert_ttl,
             },
             limits: raw.limits,
-            recording: raw.recording,
+            recording: RecordingConfig {
+                s3: match raw.recording.s3 {
+                    Some(s3) => Some(s3.resolve(&base).map_err(|(k, r)| invalid(&k, r))?),
+                    None => None,
+                },
+                ..raw.recording
+            },
             secrets: raw
                 .secrets
                 .resolve(&base)

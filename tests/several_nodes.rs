@@ -3,7 +3,8 @@
 //! approved on the other and the grant works on the first, the other's search finds what
 //! the session showed, and the one audit chain verifies from both nodes with events naming
 //! each; a node killed with a live session is found lost by the other, which closes that
-//! session; a grant revoked on one node, or a certificate revoked by one node's list, cuts
+//! session and seals its recording from the object store (a real SeaweedFS), where it
+//! replays through the other node; a grant revoked on one node, or a certificate revoked by one node's list, cuts
 //! a live session on the other; a web link from one node logs in on the other, and a
 //! logout on one ends the login on both; a node holding other CA keys is refused.
 
@@ -192,7 +193,10 @@ fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
 
 #[test]
 fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
-    let mut l = nodes_lab("node_lease = \"2s\"");
+    // Recordings go to a real S3-compatible store (SeaweedFS).
+    let s3_creds = tempfile::tempdir().unwrap();
+    let s3 = oobgate::store::objects::testing::server().toml(s3_creds.path());
+    let mut l = nodes_lab_with("node_lease = \"2s\"", &s3);
     let root = l.user("root", "root,role:admin");
     let mut session = common::KillOnDrop(
         Command::new("ssh")
@@ -218,9 +222,21 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
         status.contains("nodes:            2 on the shared store: bastion-a: lease until ")
             && status.contains(", 1 live; bastion-b (this node): lease until ")
             && status.contains("store:            PostgreSQL ")
+            && status.contains("recordings:       s3://oobgate/t")
+            && status.contains(": reachable; 0 in the spool ")
             && !status.contains("UNREACHABLE"),
         "{status}"
     );
+
+    // Shipped while it runs: node b, which has no copy, replays what it showed so far.
+    common::wait_until("node b to replay the running session", common::WAIT, || {
+        let (shown, err) = text(&l.nodes.oobgate_b(&["replay", "--cat", &id]));
+        if shown.contains("up") {
+            Ok(())
+        } else {
+            Err(format!("{shown}{err}"))
+        }
+    });
 
     l.nodes.a.0.kill().unwrap(); // SIGKILL: no chance to close anything
     l.nodes.a.0.wait().unwrap();
@@ -248,6 +264,16 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
     assert_eq!(ends.len(), 1, "{ends:#?}");
     assert_eq!(ends[0].detail["reason"], "aborted (node lost)");
     assert_eq!(ends[0].node.as_deref(), Some("bastion-b"));
+    // Node b sealed the recording from what reached the object store: the end row and
+    // event hold its SHA-256, and it replays through node b up to the loss.
+    let sealed = ends[0].detail["recording_sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{:#?}\nnode b log:\n{}", ends[0], l.nodes.b_log()));
+    let row = l.nodes.sessions().into_iter().find(|r| r.id == id).unwrap();
+    assert_eq!(row.recording_sha256.as_deref(), Some(sealed));
+    let (code, played) = l.ssh(&root, "bastion-b", &["replay", &id, "--cat"]);
+    assert_eq!(code, 0, "{played}");
+    assert!(played.contains("up"), "{played}");
     let verify = l.nodes.oobgate_b(&["audit", "verify"]);
     assert!(verify.status.success(), "{:?}", text(&verify));
     let status = text(&l.nodes.oobgate_b(&["status"])).0;

@@ -112,6 +112,7 @@ impl Bastion {
         let metrics = Metrics::new();
         let mut stores = Stores::open(
             &config.store,
+            config.recording.s3.as_ref(),
             &config.node_name,
             &config.store_path(),
             config.recording_dir.clone(),

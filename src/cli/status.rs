@@ -49,6 +49,7 @@ pub fn status(config: &Path) -> Result<ExitCode> {
     let rt = runtime()?;
     let store = rt.block_on(store_rows(&config));
     row("store", &store.store);
+    row("recordings", &store.recordings);
     row("nodes", &store.nodes);
     row("live sessions", &store.live);
     row(
@@ -82,7 +83,8 @@ pub fn status(config: &Path) -> Result<ExitCode> {
         "host certificate",
         &host_cert_line(&config.data_dir.join("host_key-cert.pub")),
     );
-    let healthy = answering.is_ok() && secrets.is_ok() && store.reachable;
+    let healthy =
+        answering.is_ok() && secrets.is_ok() && store.reachable && store.recordings_reachable;
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {
@@ -135,6 +137,8 @@ fn scrape(addr: SocketAddr) -> std::io::Result<String> {
 /// The store's rows of the screen.
 struct StoreRows {
     store: String,
+    recordings: String,
+    recordings_reachable: bool,
     nodes: String,
     live: String,
     reachable: bool,
@@ -153,7 +157,8 @@ async fn store_rows(config: &Config) -> StoreRows {
             Some(leases) => Some(leases.list().await?),
             None => None,
         };
-        anyhow::Ok((live, nodes))
+        let recordings = stores.recordings.describe().await;
+        anyhow::Ok((live, nodes, recordings))
     };
     let read = async {
         tokio::time::timeout(STORE_TIMEOUT, read)
@@ -161,14 +166,18 @@ async fn store_rows(config: &Config) -> StoreRows {
             .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in {STORE_TIMEOUT:?}")))
     };
     match read.await {
-        Ok((live, nodes)) => StoreRows {
+        Ok((live, nodes, recordings)) => StoreRows {
             store: format!("{what}: reachable"),
+            recordings_reachable: recordings.is_ok(),
+            recordings: recordings.unwrap_or_else(|e| format!("UNREACHABLE: {e}")),
             nodes: nodes_line(&config.node_name, nodes),
             live: format!("{live} (sessions of this node in the store without an end)"),
             reachable: true,
         },
         Err(e) => StoreRows {
             store: format!("{what}: UNREACHABLE: {e:#}"),
+            recordings: "unknown (the store does not answer)".into(),
+            recordings_reachable: false,
             nodes: "unknown (the store does not answer)".into(),
             live: "unknown (the store does not answer)".into(),
             reachable: false,

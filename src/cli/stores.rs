@@ -28,6 +28,7 @@ where
 pub async fn open(config: &Config) -> Result<Stores> {
     Ok(Stores::open(
         &config.store,
+        config.recording.s3.as_ref(),
         &config.node_name,
         &config.store_path(),
         config.recording_dir.clone(),

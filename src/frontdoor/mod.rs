@@ -165,6 +165,7 @@ pub async fn serve_with_reload(
     authlog::install();
     let bastion = Arc::new(Bastion::open(config, shutdown.clone()).await?);
     crate::session::close_abandoned(&bastion).await;
+    bastion.stores.recordings.start();
     let reloader = bastion.policy.clone().spawn_reloader(
         bastion.config.policy_dir.clone(),
         bastion.config.inventory.clone(),
@@ -236,6 +237,14 @@ pub async fn serve_with_reload(
     bastion.tasks.close();
     bastion.tasks.wait().await;
     bastion.consoles.shutdown().await;
+    if !bastion
+        .stores
+        .recordings
+        .drain(Duration::from_secs(30))
+        .await
+    {
+        tracing::warn!("some recordings did not reach the object store; the spool keeps them for the next start");
+    }
     reloader.abort();
     Ok(())
 }

@@ -300,13 +300,17 @@ impl Recorder {
         self.event("i", &rest_in)?;
         let file = self.file.take().ok_or(RecordingError::Closed)?;
         file.sync_all().map_err(io(&self.path))?;
-        Ok(RecordingSummary {
+        let summary = RecordingSummary {
             path: self.path.clone(),
             sha256: hex::encode(self.hash.clone().finalize()),
             bytes_out: self.bytes_out,
             bytes_in: self.bytes_in,
             events: self.events,
             duration: self.started.elapsed(),
-        })
+        };
+        for tap in &mut self.taps {
+            tap.finished(&summary);
+        }
+        Ok(summary)
     }
 }

@@ -22,6 +22,7 @@ mod forwarding;
 mod hostkeys;
 mod ledger;
 mod nodes;
+pub mod objects;
 pub mod postgres;
 mod recordings;
 mod shared_keys;
@@ -29,6 +30,8 @@ mod signals;
 pub mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod suite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod tokens;
 
 pub use access::{AccessRequest, AccessStore, AccessTarget, NewRequest, State, Transition};
@@ -114,6 +117,9 @@ pub enum StoreError {
     /// The change is refused as it stands (e.g. a second approval by the same person).
     #[error("{0}")]
     Refused(String),
+    /// A recording is nowhere to be read.
+    #[error("{0}")]
+    Missing(String),
     /// The store's worker is gone (the bastion is stopping).
     #[error("store is shut down")]
     Closed,
@@ -156,20 +162,26 @@ impl Stores {
     }
 
     /// The stores `config` names: PostgreSQL (writing as `node`) when `[store] postgres`
-    /// is set, else the sqlite file at `db`; recordings under `recording_dir`.
+    /// is set, else the sqlite file at `db`; recordings under `recording_dir`, shipped to
+    /// the bucket `s3` names when it is set.
     pub async fn open(
         config: &StoreConfig,
+        s3: Option<&objects::S3Config>,
         node: &str,
         db: &std::path::Path,
         recording_dir: PathBuf,
     ) -> Result<Stores> {
-        match &config.postgres {
+        let mut stores = match &config.postgres {
             Some(url) => {
                 let pg = Arc::new(postgres::PgStore::open(url.expose(), node).await?);
-                Ok(Stores::with_postgres(pg, recording_dir))
+                Stores::with_postgres(pg, recording_dir.clone())
             }
-            None => Stores::embedded(db, recording_dir),
+            None => Stores::embedded(db, recording_dir.clone())?,
+        };
+        if let Some(s3) = s3 {
+            stores.recordings = Arc::new(objects::ObjectRecordings::open(s3, recording_dir, node)?);
         }
+        Ok(stores)
     }
 
     /// Stores on `pg`, with recordings under `recording_dir`.

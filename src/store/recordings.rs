@@ -24,6 +24,20 @@ pub trait RecordingStore: Send + Sync {
     /// Seals the recording of session `id`, left unfinished by a bastion that stopped
     /// abruptly, with `marker` as its last event; returns its summary.
     async fn seal_abandoned(&self, id: &str, marker: &str) -> Result<RecordingSummary>;
+    /// Starts what runs in the background while the bastion serves (shipping what an
+    /// earlier run left in the spool). Nothing for local files.
+    fn start(&self) {}
+    /// Waits, at most `within`, for the recordings sealed so far to reach their final
+    /// place; false when some did not (they stay in the spool for the next start).
+    async fn drain(&self, _within: std::time::Duration) -> bool {
+        true
+    }
+    /// Where recordings go beyond this node (`s3://bucket/prefix`), if anywhere.
+    fn remote(&self) -> Option<String> {
+        None
+    }
+    /// Where recordings are and whether that answers, for `oobgate status`.
+    async fn describe(&self) -> Result<String>;
 }
 
 /// Recordings as asciicast files under one directory.
@@ -81,6 +95,10 @@ impl RecordingStore for FileRecordings {
 
     fn location(&self, id: &str) -> String {
         self.dir.join(format!("{id}.cast")).display().to_string()
+    }
+
+    async fn describe(&self) -> Result<String> {
+        Ok(format!("{} (files on this node)", self.dir.display()))
     }
 
     async fn seal_abandoned(&self, id: &str, marker: &str) -> Result<RecordingSummary> {

@@ -6,9 +6,8 @@
 //!
 //! The binaries are looked up in `$OOBGATE_PG_BIN`, then `/usr/lib/postgresql/*/bin`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -127,24 +126,18 @@ impl TestCluster {
     /// A process that stops the cluster and removes its directory once this process's
     /// end of its stdin closes (when the test binary exits, however it exits).
     fn guard(bin: &Path, dir: &Path) -> Result<std::process::ChildStdin, String> {
-        let script =
-            format!(
-            "cat >/dev/null; {}{}/pg_ctl -D {}/data -m immediate stop >/dev/null 2>&1; rm -rf {}",
-            if is_root() { "runuser -u postgres -- " } else { "" },
+        let cleanup = format!(
+            "{}{}/pg_ctl -D {}/data -m immediate stop >/dev/null 2>&1; rm -rf {}",
+            if is_root() {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
             bin.display(),
             dir.display(),
             dir.display()
         );
-        let mut child = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("test PostgreSQL: cannot start the cleanup guard: {e}"))?;
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        stdin.flush().ok();
-        Ok(stdin)
+        crate::store::testing::exit_guard("test PostgreSQL", &cleanup)
     }
 
     /// The URL of database `db` in the cluster.
