@@ -274,6 +274,14 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
     let (code, played) = l.ssh(&root, "bastion-b", &["replay", &id, "--cat"]);
     assert_eq!(code, 0, "{played}");
     assert!(played.contains("up"), "{played}");
+    // With the object store any node rebuilds the index of every session, node a's too.
+    let (reindexed, err) = text(&l.nodes.oobgate_b(&["reindex"]));
+    assert!(
+        reindexed.starts_with("reindexed 1 session(s)")
+            && reindexed.contains("; 0 failed")
+            && !reindexed.contains("other nodes"),
+        "{reindexed}{err}"
+    );
     let verify = l.nodes.oobgate_b(&["audit", "verify"]);
     assert!(verify.status.success(), "{:?}", text(&verify));
     let status = text(&l.nodes.oobgate_b(&["status"])).0;

@@ -140,7 +140,12 @@ impl Bastion {
             .unwrap_or_else(|| config.listen.to_string());
         let notifier =
             Notifier::with_metrics(config.webhook.as_ref(), &bastion_name, metrics.clone())?;
-        let consoles = ConsoleBroker::new(config.data_dir.join("consoles"), Default::default());
+        let log_dir = config.data_dir.join("consoles");
+        let broker_opts = crate::console::BrokerOptions {
+            ship_logs: stores.recordings.log_shipper(&log_dir),
+            ..Default::default()
+        };
+        let consoles = ConsoleBroker::new(log_dir, broker_opts);
         if let Some(alerts) = consoles.take_alerts() {
             let forward = crate::console::forward_alerts(
                 alerts,

@@ -2,7 +2,9 @@
 //! (recordings older than the index, or a lost index). Each session's lines are replaced,
 //! so running it twice gives the same index. Sessions still running are left to the live
 //! index of the serving bastion. On a shared store (several nodes) the index is the shared
-//! one, and each node reindexes the sessions it carried, whose recordings are on its disk.
+//! one, and each node reindexes the sessions it carried, whose recordings are on its disk;
+//! with `[recording.s3]` any node reindexes every session, reading what its spool lacks
+//! from the bucket.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,10 +27,16 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
         ..SessionFilter::default()
     };
     let rt = runtime()?;
-    let (rows, shared) = rt.block_on(async {
+    let (rows, shared, recordings) = rt.block_on(async {
         let stores = open(&config).await?;
-        anyhow::Ok((stores.sessions.list(&filter).await?, stores.search.clone()))
+        anyhow::Ok((
+            stores.sessions.list(&filter).await?,
+            stores.search.clone(),
+            stores.recordings.clone(),
+        ))
     })?;
+    // With an object store every node reads every recording.
+    let everywhere = recordings.remote().is_some();
     let mut sink = match shared {
         Some(index) => Sink::Shared(index, rt.handle().clone()),
         None => {
@@ -38,14 +46,29 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
             Sink::File(conn)
         }
     };
-    // On a shared store, each node reindexes the sessions it carried (their recordings
-    // are on its disk).
+    // On a shared store without an object store, each node reindexes the sessions it
+    // carried (their recordings are on its disk).
     let (mine, others): (Vec<&SessionRow>, Vec<&SessionRow>) = rows
         .iter()
-        .partition(|r| r.node.as_deref().is_none_or(|n| n == config.node_name));
+        .partition(|r| everywhere || r.node.as_deref().is_none_or(|n| n == config.node_name));
     let (mut sessions, mut lines, mut failed) = (0usize, 0usize, 0usize);
+    // A recording read back from the bucket is indexed from here, then removed.
+    let fetched = config.data_dir.join("reindex-fetched.cast");
     for row in mine.iter().filter(|r| r.ended.is_some()) {
-        let path = config.recording_dir.join(format!("{}.cast", row.id));
+        let mut path = config.recording_dir.join(format!("{}.cast", row.id));
+        if !path.exists() && everywhere {
+            // Shipped (and gone from the spool): read back from the bucket.
+            path = fetched.clone();
+            let bytes = rt.block_on(recordings.raw(&row.id));
+            if let Err(e) = bytes
+                .map_err(anyhow::Error::from)
+                .and_then(|b| std::fs::write(&path, b).context("writing the fetched recording"))
+            {
+                failed += 1;
+                eprintln!("oobgate: session {}: {e:#}", row.id);
+                continue;
+            }
+        }
         match sink.reindex(&info(row), &path) {
             Ok(n) => {
                 sessions += 1;
@@ -57,6 +80,7 @@ pub fn reindex(config: &Path, since: Option<String>) -> Result<ExitCode> {
             }
         }
     }
+    let _ = std::fs::remove_file(&fetched);
     let live = mine.iter().filter(|r| r.ended.is_none()).count();
     let elsewhere = match others.len() {
         0 => String::new(),

@@ -124,7 +124,8 @@ impl ConsoleBroker {
             &name,
             opts.log_max_bytes,
             opts.log_keep,
-        )?;
+        )?
+        .shipped_by(opts.ship_logs.clone());
         let ring = Arc::new(Mutex::new(Ring::new(opts.ring_bytes)));
         let (status_tx, status_rx) = watch::channel(ConsoleStatus {
             name: name.clone(),

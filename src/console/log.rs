@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::recording::{Recorder, RecordingError, RecordingHeader};
+use crate::store::objects::LogShipper;
 
 use super::Result;
 
@@ -28,6 +29,8 @@ pub(crate) struct ConsoleLog {
     bytes_logged: u64,
     /// Whether the last failure was already reported (avoids a warning per byte).
     failing: bool,
+    /// Ships each file beyond this node as it is written.
+    ship: Option<LogShipper>,
 }
 
 impl ConsoleLog {
@@ -42,9 +45,22 @@ impl ConsoleLog {
             seq: 0,
             bytes_logged: 0,
             failing: false,
+            ship: None,
         };
         log.rotate()?;
         Ok(log)
+    }
+
+    /// Ships every file from now on with `ship` (the current one from its start).
+    pub(crate) fn shipped_by(mut self, ship: Option<LogShipper>) -> Self {
+        self.ship = ship;
+        if let Some(ship) = &self.ship {
+            if let Some(rec) = self.current.take() {
+                let tap = ship.tap(&self.name, rec.path());
+                self.current = Some(rec.tapped(tap));
+            }
+        }
+        self
     }
 
     /// Output bytes logged since the log was opened.
@@ -144,7 +160,13 @@ impl ConsoleLog {
                 Err(e) => return Err(e.into()),
             }
         };
-        self.current = Some(rec);
+        self.current = Some(match &self.ship {
+            Some(ship) => {
+                let tap = ship.tap(&self.name, rec.path());
+                rec.tapped(tap)
+            }
+            None => rec,
+        });
         self.prune();
         Ok(())
     }
@@ -165,6 +187,8 @@ impl ConsoleLog {
                 tracing::warn!(console = %self.name, file = %old.display(), error = %e,
                     "cannot delete old console log");
             }
+            // The mark that it was shipped, if it was.
+            let _ = std::fs::remove_file(old.with_extension("cast.stored"));
         }
     }
 }

@@ -27,7 +27,7 @@ mod alert_sink;
 mod attachment;
 mod broker;
 mod escape;
-mod log;
+pub(crate) mod log;
 mod matcher;
 mod peer;
 mod protocol;

@@ -65,6 +65,8 @@ pub struct BrokerOptions {
     pub backoff_max: Duration,
     /// A link up at least this long resets the delay to `backoff_initial` when it drops.
     pub backoff_reset_after: Duration,
+    /// Ships each log file beyond this node as it is written (`[recording.s3]`).
+    pub ship_logs: Option<crate::store::objects::LogShipper>,
 }
 
 impl Default for BrokerOptions {
@@ -79,6 +81,7 @@ impl Default for BrokerOptions {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             backoff_reset_after: Duration::from_secs(60),
+            ship_logs: None,
         }
     }
 }

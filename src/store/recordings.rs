@@ -32,6 +32,10 @@ pub trait RecordingStore: Send + Sync {
     async fn drain(&self, _within: std::time::Duration) -> bool {
         true
     }
+    /// What ships the console logs written under `log_dir` beyond this node, if anything.
+    fn log_shipper(&self, _log_dir: &std::path::Path) -> Option<super::objects::LogShipper> {
+        None
+    }
     /// Where recordings go beyond this node (`s3://bucket/prefix`), if anywhere.
     fn remote(&self) -> Option<String> {
         None

@@ -25,6 +25,7 @@ pub(super) fn opts() -> BrokerOptions {
         backoff_initial: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
         backoff_reset_after: Duration::from_secs(60),
+        ship_logs: None,
     }
 }
 

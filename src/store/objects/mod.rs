@@ -19,7 +19,7 @@ pub mod testing;
 mod tests;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,6 +99,7 @@ impl ObjectRecordings {
                 live: Mutex::new(HashSet::new()),
                 tasks: TaskTracker::new(),
                 stop: CancellationToken::new(),
+                log_dir: Mutex::new(None),
             }),
         })
     }
@@ -128,10 +129,43 @@ impl ObjectRecordings {
         }
         tokio::fs::write(&path, &bytes).await?;
         let summary = self.local.seal_abandoned(id, marker).await?;
-        Upload::new(keys, path)
+        Upload::new(keys, path, false)
             .seal(&self.sh, Some(&summary.sha256))
             .await?;
         Ok(summary)
+    }
+}
+
+/// Ships the file at `path` (recording or console log `id`) while it is written; the
+/// returned tap tells the upload when the file is sealed.
+fn follow(sh: &Arc<Shared>, id: &str, path: &Path, keep: bool) -> Box<dyn EventTap> {
+    sh.live.lock().expect("live set").insert(id.to_string());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let up = Upload::new(sh.keys(id), path.to_path_buf(), keep);
+    sh.tasks
+        .spawn(ship::follow(sh.clone(), id.to_string(), up, rx));
+    Box::new(ShipTap(tx))
+}
+
+/// Ships console log files (`consoles/NAME/FILE`) as they are written; the files stay
+/// on this node, where they rotate.
+#[derive(Clone)]
+pub struct LogShipper(Arc<Shared>);
+
+impl std::fmt::Debug for LogShipper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LogShipper({}{})", self.0.cfg.bucket, self.0.prefix)
+    }
+}
+
+impl LogShipper {
+    /// A tap for the log file at `path` of console `console`, shipping it as it grows.
+    pub fn tap(&self, console: &str, path: &Path) -> Box<dyn EventTap> {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        follow(&self.0, &format!("consoles/{console}/{stem}"), path, true)
     }
 }
 
@@ -156,15 +190,8 @@ impl RecordingStore for ObjectRecordings {
                 return Err(e);
             }
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let follow = ship::follow(
-            self.sh.clone(),
-            id.to_string(),
-            recorder.path().to_path_buf(),
-            rx,
-        );
-        self.sh.tasks.spawn(follow);
-        Ok(recorder.tapped(Box::new(ShipTap(tx))))
+        let tap = follow(&self.sh, id, recorder.path(), false);
+        Ok(recorder.tapped(tap))
     }
 
     async fn open(&self, id: &str) -> Result<Recording> {
@@ -240,6 +267,11 @@ impl RecordingStore for ObjectRecordings {
             self.sh.cfg.endpoint,
             self.sh.spool.display()
         ))
+    }
+
+    fn log_shipper(&self, log_dir: &Path) -> Option<LogShipper> {
+        *self.sh.log_dir.lock().expect("log dir") = Some(log_dir.to_path_buf());
+        Some(LogShipper(self.sh.clone()))
     }
 
     fn remote(&self) -> Option<String> {

@@ -33,6 +33,8 @@ pub(super) struct Shared {
     pub live: Mutex<HashSet<String>>,
     pub tasks: TaskTracker,
     pub stop: CancellationToken,
+    /// Where console logs are written, once a console log is shipped.
+    pub log_dir: Mutex<Option<PathBuf>>,
 }
 
 impl Shared {
@@ -58,6 +60,8 @@ fn shipped_marker(path: &Path) -> PathBuf {
 pub(super) struct Upload {
     keys: Keys,
     path: PathBuf,
+    /// Keep the spool file once shipped (console logs, which rotate on their own).
+    keep: bool,
     shipped: u64,
     hash: Sha256,
     parts: Vec<(u64, u64)>,
@@ -78,10 +82,11 @@ async fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
 }
 
 impl Upload {
-    pub fn new(keys: Keys, path: PathBuf) -> Upload {
+    pub fn new(keys: Keys, path: PathBuf, keep: bool) -> Upload {
         Upload {
             keys,
             path,
+            keep,
             shipped: 0,
             hash: Sha256::new(),
             parts: Vec::new(),
@@ -144,14 +149,14 @@ impl Upload {
                 let _ = sh.s3.delete(&self.keys.part(part.0)).await;
             }
         }
-        shipped_locally(sh, &self.path).await?;
+        shipped_locally(sh, &self.path, self.keep).await?;
         Ok(m)
     }
 }
 
 /// The bucket confirmed the recording at `path`: its spool copy goes, or is marked.
-async fn shipped_locally(sh: &Shared, path: &Path) -> Result<()> {
-    if sh.cfg.keep_local {
+async fn shipped_locally(sh: &Shared, path: &Path, keep: bool) -> Result<()> {
+    if keep || sh.cfg.keep_local {
         tokio::fs::write(shipped_marker(path), b"").await?;
     } else {
         tokio::fs::remove_file(path).await?;
@@ -159,16 +164,16 @@ async fn shipped_locally(sh: &Shared, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Follows the recording of session `id` at `path` while it is written: ships its parts
+/// Follows the recording `id` of `up` while it is written: ships its parts
 /// as they are due, and seals it when the recorder says so. A recorder gone without
 /// sealing (a failed session) leaves its file to the retry pass.
 pub(super) async fn follow(
     sh: Arc<Shared>,
     id: String,
-    path: PathBuf,
+    up: Upload,
     mut notes: mpsc::UnboundedReceiver<Note>,
 ) {
-    let mut up = Upload::new(sh.keys(&id), path.clone());
+    let mut up = up;
     let mut tick = tokio::time::interval(sh.cfg.part_interval.min(Duration::from_millis(250)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
@@ -244,18 +249,29 @@ pub(super) fn unshipped(spool: &Path) -> Vec<(String, PathBuf)> {
 /// here; returns how many were shipped.
 pub(super) async fn retry(sh: &Shared) -> usize {
     let spool = sh.spool.clone();
-    let files = tokio::task::spawn_blocking(move || unshipped(&spool))
-        .await
-        .unwrap_or_default();
+    let logs = sh.log_dir.lock().expect("log dir").clone();
+    let files = tokio::task::spawn_blocking(move || {
+        let mut files: Vec<_> = unshipped(&spool)
+            .into_iter()
+            .map(|(id, p)| (id, p, false))
+            .collect();
+        if let Some(dir) = logs {
+            let logs = unshipped(&dir).into_iter();
+            files.extend(logs.map(|(id, p)| (format!("consoles/{id}"), p, true)));
+        }
+        files
+    })
+    .await
+    .unwrap_or_default();
     let mut shipped = 0;
-    for (id, path) in files {
+    for (id, path, keep) in files {
         if sh.stop.is_cancelled() {
             break;
         }
         if !sh.live.lock().expect("live set").insert(id.clone()) {
             continue;
         }
-        match ship_whole(sh, &id, &path).await {
+        match ship_whole(sh, &id, &path, keep).await {
             Ok(()) => shipped += 1,
             Err(e) => {
                 tracing::warn!(session = %id, error = %e, "cannot ship a recording from the spool yet; retried later")
@@ -267,7 +283,7 @@ pub(super) async fn retry(sh: &Shared) -> usize {
 }
 
 /// Ships one finished recording whole, unless the bucket already holds it sealed.
-async fn ship_whole(sh: &Shared, id: &str, path: &Path) -> Result<()> {
+async fn ship_whole(sh: &Shared, id: &str, path: &Path, keep: bool) -> Result<()> {
     let keys = sh.keys(id);
     if let Some(m) = fetch::manifest(sh.s3.as_ref(), &keys).await? {
         let p = path.to_path_buf();
@@ -275,7 +291,7 @@ async fn ship_whole(sh: &Shared, id: &str, path: &Path) -> Result<()> {
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
         if hex::encode(local) == m.sha256 {
-            return shipped_locally(sh, path).await;
+            return shipped_locally(sh, path, keep).await;
         }
         // Another node sealed it from what reached the bucket (this node was taken for
         // lost); the local copy, perhaps a little longer, is kept aside, never deleted.
@@ -284,7 +300,9 @@ async fn ship_whole(sh: &Shared, id: &str, path: &Path) -> Result<()> {
         tracing::warn!(session = %id, sealed_by = %m.node, kept = %aside.display(), "another node sealed this recording from the object store; the local copy is kept aside");
         return Ok(());
     }
-    let m = Upload::new(keys, path.to_path_buf()).seal(sh, None).await?;
+    let m = Upload::new(keys, path.to_path_buf(), keep)
+        .seal(sh, None)
+        .await?;
     tracing::info!(session = %id, bytes = m.size, "recording shipped from the spool and sealed in the object store");
     Ok(())
 }

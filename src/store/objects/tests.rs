@@ -214,3 +214,42 @@ async fn a_tampered_part_fails_the_replay_with_the_reason() {
     let e = b.raw(id).await.unwrap_err().to_string();
     assert!(e.contains("do not have the sealed SHA-256"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_logs_are_shipped_as_they_grow_and_sealed_at_rotation_and_stay_local() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = server().config(d.path());
+    let a = node(&cfg, &d.path().join("a"), "bastion-a");
+    let log_dir = d.path().join("consoles");
+    let ship = a.log_shipper(&log_dir);
+    let mut log = crate::console::log::ConsoleLog::open(&log_dir, "sw1-con", 64 << 10, 3)
+        .unwrap()
+        .shipped_by(ship);
+    log.output(b"%LINK-3-UPDOWN: Interface Gi0/1, changed state to down\r\n");
+    let files = crate::console::log::log_files(&log_dir, "sw1-con");
+    let first = files[0].clone();
+    let stem = first.file_stem().unwrap().to_string_lossy().to_string();
+    let keys = a.sh.keys(&format!("consoles/sw1-con/{stem}"));
+    until("the running log's first part", async || {
+        let parts = fetch::parts(a.sh.s3.as_ref(), &keys)
+            .await
+            .map_err(|e| e.to_string())?;
+        (!parts.is_empty())
+            .then_some(())
+            .ok_or("no part yet".to_string())
+    })
+    .await;
+    // Past the file's cap: it rotates, and the full file is sealed in the bucket.
+    log.output("y".repeat(70 << 10).as_bytes());
+    let m = until("the rotated log's manifest", async || {
+        fetch::manifest(a.sh.s3.as_ref(), &keys)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no manifest yet".to_string())
+    })
+    .await;
+    let local = std::fs::read(&first).expect("console logs stay on the node");
+    assert_eq!(m.sha256, hex::encode(Sha256::digest(&local)));
+    assert!(first.with_extension("cast.stored").exists());
+    drop(log);
+}
