@@ -25,7 +25,7 @@ pub use feed::{
 pub use index::{index_file, IndexedLine, Indexer, Stream};
 pub use player::{play, PlayOptions};
 pub use queue::{RecordingQueue, RecordingSender, QUEUE_DEPTH};
-pub use reader::{RecordedEvent, Recording};
+pub use reader::{for_display, had_terminal, RecordedEvent, Recording};
 pub use recover::seal_abandoned;
 pub use tap::EventTap;
 pub use writer::{Recorder, RecordingHeader, RecordingSummary};

@@ -78,6 +78,7 @@ where
     let mut prev = 0.0f64;
     let mut keys_open = true;
     let mut kbuf = [0u8; 16];
+    let terminal = rec.had_terminal();
     let mut i = 0;
     while i < rec.events.len() {
         let ev = &rec.events[i];
@@ -122,7 +123,11 @@ where
         }
         step = false;
         match ev.code {
-            'o' => out.write_all(&ev.data).await.map_err(&err)?,
+            'o' if terminal => out.write_all(&ev.data).await.map_err(&err)?,
+            'o' => out
+                .write_all(&super::text::crlf(&ev.data))
+                .await
+                .map_err(&err)?,
             'm' if ev.time >= skip_until => {
                 let note = format!(
                     "\x1b[2m[{}]\x1b[0m\r\n",

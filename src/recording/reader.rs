@@ -109,6 +109,49 @@ impl Recording {
     pub fn duration(&self) -> f64 {
         self.events.last().map(|e| e.time).unwrap_or(0.0)
     }
+
+    /// Whether the session had a terminal (its header names the admin's `TERM`). Output
+    /// of one without is shown with [`super::text::crlf`].
+    pub fn had_terminal(&self) -> bool {
+        had_terminal(&self.header)
+    }
+}
+
+/// Whether a recording with this header had a terminal (`env.TERM`).
+pub fn had_terminal(header: &asciicast::Header) -> bool {
+    header.env.as_ref().is_some_and(|e| e.contains_key("TERM"))
+}
+
+/// The recording file `bytes` as a player should show it: unchanged when the session had
+/// a terminal; else every output event's bare line feeds as CR LF (see
+/// [`super::text::crlf`]). The file itself, and what its SHA-256 seals, stay as written.
+pub fn for_display(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut lines = bytes.split_inclusive(|&b| b == b'\n');
+    let Some(head) = lines.next() else {
+        return std::borrow::Cow::Borrowed(bytes);
+    };
+    let terminal = serde_json::from_slice::<asciicast::Header>(head.trim_ascii_end())
+        .map(|h| had_terminal(&h))
+        .unwrap_or(true);
+    if terminal {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16);
+    out.extend_from_slice(head);
+    for line in lines {
+        let event = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| serde_json::from_str::<(f64, String, String)>(l.trim_end()).ok());
+        match event {
+            Some((t, code, data)) if code == "o" => {
+                let data = super::text::crlf_str(&data);
+                serde_json::to_writer(&mut out, &(t, code, data)).expect("an event serializes");
+                out.push(b'\n');
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn parse_event(line: &str) -> std::result::Result<RecordedEvent, String> {

@@ -225,3 +225,57 @@ fn a_bulk_recording_past_several_write_behind_steps_is_whole() {
         "the replayed output differs from what was shown"
     );
 }
+
+/// A command run without a terminal prints bare line feeds: players, the index and the
+/// web player show them as new lines (no staircase), while `--cat` and the file stay
+/// byte-exact.
+#[tokio::test]
+async fn output_of_a_session_without_a_terminal_is_shown_line_by_line() {
+    let d = tempfile::tempdir().unwrap();
+    let no_tty = RecordingHeader {
+        term: None,
+        ..header()
+    };
+    let mut r = Recorder::create(d.path(), "exec", no_tty).unwrap();
+    r.output(b"Gi0/1 up\nGi0/2 down\r\nGi0/3 up\n").unwrap();
+    let sum = r.finish().unwrap();
+    let bytes = std::fs::read(&sum.path).unwrap();
+    let rec = Recording::open(&sum.path).unwrap();
+    assert!(!rec.had_terminal());
+    let mut cat = Vec::new();
+    rec.cat(&mut cat).unwrap();
+    assert_eq!(cat, b"Gi0/1 up\nGi0/2 down\r\nGi0/3 up\n");
+
+    let mut played = Vec::new();
+    play(
+        &rec,
+        &mut played,
+        tokio::io::empty(),
+        PlayOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(played, b"Gi0/1 up\r\nGi0/2 down\r\nGi0/3 up\r\n");
+
+    let shown = for_display(&bytes);
+    let web = Recording::parse(&shown, &sum.path).unwrap();
+    let mut out = Vec::new();
+    web.cat(&mut out).unwrap();
+    assert_eq!(out, b"Gi0/1 up\r\nGi0/2 down\r\nGi0/3 up\r\n");
+
+    let mut lines = Vec::new();
+    index::index_recording(&rec, 100, &mut |batch| {
+        lines.extend(batch);
+        Ok(())
+    })
+    .unwrap();
+    let texts: Vec<_> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["Gi0/1 up", "Gi0/2 down", "Gi0/3 up"]);
+
+    // With a terminal nothing changes: the device's own line endings are what was shown.
+    let mut r = Recorder::create(d.path(), "pty", header()).unwrap();
+    r.output(b"a\nb\n").unwrap();
+    let sum = r.finish().unwrap();
+    let bytes = std::fs::read(&sum.path).unwrap();
+    assert!(matches!(for_display(&bytes), std::borrow::Cow::Borrowed(_)));
+}

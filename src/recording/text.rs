@@ -108,6 +108,35 @@ pub fn to_bytes(text: &str) -> Vec<u8> {
     out
 }
 
+/// `bytes` with each line feed not already after a carriage return turned into CR LF: how
+/// a terminal shows the output of a command run without one (no pty, so no `onlcr`), as
+/// the admin's own terminal showed it.
+pub fn crlf(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let bare = |i: usize| bytes[i] == b'\n' && (i == 0 || bytes[i - 1] != b'\r');
+    if !(0..bytes.len()).any(bare) {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16);
+    for (i, &b) in bytes.iter().enumerate() {
+        if bare(i) {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`crlf`] for text.
+pub fn crlf_str(text: &str) -> std::borrow::Cow<'_, str> {
+    match crlf(text.as_bytes()) {
+        std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(text),
+        // Only ASCII CRs were added before ASCII LFs: still UTF-8.
+        std::borrow::Cow::Owned(v) => {
+            std::borrow::Cow::Owned(String::from_utf8(v).expect("CR added before LF"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

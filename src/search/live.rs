@@ -167,6 +167,8 @@ struct Tag {
     info: SessionInfo,
     path: PathBuf,
     size: (u16, u16),
+    /// The session had a terminal.
+    terminal: bool,
     /// Events were lost: the recording is indexed from the file at the end instead.
     lost: AtomicBool,
 }
@@ -236,14 +238,22 @@ impl LiveIndex {
         &self.reader
     }
 
-    /// A tap for the recording of `info` at `path`, on a `cols` x `rows` terminal.
-    pub fn tap(&self, info: SessionInfo, path: &Path, cols: u16, rows: u16) -> LiveTap {
+    /// A tap for the recording of `info` at `path`, on a `cols` x `rows` screen; without
+    /// a `terminal` (no pty) output's bare line feeds start new lines.
+    pub fn tap(
+        &self,
+        info: SessionInfo,
+        path: &Path,
+        (cols, rows): (u16, u16),
+        terminal: bool,
+    ) -> LiveTap {
         LiveTap {
             tag: Arc::new(Tag {
                 key: self.next.fetch_add(1, Ordering::Relaxed),
                 info,
                 path: path.to_path_buf(),
                 size: (cols, rows),
+                terminal,
                 lost: AtomicBool::new(false),
             }),
             index: self.clone(),
@@ -331,7 +341,7 @@ impl Worker {
             return;
         }
         let live = self.sessions.entry(tag.key).or_insert_with(|| Live {
-            indexer: Indexer::new(tag.size.0, tag.size.1),
+            indexer: Indexer::new(tag.size.0, tag.size.1).with_terminal(tag.terminal),
             tag: tag.clone(),
             pending: Vec::new(),
         });

@@ -45,7 +45,7 @@ fn a_stuck_index_never_holds_the_recorder_and_the_session_is_indexed_from_its_fi
         started_at: SystemTime::now(),
     };
     let rec = Recorder::create(dir.path(), &info.id, header()).unwrap();
-    let tap = live.tap(info, rec.path(), 80, 24);
+    let tap = live.tap(info, rec.path(), (80, 24), true);
     let mut rec = rec.tapped(Box::new(tap));
     let end = Instant::now() + Duration::from_secs(20);
     let mut slowest = Duration::ZERO;

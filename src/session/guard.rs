@@ -433,6 +433,7 @@ async fn open_recording(
     header: RecordingHeader,
 ) -> Result<crate::recording::Recorder> {
     let (width, height, started_at) = (header.width, header.height, header.timestamp);
+    let terminal = header.term.is_some();
     let recorder = bastion
         .stores
         .recordings
@@ -448,7 +449,7 @@ async fn open_recording(
         device: device.name.clone(),
         started_at,
     };
-    let tap = index.tap(info, recorder.path(), width, height);
+    let tap = index.tap(info, recorder.path(), (width, height), terminal);
     Ok(recorder.tapped(Box::new(tap)))
 }
 

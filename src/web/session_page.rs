@@ -215,7 +215,8 @@ pub(crate) async fn cast(State(app): State<App>, viewer: Viewer, Query(at): Quer
                 (header::CONTENT_TYPE, "application/x-asciicast"),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            bytes,
+            // A session without a terminal as the admin saw it, not as a staircase.
+            crate::recording::for_display(&bytes).into_owned(),
         )
             .into_response(),
         Err(e) => Page::failed(&format!("the recording cannot be read: {e}")),

@@ -80,6 +80,8 @@ pub struct Indexer {
     raw: Vec<(f64, Stream, String)>,
     out_utf8: Utf8Stream,
     in_utf8: Utf8Stream,
+    /// The session had no terminal: output's bare line feeds are shown as CR LF.
+    no_terminal: bool,
 }
 
 impl Indexer {
@@ -97,13 +99,22 @@ impl Indexer {
             raw: Vec::new(),
             out_utf8: Utf8Stream::default(),
             in_utf8: Utf8Stream::default(),
+            no_terminal: false,
         }
+    }
+
+    /// The session had a terminal (`true`, the default) or not: then output's bare line
+    /// feeds start new lines, as the admin's terminal showed them.
+    pub fn with_terminal(mut self, terminal: bool) -> Indexer {
+        self.no_terminal = !terminal;
+        self
     }
 
     /// An indexer sized like the recording's header.
     pub fn for_header(header: &asciicast::Header) -> Indexer {
         let clamp = |v: u32| v.min(u16::MAX as u32) as u16;
         Indexer::new(clamp(header.width), clamp(header.height))
+            .with_terminal(super::had_terminal(header))
     }
 
     /// Feeds one recorded event; returns the lines it completed.
@@ -125,6 +136,10 @@ impl Indexer {
     /// Device output at `time` seconds.
     pub fn output(&mut self, time: f64, bytes: &[u8]) -> Vec<IndexedLine> {
         let text = self.out_utf8.decode(bytes);
+        let text = match self.no_terminal {
+            true => super::text::crlf_str(&text),
+            false => std::borrow::Cow::Borrowed(text.as_ref()),
+        };
         self.screen.feed(time, &text, &mut self.raw);
         self.drain()
     }
