@@ -3,9 +3,12 @@
 # (target/lab/oobgate.toml, also reachable as bastion-a.toml); nodes b and c get
 # bastion-b.toml and bastion-c.toml, differing only in listen, data_dir, recording_dir,
 # the web console's port and [node] name, with node a's CA keys copied in before their
-# first start. Sourced by scripts/demo, which sets LAB, PORT, BIN and wait_port.
+# first start. Recordings and console logs go to a SeaweedFS object store (target/lab/s3,
+# S3 on 127.0.0.1:PORT+110, bucket `oobgate`), so any node replays any session. Sourced by
+# scripts/demo, which sets LAB, PORT, BIN and wait_port.
 
 HA_PG_PORT=$((PORT + 97))
+HA_S3_PORT=$((PORT + 110))   # and the next seven ports: SeaweedFS's master, volume, filer
 
 stop_ha_store() {
   [[ -f "$LAB/pg/data/postmaster.pid" ]] || return 0
@@ -69,4 +72,38 @@ Host bastion-c
   HostName 127.0.0.1
   Port $((PORT + 102))
 SSH
+}
+
+# SeaweedFS (S3 API) for the nodes' recordings, and the [recording.s3] table.
+start_ha_objects() {
+  mkdir -p "$LAB/s3/data"
+  local p=$HA_S3_PORT
+  nohup "$OOBGATE_ROOT/target/peers/venv/bin/weed" server -dir="$LAB/s3/data" \
+    -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3 -s3.port=$p \
+    -master.port=$((p + 1)) -master.port.grpc=$((p + 2)) \
+    -volume.port=$((p + 3)) -volume.port.grpc=$((p + 4)) \
+    -filer.port=$((p + 5)) -filer.port.grpc=$((p + 6)) -s3.port.grpc=$((p + 7)) \
+    -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false -volume.max=20 \
+    >"$LAB/s3/log" 2>&1 &
+  echo $! > "$LAB/seaweedfs.pid"
+  local i
+  for i in $(seq 120); do
+    curl -sf -o /dev/null -m 2 -X PUT "http://127.0.0.1:$p/oobgate" && break
+    kill -0 "$(cat "$LAB/seaweedfs.pid")" 2>/dev/null \
+      || { echo "SeaweedFS exited (see $LAB/s3/log)" >&2; return 1; }
+    [[ $i == 120 ]] && { echo "SeaweedFS did not answer in 60s (see $LAB/s3/log)" >&2; return 1; }
+    sleep 0.5
+  done
+  # SeaweedFS without identities takes any key; the bastion still needs one to sign with.
+  printf 'access_key_id = "lab"\nsecret_access_key = "lab-secret"\n' > "$LAB/s3.toml"
+  chmod 600 "$LAB/s3.toml"
+  cat >> "$LAB/oobgate.toml" <<CFG
+
+[recording.s3]
+endpoint = "http://127.0.0.1:$p"
+bucket = "oobgate"
+prefix = "lab/"
+credentials_file = "s3.toml"
+part_interval = "2s"
+CFG
 }
