@@ -4,9 +4,10 @@
 //! the session showed, and the one audit chain verifies from both nodes with events naming
 //! each; a node killed with a live session is found lost by the other, which closes that
 //! session and seals its recording from the object store (a real SeaweedFS), where it
-//! replays through the other node; a grant revoked on one node, or a certificate revoked by one node's list, cuts
-//! a live session on the other; a web link from one node logs in on the other, and a
-//! logout on one ends the login on both; a node holding other CA keys is refused.
+//! replays through the other node; a grant revoked on one node, or a certificate revoked
+//! by one node's list, cuts a live session on the other, even when the announcement was
+//! missed; a web link from one node logs in on the other, and a logout on one ends the
+//! login on both; a node holding other CA keys is refused.
 
 mod common;
 
@@ -294,13 +295,8 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
 #[test]
 fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
     let l = nodes_lab("");
-    let bob = l.user("bob", "bob,role:oncall");
     let alice = l.user("alice", "alice,role:lead");
-    let (_, out) = l.ssh(&bob, "bastion", &["request", "sw1", "5m", "maintenance"]);
-    let n = number_after(&out, "request ");
-    let (code, out) = l.ssh(&alice, "bastion-b", &["approve", &n]);
-    assert_eq!(code, 0, "{out}");
-    let mut session = live_on_sw1(&l.nodes, &bob, "bob");
+    let (n, mut session) = granted_session_on_a(&l, &alice);
     // Node b lists the session node a carries among the live ones.
     let root = l.user("root", "root,role:admin");
     let live = || {
@@ -355,6 +351,50 @@ fn a_grant_revoked_on_node_b_cuts_a_live_session_on_node_a() {
             _ => Err(out),
         }
     });
+}
+
+#[test]
+fn a_grant_revoked_while_node_a_was_not_listening_still_cuts_its_session() {
+    let l = nodes_lab("");
+    let alice = l.user("alice", "alice,role:lead");
+    let (n, mut session) = granted_session_on_a(&l, &alice);
+    // A revocation node a never hears announced (made while its listening connection was
+    // down): written to the database with no NOTIFY...
+    l.nodes.sql(&format!(
+        "UPDATE access_requests SET state = 'revoked', closed_by = 'alice', \
+         close_note = 'missed' WHERE id = {n}"
+    ));
+    assert!(
+        session.0.try_wait().unwrap().is_none(),
+        "nothing announced it"
+    );
+    // ...then the listening connections drop (a database restart, a network cut). Once
+    // node a listens again it reads what it may have missed.
+    l.nodes.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query = 'LISTEN oobgate'",
+    );
+    let status =
+        common::wait_until(
+            "bob's session on node a to be cut",
+            common::WAIT,
+            || match session.0.try_wait().unwrap() {
+                Some(status) => Ok(status),
+                None => Err("still running"),
+            },
+        );
+    let mut shown = String::new();
+    std::io::Read::read_to_string(session.0.stderr.as_mut().unwrap(), &mut shown).unwrap();
+    assert!(
+        shown.contains(&format!("access grant #{n} revoked by alice: missed")),
+        "{status}: {shown}\nnode a:\n{}",
+        l.nodes.lab.server_log()
+    );
+    assert!(
+        l.nodes.lab.server_log().contains("listening again"),
+        "{}",
+        l.nodes.lab.server_log()
+    );
 }
 
 #[test]
@@ -414,6 +454,18 @@ fn a_certificate_revoked_by_node_b_is_cut_on_node_a_and_refused_there() {
 }
 
 /// `ssh sw1 'echo up; sleep 60'` as `user` with `cfg`, once the shared ledger shows it live.
+/// bob's request for sw1 approved by `alice` on node b, and bob's live session on sw1
+/// through node a under that grant: (request number, the ssh client).
+fn granted_session_on_a(l: &NodesLab, alice: &Path) -> (String, common::KillOnDrop) {
+    let bob = l.user("bob", "bob,role:oncall");
+    let (_, out) = l.ssh(&bob, "bastion", &["request", "sw1", "5m", "maintenance"]);
+    let n = number_after(&out, "request ");
+    let (code, out) = l.ssh(alice, "bastion-b", &["approve", &n]);
+    assert_eq!(code, 0, "{out}");
+    let session = live_on_sw1(&l.nodes, &bob, "bob");
+    (n, session)
+}
+
 fn live_on_sw1(
     nodes: &common::nodes::TwoNodes,
     cfg: &std::path::Path,

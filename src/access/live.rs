@@ -107,6 +107,19 @@ impl LiveSessions {
         n
     }
 
+    /// The grants the running sessions depend on, each once.
+    pub fn grants(&self) -> Vec<i64> {
+        let mut g: Vec<i64> = self
+            .lock()
+            .values()
+            .filter(|e| !e.token.is_cancelled())
+            .filter_map(|e| e.grant)
+            .collect();
+        g.sort_unstable();
+        g.dedup();
+        g
+    }
+
     /// Sessions registered now.
     pub fn len(&self) -> usize {
         self.lock().len()

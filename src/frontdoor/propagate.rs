@@ -11,7 +11,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use crate::access::revoked_reason;
 use crate::audit::Event;
 use crate::bastion::Bastion;
-use crate::store::{Signal, Signals};
+use crate::store::{Signal, Signals, State};
 
 /// Shares this node's revocation list and takes in what the other nodes' lists revoke.
 pub async fn share_revocations(bastion: &Bastion, signals: &dyn Signals) {
@@ -64,10 +64,46 @@ pub async fn run(bastion: Arc<Bastion>, mut news: broadcast::Receiver<Signal>) {
                 }
                 bastion.live.end_where(bastion.validator.revocations());
             }
+            Ok(Signal::Resync) => resync(&bastion).await,
             Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "signals from other nodes were dropped")
+                tracing::warn!(
+                    missed = n,
+                    "signals from other nodes were dropped; reading the store again"
+                );
+                resync(&bastion).await;
             }
             Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Reads again what missed announcements would have said: the revocations every node
+/// shared, and the state of each grant a live session here depends on.
+async fn resync(bastion: &Bastion) {
+    let Some(signals) = bastion.stores.signals.clone() else {
+        return;
+    };
+    match signals.shared_revocations().await {
+        Ok((s, k)) => {
+            bastion.validator.revocation_list().add_shared(&s, &k);
+            bastion.live.end_where(bastion.validator.revocations());
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read the revocations of the other nodes"),
+    }
+    for grant in bastion.live.grants() {
+        match bastion.stores.access.get(grant).await {
+            Ok(r) if r.state == State::Revoked => {
+                let by = r.closed_by.as_deref().unwrap_or("another node");
+                let why = revoked_reason(grant, by, r.close_note.as_deref());
+                let ended = bastion.live.end_grant(grant, &why);
+                tracing::info!(
+                    grant,
+                    ended,
+                    "sessions ended by a grant revoked while this node was not listening"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(grant, error = %e, "cannot read a live session's grant"),
         }
     }
 }

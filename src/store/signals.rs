@@ -29,6 +29,10 @@ pub enum Signal {
         /// The node whose list revoked them.
         node: String,
     },
+    /// This node's listening connection was lost and is back (or its queue overflowed):
+    /// announcements made meanwhile were missed, so what they would have said is read
+    /// from the store again.
+    Resync,
 }
 
 /// Where signals from every node arrive (this node's own included).

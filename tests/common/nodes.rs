@@ -119,6 +119,23 @@ impl TwoNodes {
         self.on_store(|s| async move { s.list(&SessionFilter::default()).await.unwrap() })
     }
 
+    /// Runs `statements` on the shared database, as an operator's `psql` would.
+    pub fn sql(&self, statements: &str) {
+        let url = self.url.clone();
+        let statements = statements.to_string();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                client.batch_execute(&statements).await.unwrap();
+            })
+    }
+
     fn on_store<T, F, Fut>(&self, f: F) -> T
     where
         F: FnOnce(PgStore) -> Fut,

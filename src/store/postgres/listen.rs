@@ -1,8 +1,9 @@
 //! LISTEN/NOTIFY: store changes that live sessions on every node must hear of are
 //! announced with `pg_notify` inside the transaction that makes them (so they are sent
 //! only if it commits), and one connection per node, outside the pool, listens and hands
-//! them to the node's subscribers. A lost connection is reopened after a second;
-//! announcements made while it was down are not replayed.
+//! them to the node's subscribers. A lost connection is reopened after a second; once it
+//! listens again, [`Signal::Resync`] tells the subscribers that announcements may have
+//! been missed meanwhile (NOTIFY keeps none for absent listeners).
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub(super) fn payload(signal: &Signal) -> String {
         } => {
             json!({ "kind": "certs.revoked", "serials": serials, "key_ids": key_ids, "node": node })
         }
+        Signal::Resync => json!({ "kind": "resync" }),
     }
     .to_string()
 }
@@ -54,6 +56,7 @@ fn parse(payload: &str) -> Option<Signal> {
                 .collect(),
             node: v["node"].as_str()?.to_string(),
         }),
+        "resync" => Some(Signal::Resync),
         _ => None,
     }
 }
@@ -61,10 +64,14 @@ fn parse(payload: &str) -> Option<Signal> {
 /// Listens on `url` until `stop` is cancelled (the store is dropped), reconnecting as
 /// needed.
 pub(super) async fn run(url: String, tx: broadcast::Sender<Signal>, stop: CancellationToken) {
+    let mut lost = false;
     loop {
-        match listen(&url, &tx, &stop).await {
+        match listen(&url, &tx, &stop, lost).await {
             Ok(()) => return,
-            Err(e) => tracing::warn!(error = %e, "store: the LISTEN connection failed; reopening"),
+            Err(e) => {
+                lost = true;
+                tracing::warn!(error = %e, "store: the LISTEN connection failed; reopening")
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -74,10 +81,12 @@ pub(super) async fn run(url: String, tx: broadcast::Sender<Signal>, stop: Cancel
 }
 
 /// One LISTEN connection: `Ok` when stopped, the error when it failed.
+/// `after_loss`: an earlier connection failed, so [`Signal::Resync`] follows the LISTEN.
 async fn listen(
     url: &str,
     tx: &broadcast::Sender<Signal>,
     stop: &CancellationToken,
+    after_loss: bool,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let (done_tx, mut done) = tokio::sync::oneshot::channel::<tokio_postgres::Error>();
@@ -101,6 +110,10 @@ async fn listen(
         }
     });
     let listening = client.batch_execute(&format!("LISTEN {CHANNEL}")).await;
+    if listening.is_ok() && after_loss {
+        tracing::info!("store: listening again; reading what may have been missed");
+        let _ = tx.send(Signal::Resync);
+    }
     let ended = match listening {
         Err(e) => Some(e),
         Ok(()) => tokio::select! {
