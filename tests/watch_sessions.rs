@@ -158,3 +158,33 @@ fn a_four_eyes_session_starts_with_an_observer_pauses_without_one_and_an_observe
         "the device answered before an observer was back"
     );
 }
+
+#[test]
+fn a_command_run_without_a_terminal_is_watched_line_by_line() {
+    let policy = format!("{POLICY}p, role:watcher, *, watch, allow\n");
+    let d = device_lab_policy(SshdOptions::default(), "", "", "", Some(policy));
+    let lab = &d.lab;
+    let vera = lab.user("vera", "vera,role:watcher");
+    // No pty: the device prints bare line feeds, which the admin's terminal shows as new
+    // lines; the watcher sees the same, not a staircase.
+    let mut exec = common::KillOnDrop(
+        std::process::Command::new("ssh")
+            .arg("-F")
+            .arg(&d.cfg)
+            .args([
+                "-T",
+                "sw1",
+                "printf 'first\\nsecond\\n'; sleep 2; printf 'third\\nfourth\\n'; sleep 30",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = lab.wait_event("session.start", |e| e.user.as_deref() == Some("alice"));
+    let session = start.detail["session"].as_str().unwrap().to_string();
+    let watcher = Attached::start_args(&vera, "bastion", &["watch", &session, "--from-start"]);
+    watcher.expect("first\r\nsecond\r\n");
+    watcher.expect("third\r\nfourth\r\n");
+    let _ = exec.0.kill();
+}

@@ -16,6 +16,7 @@ use crate::audit::Event;
 use crate::bastion::Bastion;
 use crate::identity::Identity;
 use crate::policy::Action;
+use crate::recording::text::crlf;
 use crate::recording::{last_screen, Feed, Recording};
 use crate::session::finish_channel;
 
@@ -44,22 +45,33 @@ async fn find(bastion: &Bastion, id: &Identity, wanted: &str) -> Result<Feed, St
 
 /// What the watcher sees first, and the number of events it covers: the last screen, or
 /// with `from_start` all output so far.
-fn catch_up(path: &std::path::Path, size: (u16, u16), from_start: bool) -> (u64, Vec<u8>) {
+/// Also whether the session has a terminal (without one, output is shown with
+/// [`crlf`], as the admin's terminal showed it).
+fn catch_up(path: &std::path::Path, size: (u16, u16), from_start: bool) -> (u64, Vec<u8>, bool) {
     let rec = match Recording::open(path) {
         Ok(r) => r,
         Err(e) => {
-            return (
-                0,
-                format!("[oobgate: the recording so far cannot be read: {e}]\r\n").into_bytes(),
-            )
+            let msg = format!("[oobgate: the recording so far cannot be read: {e}]\r\n");
+            return (0, msg.into_bytes(), true);
         }
     };
     let seen = rec.events.len() as u64;
+    let terminal = rec.had_terminal();
     let output = rec.events.iter().filter(|e| e.code == 'o');
     if from_start {
-        return (seen, output.flat_map(|e| e.data.iter().copied()).collect());
+        let all: Vec<u8> = output.flat_map(|e| e.data.iter().copied()).collect();
+        return (seen, shown(all, terminal), terminal);
     }
-    (seen, last_screen(&rec, size))
+    (seen, last_screen(&rec, size), terminal)
+}
+
+/// Output as the watcher's terminal should get it.
+fn shown(bytes: Vec<u8>, terminal: bool) -> Vec<u8> {
+    if terminal {
+        bytes
+    } else {
+        crlf(&bytes).into_owned()
+    }
 }
 
 /// `watch ID [--from-start]` over the watcher's channel; ends it with the exit status.
@@ -96,9 +108,10 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
         )
         .await;
     let from_start = args.from_start;
-    let (seen, first) = tokio::task::spawn_blocking(move || catch_up(&path, size, from_start))
-        .await
-        .unwrap_or_default();
+    let (seen, first, terminal) =
+        tokio::task::spawn_blocking(move || catch_up(&path, size, from_start))
+            .await
+            .unwrap_or((0, Vec::new(), true));
     let (mut read, write) = channel.split();
     let banner = if args.observe {
         format!("[oobgate: observing {session} ({admin}@{device}), read-only; q or Ctrl-C leaves, k ends the session]\r\n")
@@ -114,7 +127,7 @@ pub async fn watch(bastion: &Bastion, id: &Identity, args: WatchArgs, channel: C
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     let (seq, ev) = &*ev;
-                    if *seq >= seen && ev.code == 'o' && write.data_bytes(ev.data.clone()).await.is_err() {
+                    if *seq >= seen && ev.code == 'o' && write.data_bytes(shown(ev.data.clone(), terminal)).await.is_err() {
                         break None;
                     }
                 }

@@ -206,9 +206,11 @@ pub fn last_screen(rec: &Recording, size: (u16, u16)) -> Vec<u8> {
     let Ok(mut vt) = avt::Terminal::new(cols, rows) else {
         return Vec::new();
     };
+    let terminal = rec.had_terminal();
     for e in &rec.events {
         match e.code {
-            'o' => vt.feed(String::from_utf8_lossy(&e.data).as_ref()),
+            'o' if terminal => vt.feed(String::from_utf8_lossy(&e.data).as_ref()),
+            'o' => vt.feed(String::from_utf8_lossy(&super::text::crlf(&e.data)).as_ref()),
             'r' => {
                 let size = std::str::from_utf8(&e.data)
                     .ok()

@@ -156,15 +156,19 @@ async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
         )
         .await;
     let mut events = feed.follow();
-    let (seen, screen) = tokio::task::spawn_blocking(move || match Recording::open(&path) {
-        Ok(rec) => (rec.events.len() as u64, last_screen(&rec, size)),
+    let caught_up = tokio::task::spawn_blocking(move || match Recording::open(&path) {
+        Ok(rec) => (
+            rec.events.len() as u64,
+            last_screen(&rec, size),
+            rec.had_terminal(),
+        ),
         Err(e) => (
             0,
             format!("[the recording so far cannot be read: {e}]\r\n").into_bytes(),
+            true,
         ),
-    })
-    .await
-    .unwrap_or_default();
+    });
+    let (seen, screen, terminal) = caught_up.await.unwrap_or((0, Vec::new(), true));
     let header = json!({ "version": 2, "width": size.0.max(2), "height": size.1.max(2) });
     let started = Instant::now();
     let mut ok = ws
@@ -183,7 +187,12 @@ async fn stream(app: App, viewer: Viewer, feed: Feed, mut ws: WebSocket) {
                     let ev: FeedEvent = ev;
                     let (seq, e) = &*ev;
                     if *seq >= seen && matches!(e.code, 'o' | 'r') {
-                        ok = ws.send(frame(started.elapsed().as_secs_f64(), e.code, &e.data)).await.is_ok();
+                        // Without a terminal, output as the admin's terminal showed it.
+                        let data = match (terminal, e.code) {
+                            (false, 'o') => crate::recording::text::crlf(&e.data),
+                            _ => std::borrow::Cow::Borrowed(e.data.as_slice()),
+                        };
+                        ok = ws.send(frame(started.elapsed().as_secs_f64(), e.code, &data)).await.is_ok();
                     }
                 }
                 Err(RecvError::Lagged(_)) => {}
