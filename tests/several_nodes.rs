@@ -11,84 +11,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::nodes::TwoNodes;
-use common::{text, LabOptions};
-use oobgate::connect::testing::{SshdOptions, TestSshd, TEST_PASSWORD, TEST_USER};
-
-const POLICY: &str = "\
-p, role:admin, *, *, allow
-p, role:oncall, *, request, allow
-p, role:lead, *, approve, allow
-";
-
-struct NodesLab {
-    nodes: TwoNodes,
-    _sshd: TestSshd,
-    _creds: tempfile::TempDir,
-}
-
-fn nodes_lab(store: &str) -> NodesLab {
-    nodes_lab_with(store, "")
-}
-
-/// [`nodes_lab`] with `extra` config lines on both nodes.
-fn nodes_lab_with(store: &str, extra: &str) -> NodesLab {
-    let sshd = TestSshd::start(SshdOptions {
-        password: true,
-        ..Default::default()
-    })
-    .expect("sshd");
-    let (creds, file) = common::credentials_file("devices/sw1", TEST_USER, TEST_PASSWORD);
-    let inventory = format!(
-        "[[device]]\nname = \"sw1\"\nkind = \"ssh\"\naddress = \"{}\"\n\
-         labels = {{ site = \"fra1\", type = \"switch\" }}\ncredential = \"devices/sw1\"\n",
-        sshd.address()
-    );
-    let nodes = TwoNodes::start(
-        LabOptions {
-            inventory: Some(inventory),
-            policy: Some(POLICY.into()),
-            extra: format!("[secrets]\nlocal_file = \"{}\"\n{extra}", file.display()),
-            ..Default::default()
-        },
-        store,
-    );
-    NodesLab {
-        nodes,
-        _sshd: sshd,
-        _creds: creds,
-    }
-}
-
-impl NodesLab {
-    /// An ssh_config for `login` reaching `bastion` (node a), `bastion-b` and `sw1`
-    /// through node a.
-    fn user(&self, login: &str, principals: &str) -> PathBuf {
-        let cfg = self.nodes.lab.user(login, principals);
-        let cfg = self.nodes.lab.with_devices(&cfg, &["sw1"]);
-        self.nodes.with_node_b(&cfg)
-    }
-
-    /// `ssh HOST ARGS...`: (exit code, stdout + stderr).
-    fn ssh(&self, cfg: &Path, host: &str, args: &[&str]) -> (i32, String) {
-        let out = self.nodes.lab.ssh_to(cfg, host, args);
-        let (o, e) = text(&out);
-        (out.status.code().unwrap_or(-1), format!("{o}{e}"))
-    }
-}
-
-/// The number in "request 7 pending".
-fn number_after(text: &str, marker: &str) -> String {
-    let rest = &text[text
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker:?} in {text}"))
-        + marker.len()..];
-    rest.chars().take_while(|c| c.is_ascii_digit()).collect()
-}
+use common::nodes_lab::{
+    curl, granted_session_on_a, live_on_sw1, nodes_lab, nodes_lab_with, number_after,
+};
+use common::text;
 
 #[test]
 fn sessions_access_and_the_audit_chain_are_shared_by_two_nodes() {
@@ -454,58 +383,6 @@ fn a_certificate_revoked_by_node_b_is_cut_on_node_a_and_refused_there() {
 }
 
 /// `ssh sw1 'echo up; sleep 60'` as `user` with `cfg`, once the shared ledger shows it live.
-/// bob's request for sw1 approved by `alice` on node b, and bob's live session on sw1
-/// through node a under that grant: (request number, the ssh client).
-fn granted_session_on_a(l: &NodesLab, alice: &Path) -> (String, common::KillOnDrop) {
-    let bob = l.user("bob", "bob,role:oncall");
-    let (_, out) = l.ssh(&bob, "bastion", &["request", "sw1", "5m", "maintenance"]);
-    let n = number_after(&out, "request ");
-    let (code, out) = l.ssh(alice, "bastion-b", &["approve", &n]);
-    assert_eq!(code, 0, "{out}");
-    let session = live_on_sw1(&l.nodes, &bob, "bob");
-    (n, session)
-}
-
-fn live_on_sw1(
-    nodes: &common::nodes::TwoNodes,
-    cfg: &std::path::Path,
-    user: &str,
-) -> common::KillOnDrop {
-    let session = common::KillOnDrop(
-        Command::new("ssh")
-            .arg("-F")
-            .arg(cfg)
-            .args(["sw1", "echo up; sleep 60"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    common::wait_until(&format!("{user}'s live session"), common::WAIT, || {
-        let rows = nodes.sessions();
-        match rows.iter().any(|r| r.user == user && r.ended.is_none()) {
-            true => Ok(()),
-            false => Err(format!("{rows:#?}")),
-        }
-    });
-    session
-}
-
-/// `curl -k URL` with the login `cookie` and a form `body`, if any: the status and headers.
-fn curl(url: &str, cookie: Option<&str>, body: Option<&str>) -> (String, String) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-sk", "-D", "-", "-o", "/dev/null", "-w", "%{http_code}"]);
-    if let Some(c) = cookie {
-        cmd.args(["-H", &format!("Cookie: {c}")]);
-    }
-    if let Some(b) = body {
-        cmd.args(["--data", b]);
-    }
-    let out = cmd.arg(url).output().unwrap();
-    let all = String::from_utf8_lossy(&out.stdout).into_owned();
-    (all.lines().last().unwrap_or_default().to_string(), all)
-}
-
 #[test]
 fn a_web_link_from_one_node_logs_in_on_the_other_and_a_logout_ends_it_on_both() {
     let l = nodes_lab_with("", "[web]\nlisten = \"127.0.0.1:0\"\n");

@@ -6,6 +6,7 @@ pub mod access_lab;
 pub mod browser;
 pub mod device_lab;
 pub mod nodes;
+pub mod nodes_lab;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
