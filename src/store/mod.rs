@@ -24,7 +24,7 @@ mod ledger;
 mod nodes;
 pub mod objects;
 pub mod postgres;
-mod recordings;
+pub(crate) mod recordings;
 mod shared_keys;
 mod signals;
 pub mod sqlite;

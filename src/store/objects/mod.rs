@@ -69,7 +69,6 @@ impl Keys {
 pub struct ObjectRecordings {
     local: FileRecordings,
     sh: Arc<Shared>,
-    bucket: String,
 }
 
 /// Tells the recording's upload when the recorder sealed it.
@@ -89,7 +88,6 @@ impl ObjectRecordings {
         let s3 = cfg.client()?;
         Ok(ObjectRecordings {
             local: FileRecordings::new(spool.clone()),
-            bucket: cfg.bucket.clone(),
             sh: Arc::new(Shared {
                 s3: Arc::new(s3),
                 prefix: cfg.key_prefix(),
@@ -178,6 +176,7 @@ impl Drop for ObjectRecordings {
 #[async_trait]
 impl RecordingStore for ObjectRecordings {
     async fn create(&self, id: &str, header: RecordingHeader) -> Result<Recorder> {
+        // Live before the file exists, so the retry pass never takes it for a leftover.
         self.sh
             .live
             .lock()
@@ -255,14 +254,19 @@ impl RecordingStore for ObjectRecordings {
             .s3
             .list_with_delimiter(Some(&prefix))
             .await
-            .map_err(|e| fetch::failed(&format!("s3://{}/{}", self.bucket, self.sh.prefix), e))?;
+            .map_err(|e| {
+                fetch::failed(
+                    &format!("s3://{}/{}", self.sh.cfg.bucket, self.sh.prefix),
+                    e,
+                )
+            })?;
         let spool = self.sh.spool.clone();
         let waiting = tokio::task::spawn_blocking(move || ship::unshipped(&spool).len())
             .await
             .unwrap_or(0);
         Ok(format!(
             "s3://{}/{} at {}: reachable; {waiting} in the spool {} not shipped yet",
-            self.bucket,
+            self.sh.cfg.bucket,
             self.sh.prefix,
             self.sh.cfg.endpoint,
             self.sh.spool.display()
@@ -275,6 +279,6 @@ impl RecordingStore for ObjectRecordings {
     }
 
     fn remote(&self) -> Option<String> {
-        Some(format!("s3://{}/{}", self.bucket, self.sh.prefix))
+        Some(format!("s3://{}/{}", self.sh.cfg.bucket, self.sh.prefix))
     }
 }

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use super::fetch::{self, failed};
 use super::manifest::Manifest;
 use super::{Keys, S3Config};
+use crate::store::recordings::blocking;
 use crate::store::{Result, StoreError};
 
 /// What every upload of this node shares.
@@ -70,7 +71,7 @@ pub(super) struct Upload {
 
 async fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         use std::os::unix::fs::FileExt;
         let f = std::fs::File::open(&path)?;
         let mut buf = vec![0; len as usize];
@@ -78,7 +79,6 @@ async fn read_range(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
         Ok(buf)
     })
     .await
-    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
 }
 
 impl Upload {
@@ -287,9 +287,7 @@ async fn ship_whole(sh: &Shared, id: &str, path: &Path, keep: bool) -> Result<()
     let keys = sh.keys(id);
     if let Some(m) = fetch::manifest(sh.s3.as_ref(), &keys).await? {
         let p = path.to_path_buf();
-        let local = tokio::task::spawn_blocking(move || std::fs::read(&p).map(Sha256::digest))
-            .await
-            .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+        let local = blocking(move || Ok(Sha256::digest(std::fs::read(&p)?))).await?;
         if hex::encode(local) == m.sha256 {
             return shipped_locally(sh, path, keep).await;
         }
