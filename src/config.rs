@@ -219,6 +219,9 @@ pub struct Config {
     pub store: crate::store::StoreConfig,
     /// This node's name (`[node] name`, default the host name).
     pub node_name: String,
+    /// Where the other nodes reach this node's front door (`[node] address`, default
+    /// `listen`).
+    pub node_address: String,
     /// Console alert rules (`[[alert]]`), checked (every regex compiles).
     pub alerts: Vec<crate::console::AlertConfig>,
 }
@@ -374,6 +377,11 @@ impl Config {
                 raw.media
             },
             node_name: raw.node.resolved_name(),
+            node_address: raw
+                .node
+                .address
+                .clone()
+                .unwrap_or_else(|| listen.to_string()),
             store: raw.store,
             alerts: {
                 crate::console::validate_alerts(&raw.alert)

@@ -185,6 +185,8 @@ impl Console {
             }
             Cmd::Announce { text } => {
                 self.log.marker(&text);
+                // Kept in the backlog too: who attaches next reads it (a takeover, say).
+                lock(&self.ring).push(&super::peer::notice(&text));
                 self.tell_all(&text);
             }
             Cmd::Detach { id, reply } => {

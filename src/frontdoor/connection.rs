@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use russh::server::{Config as SshConfig, Handle};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::admission::{Admission, Ticket};
 use super::configs::ServerConfigs;
@@ -32,6 +33,7 @@ pub async fn run(
     ticket: Ticket,
 ) {
     let (tx, logged_in) = tokio::sync::oneshot::channel();
+    let channels = TaskTracker::new();
     let conn = Conn::new(
         bastion.clone(),
         configs.clone(),
@@ -39,6 +41,7 @@ pub async fn run(
         peer,
         ticket,
         tx,
+        channels.clone(),
     );
     let auth_timeout = bastion.config.auth.auth_timeout;
     let cut = CancellationToken::new();
@@ -119,6 +122,10 @@ pub async fn run(
             .outcome("ok")
             .detail(json!({ "reason": why }));
         bastion.audit(ev).await;
+    }
+    // The sessions see the same reason and end with their own notice: let them.
+    if super::channels::drain(&mut session, &channels).await {
+        return;
     }
     bye(&handle, &why).await;
     if tokio::time::timeout(Duration::from_secs(5), &mut session)

@@ -11,6 +11,7 @@ use russh::keys::ssh_key::{Certificate, HashAlg};
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure};
 use serde_json::json;
+use tokio_util::task::TaskTracker;
 
 use super::admission::{Admission, Ticket};
 use super::configs::ServerConfigs;
@@ -55,6 +56,8 @@ pub struct Conn {
     logged_in: Option<tokio::sync::oneshot::Sender<LoggedIn>>,
     identity: Option<Identity>,
     registration: Option<authlog::Registration>,
+    /// The tasks serving this connection's channels.
+    channels: TaskTracker,
 }
 
 impl Conn {
@@ -67,6 +70,7 @@ impl Conn {
         peer: SocketAddr,
         ticket: Ticket,
         logged_in: tokio::sync::oneshot::Sender<LoggedIn>,
+        channels: TaskTracker,
     ) -> Conn {
         Conn {
             bastion,
@@ -78,6 +82,7 @@ impl Conn {
             logged_in: Some(logged_in),
             identity: None,
             registration: None,
+            channels,
         }
     }
 
@@ -252,12 +257,14 @@ impl russh::server::Handler for Conn {
             return Ok(());
         };
         reply.accept().await;
-        self.bastion.tasks.spawn(shell::run_channel(
-            self.bastion.clone(),
-            id,
-            channel,
-            session.handle(),
-        ));
+        self.bastion
+            .tasks
+            .spawn(self.channels.track_future(shell::run_channel(
+                self.bastion.clone(),
+                id,
+                channel,
+                session.handle(),
+            )));
         Ok(())
     }
 
@@ -287,24 +294,28 @@ impl russh::server::Handler for Conn {
             }
             Jump::Inner { device, refusal } => {
                 reply.accept().await;
-                self.bastion.tasks.spawn(intercept::serve_inner(
-                    self.bastion.clone(),
-                    self.configs.clone(),
-                    id,
-                    device,
-                    channel,
-                    refusal,
-                ));
+                self.bastion
+                    .tasks
+                    .spawn(self.channels.track_future(intercept::serve_inner(
+                        self.bastion.clone(),
+                        self.configs.clone(),
+                        id,
+                        device,
+                        channel,
+                        refusal,
+                    )));
             }
             Jump::Forward { device } => {
                 reply.accept().await;
-                self.bastion.tasks.spawn(forward::run(
-                    self.bastion.clone(),
-                    id,
-                    device,
-                    port,
-                    channel,
-                ));
+                self.bastion
+                    .tasks
+                    .spawn(self.channels.track_future(forward::run(
+                        self.bastion.clone(),
+                        id,
+                        device,
+                        port,
+                        channel,
+                    )));
             }
         }
         Ok(())

@@ -11,6 +11,7 @@ use russh::keys::ssh_key::Certificate;
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure};
 use serde_json::json;
+use tokio_util::task::TaskTracker;
 
 use super::configs::ServerConfigs;
 use crate::audit::Event;
@@ -48,8 +49,10 @@ pub async fn serve_inner(
         None => bastion.connectors.prepare(&device),
         Some(_) => None,
     };
+    let channels = TaskTracker::new();
     let handler = InnerConn {
         bastion: bastion.clone(),
+        channels: channels.clone(),
         outer,
         device,
         identity: None,
@@ -68,18 +71,27 @@ pub async fn serve_inner(
         }
     };
     let handle = session.handle();
+    tokio::pin!(session);
     tokio::select! {
-        r = session => {
+        r = &mut session => {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "inner connection ended with error");
             }
+            return;
         }
-        _ = shutdown.cancelled() => {
-            let _ = handle
-                .disconnect(russh::Disconnect::ByApplication, "bastion shutting down".into(), "en".into())
-                .await;
-        }
+        _ = shutdown.cancelled() => {}
     }
+    // The device sessions end first, each telling its admin why.
+    if super::channels::drain(&mut session, &channels).await {
+        return;
+    }
+    let _ = handle
+        .disconnect(
+            russh::Disconnect::ByApplication,
+            "bastion shutting down".into(),
+            "en".into(),
+        )
+        .await;
 }
 
 /// The inner connection's handler: same certificate, then sessions to the device.
@@ -91,6 +103,8 @@ struct InnerConn {
     refusal: Option<String>,
     /// The device connection started ahead, for the first session channel.
     early: Option<crate::connect::Early>,
+    /// The tasks serving this connection's session channels.
+    channels: TaskTracker,
 }
 
 impl InnerConn {
@@ -182,15 +196,17 @@ impl russh::server::Handler for InnerConn {
             return Ok(());
         };
         reply.accept().await;
-        self.bastion.tasks.spawn(crate::session::run(
-            self.bastion.clone(),
-            id,
-            self.device.clone(),
-            channel,
-            session.handle(),
-            None,
-            self.early.take(),
-        ));
+        self.bastion
+            .tasks
+            .spawn(self.channels.track_future(crate::session::run(
+                self.bastion.clone(),
+                id,
+                self.device.clone(),
+                channel,
+                session.handle(),
+                None,
+                self.early.take(),
+            )));
         Ok(())
     }
 

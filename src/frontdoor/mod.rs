@@ -81,6 +81,7 @@ macro_rules! session_requests {
 
 mod admission;
 mod authlog;
+mod channels;
 pub mod commands;
 mod configs;
 mod connection;
@@ -172,6 +173,12 @@ pub async fn serve_with_reload(
         bastion.config.limits.reload_interval,
         shutdown.clone(),
     );
+    // The lease before the consoles: a claim by a node without a lease is taken over.
+    if let Some(leases) = &bastion.stores.leases {
+        if let Err(e) = leases.renew(bastion.config.store.node_lease).await {
+            tracing::error!(error = %e, "cannot take this node's lease");
+        }
+    }
     operations::start_consoles(&bastion);
     if let Some(signals) = bastion.stores.signals.clone() {
         let news = signals.subscribe();
@@ -237,6 +244,12 @@ pub async fn serve_with_reload(
     bastion.tasks.close();
     bastion.tasks.wait().await;
     bastion.consoles.shutdown().await;
+    // A clean stop hands this node's consoles to the others at once.
+    if let Some(leases) = &bastion.stores.leases {
+        if let Err(e) = leases.release_consoles().await {
+            tracing::warn!(error = %e, "cannot give up this node's consoles; the others take them when its lease lapses");
+        }
+    }
     if !bastion
         .stores
         .recordings

@@ -228,6 +228,48 @@ impl KeyStore {
         b.sign(&self.user_ca).map_err(crypto)
     }
 
+    /// Mints the certificate a node presents to another node when it relays `id`'s attach
+    /// to a console that node carries: the same principals, serial and key id (so a
+    /// revocation of the admin's certificate holds there too), its force-command, valid
+    /// until the admin's certificate ends, with `relayed-by@oobgate` naming `node`. The
+    /// relaying node checked `source-address` against the admin's real address.
+    pub fn sign_relay(
+        &self,
+        public_key: &PublicKey,
+        id: &super::Identity,
+        node: &str,
+    ) -> Result<Certificate> {
+        let now = now_secs();
+        let until = id
+            .valid_before
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(now + 86400)
+            .min(now + 86400);
+        let mut b = Builder::new_with_random_nonce(
+            &mut rand::rng(),
+            public_key.key_data().clone(),
+            now.saturating_sub(BACKDATE),
+            until,
+        )
+        .map_err(crypto)?;
+        b.serial(id.serial).map_err(crypto)?;
+        b.cert_type(CertType::User).map_err(crypto)?;
+        b.key_id(&id.key_id).map_err(crypto)?;
+        b.valid_principal(&id.user).map_err(crypto)?;
+        for role in &id.roles {
+            b.valid_principal(role).map_err(crypto)?;
+        }
+        if let Some(cmd) = &id.force_command {
+            b.critical_option("force-command", cmd).map_err(crypto)?;
+        }
+        if id.permit_pty {
+            b.extension("permit-pty", "").map_err(crypto)?;
+        }
+        b.extension("relayed-by@oobgate", node).map_err(crypto)?;
+        b.sign(&self.user_ca).map_err(crypto)
+    }
+
     /// Mints a host certificate for `names` (device names for inner servers), valid for
     /// `validity` from now.
     pub fn mint_host_cert(&self, names: &[String], validity: Duration) -> Result<Certificate> {

@@ -68,6 +68,10 @@ pub(super) async fn run(
             .decide_audited(&id, &device.name, Action::ConsoleForce, via)
             .await
             .allowed;
+    // On several nodes, a network console another node carries is attached there.
+    if let Some(owner) = super::console_owner::elsewhere(&bastion, &device).await {
+        return super::console_relay::run(bastion, id, device, channel, start, owner).await;
+    }
     if let Err(e) = super::register_console(&bastion, &device) {
         return refuse(&channel, &e.to_string()).await;
     }

@@ -62,6 +62,10 @@ fn opener(weak: Weak<Bastion>, device: Device, current: Current) -> OpenFn {
             let Some(bastion) = weak.upgrade() else {
                 return Err(ConnectError::Protocol("bastion stopped".into()));
             };
+            // On several nodes, one carries the console: wait until it is this one.
+            if !super::console_owner::until_ours(&bastion, &device).await {
+                return Err(ConnectError::Protocol("bastion stopped".into()));
+            }
             let asked = tokio::time::Instant::now();
             let link = open(&bastion, &device).await;
             let took = asked.elapsed();
@@ -69,6 +73,7 @@ fn opener(weak: Weak<Bastion>, device: Device, current: Current) -> OpenFn {
                 .metrics
                 .device_connect(device.kind.as_str(), took, link.is_ok());
             let link = link?;
+            super::console_owner::keep(&bastion, &device, link.control.clone());
             *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.control.clone());
             Ok(link)
         })

@@ -12,6 +12,8 @@
 mod bridge;
 mod console;
 mod console_link;
+pub mod console_owner;
+mod console_relay;
 mod credential;
 mod device;
 mod four_eyes;

@@ -15,13 +15,14 @@ pub struct StoreConfig {
     /// The PostgreSQL connection URL (libpq form), if the state is shared.
     pub postgres: Option<PostgresUrl>,
     /// How long a node's lease lasts without renewal (renewed every third of it); when it
-    /// lapses another node closes the lost node's sessions. Default 10s.
+    /// lapses another node closes the lost node's sessions and takes over its consoles.
+    /// Default 6s.
     #[serde(default = "default_lease", with = "humantime_serde")]
     pub node_lease: Duration,
 }
 
 fn default_lease() -> Duration {
-    Duration::from_secs(10)
+    Duration::from_secs(6)
 }
 
 impl Default for StoreConfig {
@@ -78,6 +79,9 @@ impl StoreConfig {
 pub struct NodeConfig {
     /// The node's name in audit events and sessions; default the host name.
     pub name: Option<String>,
+    /// Where the other nodes reach this node's front door (`HOST:PORT`), when `listen`
+    /// is not that address (a wildcard, a NAT); default `listen`.
+    pub address: Option<String>,
 }
 
 impl NodeConfig {

@@ -41,7 +41,9 @@ pub use counted::Counted;
 pub use forwarding::Forwarded;
 pub use hostkeys::{HostKeys, MemoryHostKeys};
 pub use ledger::{SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart};
-pub use nodes::{LostNode, NodeLease, NodeLeases, SharedKey, NODE_LOST};
+pub use nodes::{
+    ConsoleClaim, ConsoleOwner, LostNode, NodeLease, NodeLeases, SharedKey, NODE_LOST,
+};
 pub use recordings::{FileRecordings, RecordingStore};
 pub use shared_keys::agree_keys;
 pub use signals::{Signal, Signals};

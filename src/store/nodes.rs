@@ -27,6 +27,42 @@ pub trait NodeLeases: Send + Sync {
     /// first shared it. When none is kept yet and `offer` is given, `offer` is kept as this
     /// node's (the first node to start sets what the others must hold).
     async fn shared_key(&self, name: &str, offer: Option<&str>) -> Result<Option<SharedKey>>;
+    /// Claims network console `console` for this node, reachable at `address` by the
+    /// others: it stays with the node that holds it while that node's lease holds, and
+    /// passes to the first node to claim it once the lease lapsed or was given up.
+    async fn claim_console(&self, console: &str, address: &str) -> Result<ConsoleClaim>;
+    /// Which node carries each claimed console, by console name.
+    async fn console_owners(&self) -> Result<Vec<ConsoleOwner>>;
+    /// Gives up every console this node holds (a clean stop: another node takes them at
+    /// its next claim instead of after the lease).
+    async fn release_consoles(&self) -> Result<()>;
+}
+
+/// The outcome of [`NodeLeases::claim_console`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsoleClaim {
+    /// This node carries the console (it just claimed it, or held it already).
+    Ours,
+    /// This node took the console over from `from`, whose lease had lapsed.
+    TakenOver {
+        /// The node that carried it before.
+        from: String,
+    },
+    /// Another node, whose lease holds, carries it.
+    Elsewhere(ConsoleOwner),
+}
+
+/// The node carrying a network console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleOwner {
+    /// The console's name.
+    pub console: String,
+    /// The node's name.
+    pub node: String,
+    /// Where the other nodes reach it (its `listen` address).
+    pub address: String,
+    /// Since when (RFC 3339, the database's clock).
+    pub since: String,
 }
 
 /// A key every node of the set must hold, as the shared store knows it.

@@ -96,9 +96,18 @@ pub(super) async fn ls(bastion: &Bastion, id: &Identity) -> CommandOutput {
 
 pub(super) async fn consoles(bastion: &Bastion, id: &Identity) -> CommandOutput {
     let inventory = bastion.policy.inventory();
+    let owners = console_owners(bastion).await;
     let mut s = format!(
-        "{:<20} {:<10} {:<12} {}\n",
-        "CONSOLE", "ALWAYS-ON", "LINK", "ATTACHED"
+        "{:<20} {:<10} {:<12} {}{}\n",
+        "CONSOLE",
+        "ALWAYS-ON",
+        "LINK",
+        if owners.is_some() {
+            "NODE             "
+        } else {
+            ""
+        },
+        "ATTACHED"
     );
     let mut any = false;
     for d in inventory.devices().filter(|d| d.kind.is_console()) {
@@ -111,34 +120,28 @@ pub(super) async fn consoles(bastion: &Bastion, id: &Identity) -> CommandOutput 
             continue;
         }
         any = true;
-        let (link, attached) = match bastion.consoles.status(&d.name) {
-            Some(st) => (
-                match st.link {
-                    crate::console::LinkState::Up => "up".to_string(),
-                    crate::console::LinkState::Idle => "idle".to_string(),
-                    crate::console::LinkState::Connecting => "connecting".to_string(),
-                    crate::console::LinkState::Down(why) => format!("down ({why})"),
-                },
-                st.attached
-                    .iter()
-                    .map(|u| {
-                        if u.writer {
-                            format!("{}*", u.user)
-                        } else {
-                            u.user.clone()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-            None => ("idle".to_string(), String::new()),
-        };
+        let (mut link, attached) = console_state(bastion, &d.name);
+        let node = owners.as_ref().map(|o| {
+            let here = &bastion.config.node_name;
+            match o.iter().find(|o| o.console == d.name) {
+                _ if !crate::session::console_owner::is_shared(d) => {
+                    format!("{here} (local tty)")
+                }
+                Some(o) if &o.node == here => format!("{here} (this node)"),
+                Some(o) => {
+                    link = "elsewhere".into();
+                    o.node.clone()
+                }
+                None => "-".into(),
+            }
+        });
         let _ = writeln!(
             s,
-            "{:<20} {:<10} {:<12} {}",
+            "{:<20} {:<10} {:<12} {}{}",
             d.name,
             if d.always_on { "yes" } else { "no" },
             link,
+            node.map(|n| format!("{n:<16} ")).unwrap_or_default(),
             attached
         );
     }
@@ -147,4 +150,42 @@ pub(super) async fn consoles(bastion: &Bastion, id: &Identity) -> CommandOutput 
     }
     s.push_str("(* holds the write lock; attach with: ssh -J bastion CONSOLE)\n");
     CommandOutput::ok(s)
+}
+
+/// On several nodes, which node carries each network console (None: one node).
+async fn console_owners(bastion: &Bastion) -> Option<Vec<crate::store::ConsoleOwner>> {
+    let leases = bastion.stores.leases.as_ref()?;
+    match leases.console_owners().await {
+        Ok(o) => Some(o),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read which node carries each console");
+            Some(Vec::new())
+        }
+    }
+}
+
+/// A console's link state and attached users on this node.
+fn console_state(bastion: &Bastion, name: &str) -> (String, String) {
+    match bastion.consoles.status(name) {
+        Some(st) => (
+            match st.link {
+                crate::console::LinkState::Up => "up".to_string(),
+                crate::console::LinkState::Idle => "idle".to_string(),
+                crate::console::LinkState::Connecting => "connecting".to_string(),
+                crate::console::LinkState::Down(why) => format!("down ({why})"),
+            },
+            st.attached
+                .iter()
+                .map(|u| {
+                    if u.writer {
+                        format!("{}*", u.user)
+                    } else {
+                        u.user.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        None => ("idle".to_string(), String::new()),
+    }
 }

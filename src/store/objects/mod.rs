@@ -145,7 +145,7 @@ fn follow(sh: &Arc<Shared>, id: &str, path: &Path, keep: bool) -> Box<dyn EventT
     Box::new(ShipTap(tx))
 }
 
-/// Ships console log files (`consoles/NAME/FILE`) as they are written; the files stay
+/// Ships console log files (`consoles/NAME/FILE.NODE`) as they are written; the files stay
 /// on this node, where they rotate.
 #[derive(Clone)]
 pub struct LogShipper(Arc<Shared>);
@@ -163,7 +163,12 @@ impl LogShipper {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        follow(&self.0, &format!("consoles/{console}/{stem}"), path, true)
+        follow(
+            &self.0,
+            &self.0.log_id(&format!("{console}/{stem}")),
+            path,
+            true,
+        )
     }
 }
 

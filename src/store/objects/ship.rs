@@ -39,6 +39,12 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// The id of console log `console_stem` (`NAME/FILE`) in the bucket: the node's name
+    /// is part of it, so two nodes that carried one console in turn never write one key.
+    pub fn log_id(&self, console_stem: &str) -> String {
+        format!("consoles/{console_stem}.{}", self.node)
+    }
+
     pub fn keys(&self, id: &str) -> Keys {
         Keys::new(&self.prefix, id)
     }
@@ -250,6 +256,7 @@ pub(super) fn unshipped(spool: &Path) -> Vec<(String, PathBuf)> {
 pub(super) async fn retry(sh: &Shared) -> usize {
     let spool = sh.spool.clone();
     let logs = sh.log_dir.lock().expect("log dir").clone();
+    let log_id = |id: &str| sh.log_id(id);
     let files = tokio::task::spawn_blocking(move || {
         let mut files: Vec<_> = unshipped(&spool)
             .into_iter()
@@ -257,7 +264,7 @@ pub(super) async fn retry(sh: &Shared) -> usize {
             .collect();
         if let Some(dir) = logs {
             let logs = unshipped(&dir).into_iter();
-            files.extend(logs.map(|(id, p)| (format!("consoles/{id}"), p, true)));
+            files.extend(logs.map(|(id, p)| (id, p, true)));
         }
         files
     })
@@ -265,6 +272,7 @@ pub(super) async fn retry(sh: &Shared) -> usize {
     .unwrap_or_default();
     let mut shipped = 0;
     for (id, path, keep) in files {
+        let id = if keep { log_id(&id) } else { id };
         if sh.stop.is_cancelled() {
             break;
         }

@@ -229,7 +229,7 @@ async fn console_logs_are_shipped_as_they_grow_and_sealed_at_rotation_and_stay_l
     let files = crate::console::log::log_files(&log_dir, "sw1-con");
     let first = files[0].clone();
     let stem = first.file_stem().unwrap().to_string_lossy().to_string();
-    let keys = a.sh.keys(&format!("consoles/sw1-con/{stem}"));
+    let keys = a.sh.keys(&format!("consoles/sw1-con/{stem}.bastion-a"));
     until("the running log's first part", async || {
         let parts = fetch::parts(a.sh.s3.as_ref(), &keys)
             .await

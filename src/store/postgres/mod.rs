@@ -6,6 +6,7 @@
 
 mod access;
 mod appender;
+mod console_owners;
 mod events;
 mod listen;
 mod nodes;
@@ -29,9 +30,10 @@ use async_trait::async_trait;
 use deadpool_postgres::{Client, Pool};
 
 use super::{
-    AccessRequest, AccessStore, AuditLog, HostKeys, LostNode, NewRequest, NodeLease, NodeLeases,
-    Result, SessionEnd, SessionFilter, SessionLedger, SessionRow, SessionStart, SharedKey, Signal,
-    Signals, State, StoreError, TokenKey, Tokens, Transition,
+    AccessRequest, AccessStore, AuditLog, ConsoleClaim, ConsoleOwner, HostKeys, LostNode,
+    NewRequest, NodeLease, NodeLeases, Result, SessionEnd, SessionFilter, SessionLedger,
+    SessionRow, SessionStart, SharedKey, Signal, Signals, State, StoreError, TokenKey, Tokens,
+    Transition,
 };
 use crate::audit::{Event, EventFilter, EventRow, VerifyReport};
 use crate::search::{Hit, IndexedLine, Query, SearchError, SessionInfo, SharedIndex};
@@ -250,6 +252,18 @@ impl NodeLeases for PgStore {
 
     async fn shared_key(&self, name: &str, offer: Option<&str>) -> Result<Option<SharedKey>> {
         nodes::shared_key(&self.client().await?, &self.node, name, offer).await
+    }
+
+    async fn claim_console(&self, console: &str, address: &str) -> Result<ConsoleClaim> {
+        console_owners::claim(&mut self.client().await?, &self.node, console, address).await
+    }
+
+    async fn console_owners(&self) -> Result<Vec<ConsoleOwner>> {
+        console_owners::list(&self.client().await?).await
+    }
+
+    async fn release_consoles(&self) -> Result<()> {
+        console_owners::release(&self.client().await?, &self.node).await
     }
 }
 

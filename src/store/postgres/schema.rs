@@ -144,6 +144,14 @@ fn migrations() -> Vec<String> {
             at TIMESTAMPTZ NOT NULL DEFAULT now()
         );"
         .to_string(),
+        // 7: which node carries each network console.
+        "CREATE TABLE console_owners (
+            console TEXT PRIMARY KEY,
+            node TEXT NOT NULL,
+            address TEXT NOT NULL,
+            since TIMESTAMPTZ NOT NULL DEFAULT now()
+        );"
+        .to_string(),
     ]
 }
 

@@ -128,3 +128,68 @@ async fn an_unreachable_database_is_named_without_its_password() {
     assert!(e.contains("cannot open the store"), "{e}");
     assert!(!e.contains("s3cret"), "{e}");
 }
+
+/// A network console stays with the node that claimed it while that node's lease holds;
+/// once the lease lapses exactly one of two claiming nodes takes it over; a clean stop
+/// gives it up at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_has_one_owner_taken_over_once_its_lease_lapses() {
+    use crate::store::{ConsoleClaim, NodeLeases};
+    use std::time::Duration;
+    let url = cluster().database();
+    let a = PgStore::open(&url, "node-a").await.unwrap();
+    let b = PgStore::open(&url, "node-b").await.unwrap();
+    let c = PgStore::open(&url, "node-c").await.unwrap();
+    for n in [&a, &b, &c] {
+        n.renew(Duration::from_secs(60)).await.unwrap();
+    }
+    assert_eq!(
+        a.claim_console("con1", "127.0.0.1:1").await.unwrap(),
+        ConsoleClaim::Ours
+    );
+    assert_eq!(
+        a.claim_console("con1", "127.0.0.1:1").await.unwrap(),
+        ConsoleClaim::Ours
+    );
+    match b.claim_console("con1", "127.0.0.1:2").await.unwrap() {
+        ConsoleClaim::Elsewhere(o) => {
+            assert_eq!(
+                (o.node.as_str(), o.address.as_str()),
+                ("node-a", "127.0.0.1:1")
+            )
+        }
+        other => panic!("node b got {other:?}"),
+    }
+    // Node a stops renewing: b and c claim at once, one of them takes it.
+    a.renew(Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (by_b, by_c) = tokio::join!(
+        b.claim_console("con1", "127.0.0.1:2"),
+        c.claim_console("con1", "127.0.0.1:3")
+    );
+    let claims = [by_b.unwrap(), by_c.unwrap()];
+    let took: Vec<_> = claims
+        .iter()
+        .filter(|c| matches!(c, ConsoleClaim::TakenOver { from } if from == "node-a"))
+        .collect();
+    assert_eq!(took.len(), 1, "{claims:?}");
+    let owner = &a.console_owners().await.unwrap()[0];
+    assert_ne!(owner.node, "node-a");
+    assert!(
+        claims
+            .iter()
+            .any(|c| matches!(c, ConsoleClaim::Elsewhere(o) if o.node == owner.node)),
+        "{claims:?}"
+    );
+    // The new owner stops cleanly: the other takes the console at its next claim.
+    let (new, other) = if owner.node == "node-b" {
+        (&b, &c)
+    } else {
+        (&c, &b)
+    };
+    new.release_consoles().await.unwrap();
+    assert_eq!(
+        other.claim_console("con1", "x").await.unwrap(),
+        ConsoleClaim::Ours
+    );
+}
