@@ -180,19 +180,32 @@ fn a_node_killed_with_a_live_session_is_found_lost_and_its_session_closed() {
     assert_eq!(row.end_reason.as_deref(), Some("aborted (node lost)"));
     let _ = session.0.kill();
 
+    // The end event follows the row, once the recording is sealed from the bucket.
+    let ends = common::wait_until(
+        "node b's session.end for node a's session",
+        common::WAIT,
+        || {
+            let ends: Vec<_> = l
+                .nodes
+                .events("session.end")
+                .into_iter()
+                .filter(|e| e.detail["session"] == id.as_str())
+                .collect();
+            if ends.is_empty() {
+                Err(l.nodes.b_log())
+            } else {
+                Ok(ends)
+            }
+        },
+    );
+    assert_eq!(ends.len(), 1, "{ends:#?}");
+    assert_eq!(ends[0].detail["reason"], "aborted (node lost)");
+    // node.lost was written before it.
     let lost = l.nodes.events("node.lost");
     assert_eq!(lost.len(), 1, "{lost:#?}");
     assert_eq!(lost[0].node.as_deref(), Some("bastion-b"));
     assert_eq!(lost[0].detail["node"], "bastion-a");
     assert_eq!(lost[0].detail["sessions"][0], id.as_str());
-    let ends: Vec<_> = l
-        .nodes
-        .events("session.end")
-        .into_iter()
-        .filter(|e| e.detail["session"] == id.as_str())
-        .collect();
-    assert_eq!(ends.len(), 1, "{ends:#?}");
-    assert_eq!(ends[0].detail["reason"], "aborted (node lost)");
     assert_eq!(ends[0].node.as_deref(), Some("bastion-b"));
     // Node b sealed the recording from what reached the object store: the end row and
     // event hold its SHA-256, and it replays through node b up to the loss.

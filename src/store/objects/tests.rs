@@ -250,6 +250,14 @@ async fn console_logs_are_shipped_as_they_grow_and_sealed_at_rotation_and_stay_l
     .await;
     let local = std::fs::read(&first).expect("console logs stay on the node");
     assert_eq!(m.sha256, hex::encode(Sha256::digest(&local)));
-    assert!(first.with_extension("cast.stored").exists());
+    // The marker follows the manifest.
+    let marker = first.with_extension("cast.stored");
+    until("the shipped marker beside the rotated log", async || {
+        marker
+            .exists()
+            .then_some(())
+            .ok_or("no marker yet".to_string())
+    })
+    .await;
     drop(log);
 }
