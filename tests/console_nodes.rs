@@ -36,14 +36,13 @@ impl RawConsole {
     }
 }
 
+/// Whether a socket listens on `port` (`/proc/net/tcp`: local address, state `0A`).
 fn listening(port: u16) -> bool {
-    let hex = format!(":{port:04X} ");
+    let local = format!(":{port:04X}");
     std::fs::read_to_string("/proc/net/tcp").is_ok_and(|t| {
         t.lines().any(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .is_some_and(|a| format!("{a} ").ends_with(&hex))
-                && l.split_whitespace().nth(3) == Some("0A")
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            fields.len() > 3 && fields[1].ends_with(&local) && fields[3] == "0A"
         })
     })
 }

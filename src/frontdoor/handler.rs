@@ -86,6 +86,11 @@ impl Conn {
         }
     }
 
+    /// Runs a channel's task, tracked as one of this connection's channels.
+    fn spawn_channel(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.bastion.tasks.spawn(self.channels.track_future(task));
+    }
+
     async fn reject(&self, user: &str, code: &str, reason: &str, extra: serde_json::Value) -> Auth {
         let user = login_shown(user);
         tracing::info!(peer = %self.peer, user, code, reason, "authentication rejected");
@@ -257,14 +262,12 @@ impl russh::server::Handler for Conn {
             return Ok(());
         };
         reply.accept().await;
-        self.bastion
-            .tasks
-            .spawn(self.channels.track_future(shell::run_channel(
-                self.bastion.clone(),
-                id,
-                channel,
-                session.handle(),
-            )));
+        self.spawn_channel(shell::run_channel(
+            self.bastion.clone(),
+            id,
+            channel,
+            session.handle(),
+        ));
         Ok(())
     }
 
@@ -294,28 +297,24 @@ impl russh::server::Handler for Conn {
             }
             Jump::Inner { device, refusal } => {
                 reply.accept().await;
-                self.bastion
-                    .tasks
-                    .spawn(self.channels.track_future(intercept::serve_inner(
-                        self.bastion.clone(),
-                        self.configs.clone(),
-                        id,
-                        device,
-                        channel,
-                        refusal,
-                    )));
+                self.spawn_channel(intercept::serve_inner(
+                    self.bastion.clone(),
+                    self.configs.clone(),
+                    id,
+                    device,
+                    channel,
+                    refusal,
+                ));
             }
             Jump::Forward { device } => {
                 reply.accept().await;
-                self.bastion
-                    .tasks
-                    .spawn(self.channels.track_future(forward::run(
-                        self.bastion.clone(),
-                        id,
-                        device,
-                        port,
-                        channel,
-                    )));
+                self.spawn_channel(forward::run(
+                    self.bastion.clone(),
+                    id,
+                    device,
+                    port,
+                    channel,
+                ));
             }
         }
         Ok(())

@@ -5,12 +5,13 @@
 //! console over, tells it on the console and goes on with the log. A local tty stays with
 //! the node that has it, unclaimed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bastion::Bastion;
 use crate::connect::LinkControl;
 use crate::inventory::{Address, Device, DeviceKind};
-use crate::store::{ConsoleClaim, NodeLeases};
+use crate::store::{ConsoleClaim, ConsoleOwner, NodeLeases};
 
 /// How often a waiting node claims a console, and the owner checks it still holds it.
 const CLAIM_EVERY: Duration = Duration::from_secs(1);
@@ -25,21 +26,14 @@ pub fn is_shared(device: &Device) -> bool {
 /// leases), else when the claim is this node's; a takeover is announced on the console.
 /// Returns `false` when the bastion stops first.
 pub async fn until_ours(bastion: &Bastion, device: &Device) -> bool {
-    let Some(leases) = bastion.stores.leases.clone().filter(|_| is_shared(device)) else {
+    let Some(leases) = leases_for(bastion, device) else {
         return true;
     };
     let mut waiting_on: Option<String> = None;
     loop {
-        match leases
-            .claim_console(&device.name, &bastion.config.node_address)
-            .await
-        {
-            Ok(ConsoleClaim::Ours) => return true,
-            Ok(ConsoleClaim::TakenOver { from }) => {
-                taken_over(bastion, device, &from).await;
-                return true;
-            }
-            Ok(ConsoleClaim::Elsewhere(owner)) => {
+        match claim(bastion, leases.as_ref(), device).await {
+            Ok(None) => return true,
+            Ok(Some(owner)) => {
                 if waiting_on.as_deref() != Some(owner.node.as_str()) {
                     tracing::info!(console = %device.name, node = %owner.node, "console carried by another node");
                     waiting_on = Some(owner.node);
@@ -56,28 +50,40 @@ pub async fn until_ours(bastion: &Bastion, device: &Device) -> bool {
 
 /// The node carrying `device`'s console when it is another node (whose lease holds); this
 /// node claims a console nobody carries. None on one node, or for a local tty.
-pub async fn elsewhere(bastion: &Bastion, device: &Device) -> Option<crate::store::ConsoleOwner> {
-    let leases = bastion
-        .stores
-        .leases
-        .clone()
-        .filter(|_| is_shared(device))?;
-    match leases
-        .claim_console(&device.name, &bastion.config.node_address)
+pub async fn elsewhere(bastion: &Bastion, device: &Device) -> Option<ConsoleOwner> {
+    let leases = leases_for(bastion, device)?;
+    claim(bastion, leases.as_ref(), device)
         .await
-    {
-        Ok(ConsoleClaim::Elsewhere(owner)) => Some(owner),
-        Ok(ConsoleClaim::TakenOver { from }) => {
-            taken_over(bastion, device, &from).await;
-            None
-        }
-        Ok(ConsoleClaim::Ours) => None,
-        Err(e) => {
+        .unwrap_or_else(|e| {
             // Fail-static: the store not answering, this node serves the console itself.
             tracing::warn!(console = %device.name, error = %e, "cannot claim console");
             None
+        })
+}
+
+/// The node leases, when `device` is a console one of several nodes carries.
+fn leases_for(bastion: &Bastion, device: &Device) -> Option<Arc<dyn NodeLeases>> {
+    bastion.stores.leases.clone().filter(|_| is_shared(device))
+}
+
+/// Claims `device`'s console: None when this node carries it now (a takeover announced),
+/// else the node that does.
+async fn claim(
+    bastion: &Bastion,
+    leases: &dyn NodeLeases,
+    device: &Device,
+) -> crate::store::Result<Option<ConsoleOwner>> {
+    let claim = leases
+        .claim_console(&device.name, &bastion.config.node_address)
+        .await?;
+    Ok(match claim {
+        ConsoleClaim::Ours => None,
+        ConsoleClaim::TakenOver { from } => {
+            taken_over(bastion, device, &from).await;
+            None
         }
-    }
+        ConsoleClaim::Elsewhere(owner) => Some(owner),
+    })
 }
 
 async fn taken_over(bastion: &Bastion, device: &Device, from: &str) {
@@ -100,11 +106,11 @@ async fn taken_over(bastion: &Bastion, device: &Device, from: &str) {
 /// say behind a partition), closes the link so the device has one user. A store that does
 /// not answer changes nothing: the console stays up (fail-static).
 pub fn keep(
-    bastion: &std::sync::Arc<Bastion>,
+    bastion: &Arc<Bastion>,
     device: &Device,
     control: tokio::sync::mpsc::Sender<LinkControl>,
 ) {
-    let Some(leases) = bastion.stores.leases.clone().filter(|_| is_shared(device)) else {
+    let Some(leases) = leases_for(bastion, device) else {
         return;
     };
     let (bastion, name) = (bastion.clone(), device.name.clone());
@@ -115,8 +121,10 @@ pub fn keep(
                 _ = control.closed() => return,
                 _ = tokio::time::sleep(CLAIM_EVERY) => {}
             }
-            if let Some(node) = lost_to(leases.as_ref(), &name, &bastion.config.node_address).await
-            {
+            let claim = leases
+                .claim_console(&name, &bastion.config.node_address)
+                .await;
+            if let Ok(ConsoleClaim::Elsewhere(ConsoleOwner { node, .. })) = claim {
                 tracing::warn!(console = %name, node, "console now carried by another node");
                 let text = format!("console now carried by node {node}; this node lets it go");
                 let _ = bastion.consoles.announce(&name, &text).await;
@@ -125,11 +133,4 @@ pub fn keep(
             }
         }
     });
-}
-
-async fn lost_to(leases: &dyn NodeLeases, name: &str, address: &str) -> Option<String> {
-    match leases.claim_console(name, address).await {
-        Ok(ConsoleClaim::Elsewhere(owner)) => Some(owner.node),
-        _ => None,
-    }
 }

@@ -65,8 +65,8 @@ pub(super) async fn run(
     let (connection, relayed) =
         match tokio::time::timeout(REACH, reach(&bastion, &id, &device, &start, &owner)).await {
             Ok(Ok(reached)) => reached,
-            Ok(Err(why)) => return fail(&channel, &device, &owner, &why).await,
-            Err(_) => return fail(&channel, &device, &owner, "no answer in time").await,
+            Ok(Err(why)) => return fail(&channel, &start, &device, &owner, &why).await,
+            Err(_) => return fail(&channel, &start, &device, &owner, "no answer in time").await,
         };
     let status = pump(
         Pair {
@@ -83,19 +83,17 @@ pub(super) async fn run(
 
 async fn fail(
     channel: &Channel<russh::server::Msg>,
+    start: &Start,
     device: &Device,
     owner: &ConsoleOwner,
     why: &str,
 ) {
     tracing::warn!(console = %device.name, owner = %owner.node, why, "cannot relay console attach");
     let text = format!(
-        "oobgate: console {} is carried by node {}, which cannot be reached ({why})\r\n",
+        "console {} is carried by node {}, which cannot be reached ({why})",
         device.name, owner.node
     );
-    let _ = channel
-        .data_bytes(bytes::Bytes::from(text.into_bytes()))
-        .await;
-    super::finish_channel(channel, 255).await;
+    super::refuse(channel, start, &text).await;
 }
 
 /// Logs into the owner node as the admin and attaches there: the relayed channel.
